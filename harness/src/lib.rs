@@ -1,0 +1,1 @@
+//! The conformance harness (grows with issue 5).
