@@ -2,8 +2,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod clock;
+pub mod ids;
 pub mod odata;
 pub mod schema;
+pub mod tenant;
 pub mod time;
 
 pub use clock::Clock;

@@ -1,0 +1,5 @@
+//! The simulated tenant: its definition (the tenant file) and its generated data.
+
+pub mod spec;
+
+pub use spec::TenantSpec;
