@@ -1,1 +1,43 @@
-fn main() {}
+//! The `insightsim` command line: parse, dispatch, exit codes. No business logic lives here.
+
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A local, deterministic stand-in for the Dynamics 365 Customer Insights connector, and a
+/// conformance harness for the flows that use it.
+#[derive(Debug, Parser)]
+#[command(name = "insightsim", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a simulated Customer Insights instance (the demo tenant by default).
+    Serve(commands::serve::ServeArgs),
+    /// Print the demo tenant file (a starting point for --tenant).
+    Tenant,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Tenant => {
+            print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
+            Ok(exit::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

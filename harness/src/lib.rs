@@ -1,1 +1,5 @@
-//! The conformance harness (grows with issue 5).
+//! The conformance harness: scenarios, flow adapters, sinks, replay, checks and reports; and the
+//! load driver of `insightsim load`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod load;

@@ -1,12 +1,21 @@
 //! The Customer Insights connector stand-in.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod clock;
+pub mod error;
 pub mod ids;
+pub mod journal;
+pub mod metadata;
 pub mod odata;
+pub mod query;
 pub mod schema;
+pub mod server;
+pub mod sim;
+pub mod store;
 pub mod tenant;
 pub mod time;
 
 pub use clock::Clock;
+pub use sim::{SimConfig, Simulator};
 pub use time::{SimDuration, SimTime};

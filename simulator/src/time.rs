@@ -34,6 +34,11 @@ impl SimTime {
         if let Ok(ts) = text.parse::<jiff::Timestamp>() {
             return Some(SimTime(ts.as_millisecond()));
         }
+        // Only a bare `YYYY-MM-DD` is a date; a date-time without an offset is ambiguous and
+        // rejected rather than silently truncated to midnight.
+        if text.len() != 10 {
+            return None;
+        }
         let date = text.parse::<jiff::civil::Date>().ok()?;
         let ts = date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
         Some(SimTime(ts.as_millisecond()))
@@ -325,6 +330,11 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn rejects_date_times_without_an_offset() {
+        assert_eq!(SimTime::parse_rfc3339("2017-01-01T12:34:00"), None);
     }
 
     #[test]
