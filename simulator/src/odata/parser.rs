@@ -242,13 +242,7 @@ impl Parser<'_> {
             )));
         }
         let usage = "; write IsMemberOfSegment('SegmentName')";
-        let written = self.text(token);
-        let never_closed = || {
-            invalid(format!(
-                "{written}( {} is never closed{usage}",
-                at(token.pos)
-            ))
-        };
+        let never_closed = || invalid(format!("{name}( {} is never closed{usage}", at(token.pos)));
         self.next += 1; // the "(" that made this a function call
         let segment = match self.bump() {
             Some(Token {
@@ -296,7 +290,7 @@ impl Parser<'_> {
             return Ok(Expr::In { field, values });
         }
         let op = match &op_token.tok {
-            Tok::Ident(word) if cmp_op(word).is_some() => cmp_op(word),
+            Tok::Ident(word) => cmp_op(word),
             _ => None,
         };
         let Some(op) = op else {
@@ -885,7 +879,7 @@ mod tests {
         check_err(
             "IsMemberOfSegment('a'",
             code::INVALID_FILTER,
-            "\"IsMemberOfSegment\"( at position 1 in $filter is never closed; write IsMemberOfSegment('SegmentName')",
+            "IsMemberOfSegment( at position 1 in $filter is never closed; write IsMemberOfSegment('SegmentName')",
         );
     }
 
@@ -967,16 +961,23 @@ mod tests {
         }
 
         /// Totality on text made of the grammar's own tokens, which reaches deeper states than
-        /// random characters do.
+        /// random characters do; and every error points into `$filter`: its target is
+        /// `$filter` and, unless the filter is empty, its message gives a position.
         #[test]
-        fn parse_filter_never_panics_on_token_soup(
+        fn parse_filter_errors_on_token_soup_name_a_position(
             tokens in prop::collection::vec(prop::sample::select(vec![
                 "(", ")", ",", "not", "and", "or", "in", "eq", "lt", "A", "'x'", "'", "1", "-2.5e3",
                 "2017-01-01", "2017-01-01T00:00:00Z", "null", "true", "IsMemberOfSegment", "add", "EQ", "-",
+                "contains", "=", "datetime'",
             ]), 0..24)
         ) {
-            let _ = parse_filter(&tokens.join(" "));
-            let _ = parse_filter(&tokens.concat());
+            for text in [tokens.join(" "), tokens.concat()] {
+                if let Err(err) = parse_filter(&text) {
+                    prop_assert_eq!(err.target.as_str(), "$filter");
+                    let empty = text.trim().is_empty();
+                    prop_assert!(empty || err.message.contains(" at position "), "{}: {}", text, err.message);
+                }
+            }
         }
     }
 }
