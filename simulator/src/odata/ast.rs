@@ -14,7 +14,10 @@ pub enum Expr {
         value: Literal,
     },
     /// `Field in (lit, lit, ...)`.
-    In { field: String, values: Vec<Literal> },
+    In {
+        field: String,
+        values: Vec<Literal>,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
