@@ -114,8 +114,12 @@ pub async fn run(config: LoadConfig, progress: Arc<LoadProgress>) -> Result<Load
     let started = Instant::now();
     let tasks: Vec<_> = (0..config.connections.max(1))
         .map(|i| {
-            let (config, stop, issued, progress) =
-                (config.clone(), stop.clone(), issued.clone(), progress.clone());
+            let (config, stop, issued, progress) = (
+                config.clone(),
+                stop.clone(),
+                issued.clone(),
+                progress.clone(),
+            );
             tokio::spawn(async move { connection(i, &config, &stop, &issued, &progress).await })
         })
         .collect();
@@ -157,9 +161,10 @@ pub async fn run(config: LoadConfig, progress: Arc<LoadProgress>) -> Result<Load
     })
 }
 
+#[expect(clippy::expect_used, reason = "the bounds are valid constants")]
 fn new_histogram() -> Histogram<u64> {
-    // Microseconds from 1 µs to 100 s, 3 significant digits; the bounds are constants.
-    Histogram::new_with_bounds(1, 100_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_default())
+    // Microseconds from 1 µs to 100 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds")
 }
 
 async fn connection(

@@ -151,9 +151,15 @@ mod tests {
     fn a_frozen_clock_moves_only_when_advanced() {
         let clock = Clock::frozen_at(SimTime::DEFAULT_EPOCH);
         assert_eq!(clock.now(), SimTime::DEFAULT_EPOCH);
-        assert_eq!(clock.wall_until(SimTime::DEFAULT_EPOCH + SimDuration(5)), None);
+        assert_eq!(
+            clock.wall_until(SimTime::DEFAULT_EPOCH + SimDuration(5)),
+            None
+        );
         clock.advance(SimDuration::from_secs(30));
-        assert_eq!(clock.now(), SimTime::DEFAULT_EPOCH + SimDuration::from_secs(30));
+        assert_eq!(
+            clock.now(),
+            SimTime::DEFAULT_EPOCH + SimDuration::from_secs(30)
+        );
     }
 
     #[test]

@@ -69,7 +69,12 @@ impl Permutation {
     pub fn new(seed: u64, purpose: &str) -> Permutation {
         let base = hash_parts(seed, &[purpose]);
         Permutation {
-            keys: [mix64(base), mix64(base ^ 1), mix64(base ^ 2), mix64(base ^ 3)],
+            keys: [
+                mix64(base),
+                mix64(base ^ 1),
+                mix64(base ^ 2),
+                mix64(base ^ 3),
+            ],
         }
     }
 
@@ -238,7 +243,10 @@ mod tests {
         let codec = RowIdCodec::new(42, "customer");
         assert_eq!(codec.decode("ce759201f786d590bf2134bff576c369"), None);
         assert_eq!(codec.decode("not-an-id"), None);
-        assert_eq!(codec.decode(&RowIdCodec::new(43, "customer").encode(7)), None);
+        assert_eq!(
+            codec.decode(&RowIdCodec::new(43, "customer").encode(7)),
+            None
+        );
     }
 
     proptest! {

@@ -60,11 +60,14 @@ pub fn execute(store: &Store, entity: usize, query: &Query, now: SimTime) -> Pag
             more: skip.saturating_add(top) < total,
         };
     }
-    let candidates: Box<dyn Iterator<Item = u64> + '_> =
-        match query.filter.as_ref().and_then(|f| candidates(store, e, f, now)) {
-            Some(rows) => Box::new(rows.into_iter().filter(move |&r| store.visible(e, r, now))),
-            None => Box::new(store.visible_rows(e, now)),
-        };
+    let candidates: Box<dyn Iterator<Item = u64> + '_> = match query
+        .filter
+        .as_ref()
+        .and_then(|f| candidates(store, e, f, now))
+    {
+        Some(rows) => Box::new(rows.into_iter().filter(move |&r| store.visible(e, r, now))),
+        None => Box::new(store.visible_rows(e, now)),
+    };
     let search = query.search.as_deref().map(SearchTerm::new);
     let mut matching = candidates.filter(|&row| {
         let r = RowRef {
@@ -74,7 +77,9 @@ pub fn execute(store: &Store, entity: usize, query: &Query, now: SimTime) -> Pag
             now,
         };
         query.filter.as_ref().is_none_or(|f| eval(f, &r))
-            && search.as_ref().is_none_or(|s| s.matches(store, e, row, now))
+            && search
+                .as_ref()
+                .is_none_or(|s| s.matches(store, e, row, now))
     });
     if query.orderby.is_empty() {
         let mut rows = Vec::with_capacity(query.top.min(1024));
@@ -108,7 +113,11 @@ pub fn execute(store: &Store, entity: usize, query: &Query, now: SimTime) -> Pag
     keyed.sort_by(|(a, ra), (b, rb)| {
         for (i, &(_, dir)) in query.orderby.iter().enumerate() {
             let ord = a[i].sort_cmp(&b[i]);
-            let ord = if dir == Direction::Desc { ord.reverse() } else { ord };
+            let ord = if dir == Direction::Desc {
+                ord.reverse()
+            } else {
+                ord
+            };
             if ord.is_ne() {
                 return ord;
             }
@@ -295,7 +304,14 @@ pub fn write_page(
 }
 
 /// Writes one row as a JSON object with the given attributes.
-pub fn write_row(store: &Store, e: &Entity, row: u64, attrs: &[AttrId], now: SimTime, out: &mut Vec<u8>) {
+pub fn write_row(
+    store: &Store,
+    e: &Entity,
+    row: u64,
+    attrs: &[AttrId],
+    now: SimTime,
+    out: &mut Vec<u8>,
+) {
     out.push(b'{');
     for (i, &attr) in attrs.iter().enumerate() {
         if i > 0 {
@@ -307,7 +323,14 @@ pub fn write_row(store: &Store, e: &Entity, row: u64, attrs: &[AttrId], now: Sim
     out.push(b'}');
 }
 
-fn write_expansions(store: &Store, e: &Entity, row: u64, expand: &[String], now: SimTime, out: &mut Vec<u8>) {
+fn write_expansions(
+    store: &Store,
+    e: &Entity,
+    row: u64,
+    expand: &[String],
+    now: SimTime,
+    out: &mut Vec<u8>,
+) {
     let customer = store.customer_of(e, row);
     for nav in expand {
         let Some(target) = store.entity_index(nav) else {
@@ -334,9 +357,13 @@ fn write_expansions(store: &Store, e: &Entity, row: u64, expand: &[String], now:
                 let customer_attr = te.schema.attr("CustomerId");
                 let base = store.base_len(te);
                 if let Some(ca) = customer_attr {
-                    rows.extend((0..te.overlay.created_len()).map(|k| base + k).filter(|&r| {
-                        store.visible(te, r, now) && store.value(te, r, ca, now) == id
-                    }));
+                    rows.extend(
+                        (0..te.overlay.created_len())
+                            .map(|k| base + k)
+                            .filter(|&r| {
+                                store.visible(te, r, now) && store.value(te, r, ca, now) == id
+                            }),
+                    );
                 }
                 for r in rows {
                     if !first {

@@ -178,9 +178,13 @@ async fn serve_request(
 
 fn to_http(r: ApiResponse) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(r.body));
-    *response.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(r.content_type),
+    );
     for (name, value) in r.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.append(name, v);

@@ -157,7 +157,9 @@ impl Sub<SimDuration> for SimTime {
 
 /// Why a duration text was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration \"{text}\": {reason}; write a number and a unit, e.g. 500ms, 30s, 5m, 2h, 1d or 1h30m")]
+#[error(
+    "invalid duration \"{text}\": {reason}; write a number and a unit, e.g. 500ms, 30s, 5m, 2h, 1d or 1h30m"
+)]
 pub struct DurationError {
     pub text: String,
     pub reason: &'static str,
@@ -219,7 +221,9 @@ impl SimDuration {
             if start == i {
                 return Err(err("a number must come before each unit"));
             }
-            let number: f64 = s[start..i].parse().map_err(|_| err("the number is malformed"))?;
+            let number: f64 = s[start..i]
+                .parse()
+                .map_err(|_| err("the number is malformed"))?;
             let unit_start = i;
             while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                 i += 1;
@@ -281,7 +285,11 @@ mod tests {
     use super::*;
 
     fn check_duration(text: &str, expected_ms: i64) {
-        assert_eq!(SimDuration::parse(text), Ok(SimDuration(expected_ms)), "{text}");
+        assert_eq!(
+            SimDuration::parse(text),
+            Ok(SimDuration(expected_ms)),
+            "{text}"
+        );
     }
 
     #[test]
@@ -313,7 +321,13 @@ mod tests {
 
     #[test]
     fn formats_rfc3339_like_jiff() {
-        for ms in [0, 1_767_225_600_000, 1_767_225_600_123, 951_782_400_000, -86_400_000] {
+        for ms in [
+            0,
+            1_767_225_600_000,
+            1_767_225_600_123,
+            951_782_400_000,
+            -86_400_000,
+        ] {
             let ours = SimTime(ms).to_rfc3339();
             let theirs = jiff::Timestamp::from_millisecond(ms).unwrap();
             assert_eq!(SimTime::parse_rfc3339(&ours), Some(SimTime(ms)), "{ours}");

@@ -108,7 +108,10 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
     );
     println!("  control API  {base}/_sim/state          (Ctrl-C to stop)");
     if !args.addr.ip().is_loopback() {
-        println!("  warning      {} is not a loopback address: the simulator is reachable from the network", args.addr);
+        println!(
+            "  warning      {} is not a loopback address: the simulator is reachable from the network",
+            args.addr
+        );
     }
     let _ = tokio::signal::ctrl_c().await;
     println!("insightsim: stopping");

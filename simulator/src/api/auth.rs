@@ -32,19 +32,25 @@ pub fn connection<'a>(
     }
     if !auth.tokens.is_empty() && !auth.tokens.iter().any(|t| t == token) {
         return Err(unauthorized(
-            "the bearer token is not one of the tenant's configured tokens (auth.tokens)".to_owned(),
+            "the bearer token is not one of the tenant's configured tokens (auth.tokens)"
+                .to_owned(),
         ));
     }
     let key = subscription_key.map(str::trim).filter(|k| !k.is_empty());
     match key {
         None if auth.require_subscription_key => {
             return Err(unauthorized(
-                "missing Ocp-Apim-Subscription-Key header; this tenant requires a subscription key".to_owned(),
+                "missing Ocp-Apim-Subscription-Key header; this tenant requires a subscription key"
+                    .to_owned(),
             ));
         }
-        Some(k) if !auth.subscription_keys.is_empty() && !auth.subscription_keys.iter().any(|s| s == k) => {
+        Some(k)
+            if !auth.subscription_keys.is_empty()
+                && !auth.subscription_keys.iter().any(|s| s == k) =>
+        {
             return Err(unauthorized(
-                "the Ocp-Apim-Subscription-Key is not one of the tenant's configured keys".to_owned(),
+                "the Ocp-Apim-Subscription-Key is not one of the tenant's configured keys"
+                    .to_owned(),
             ));
         }
         _ => {}
@@ -67,7 +73,12 @@ mod tests {
         AuthSpec::default()
     }
 
-    fn check(auth: &AuthSpec, header: Option<&str>, key: Option<&str>, expected: Result<&str, &str>) {
+    fn check(
+        auth: &AuthSpec,
+        header: Option<&str>,
+        key: Option<&str>,
+        expected: Result<&str, &str>,
+    ) {
         match (connection(auth, header, key), expected) {
             (Ok(token), Ok(want)) => assert_eq!(token, want),
             (Err(e), Err(fragment)) => {
@@ -87,7 +98,12 @@ mod tests {
     #[test]
     fn missing_or_malformed_headers_are_rejected_with_the_fix() {
         check(&open(), None, None, Err("missing Authorization"));
-        check(&open(), Some("Basic dXNlcg=="), None, Err("use the Bearer scheme"));
+        check(
+            &open(),
+            Some("Basic dXNlcg=="),
+            None,
+            Err("use the Bearer scheme"),
+        );
         check(&open(), Some("Bearer "), None, Err("use the Bearer scheme"));
         check(&open(), Some("Bearer"), None, Err("use the Bearer scheme"));
     }
@@ -101,7 +117,17 @@ mod tests {
         };
         check(&auth, Some("Bearer good"), Some("k1"), Ok("good"));
         check(&auth, Some("Bearer bad"), Some("k1"), Err("not one of"));
-        check(&auth, Some("Bearer good"), None, Err("requires a subscription key"));
-        check(&auth, Some("Bearer good"), Some("k2"), Err("configured keys"));
+        check(
+            &auth,
+            Some("Bearer good"),
+            None,
+            Err("requires a subscription key"),
+        );
+        check(
+            &auth,
+            Some("Bearer good"),
+            Some("k2"),
+            Err("configured keys"),
+        );
     }
 }

@@ -20,20 +20,33 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         Some(q) => format!("{}?{q}", req.path),
         None => req.path.to_owned(),
     };
-    let connection = match auth::connection(&sim.spec.auth, req.authorization, req.subscription_key) {
+    let connection = match auth::connection(&sim.spec.auth, req.authorization, req.subscription_key)
+    {
         Ok(token) => token,
         Err(e) => {
-            sim.journal.record(now, None, req.method, &target, e.status, None);
+            sim.journal
+                .record(now, None, req.method, &target, e.status, None);
             return e.into();
         }
     };
     let response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
-    sim.journal
-        .record(now, Some(connection), req.method, &target, response.status, None);
+    sim.journal.record(
+        now,
+        Some(connection),
+        req.method,
+        &target,
+        response.status,
+        None,
+    );
     response
 }
 
-fn route(sim: &Simulator, req: &ApiRequest<'_>, connection: &str, now: SimTime) -> Result<ApiResponse, ApiError> {
+fn route(
+    sim: &Simulator,
+    req: &ApiRequest<'_>,
+    connection: &str,
+    now: SimTime,
+) -> Result<ApiResponse, ApiError> {
     let segs = segments(req.path);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = req.method;
@@ -74,7 +87,16 @@ fn instance_route(
             allow(m, &["GET"])?;
             let world = sim.read();
             let entities: Vec<_> = (0..world.store.entities.len())
-                .map(|i| entity_metadata(&world.store, i, req.base_url, &sim.instance_id, sim.seed(), sim.started_at))
+                .map(|i| {
+                    entity_metadata(
+                        &world.store,
+                        i,
+                        req.base_url,
+                        &sim.instance_id,
+                        sim.seed(),
+                        sim.started_at,
+                    )
+                })
                 .collect();
             Ok(ApiResponse::json_value(
                 200,
@@ -87,7 +109,14 @@ fn instance_route(
             let e = entity_index(&world.store, name)?;
             Ok(ApiResponse::json_value(
                 200,
-                &entity_metadata(&world.store, e, req.base_url, &sim.instance_id, sim.seed(), sim.started_at),
+                &entity_metadata(
+                    &world.store,
+                    e,
+                    req.base_url,
+                    &sim.instance_id,
+                    sim.seed(),
+                    sim.started_at,
+                ),
             ))
         }
         ["manage", "entities", name, "entitysize"] => {
@@ -156,10 +185,17 @@ fn check_instance(sim: &Simulator, id: &str) -> Result<(), ApiError> {
 
 fn entity_index(store: &Store, name: &str) -> Result<usize, ApiError> {
     store.entity_index(name).ok_or_else(|| {
-        let names: Vec<&str> = store.entities.iter().map(|e| e.schema.name.as_str()).collect();
+        let names: Vec<&str> = store
+            .entities
+            .iter()
+            .map(|e| e.schema.name.as_str())
+            .collect();
         ApiError::not_found(
             "UnknownEntity",
-            format!("entity \"{name}\" does not exist; entities are {}", names.join(", ")),
+            format!(
+                "entity \"{name}\" does not exist; entities are {}",
+                names.join(", ")
+            ),
         )
         .with_target(name.to_owned())
     })
@@ -177,11 +213,19 @@ fn method_not_allowed(method: &str, allowed: &[&str]) -> ApiError {
     ApiError::new(
         405,
         "MethodNotAllowed",
-        format!("{method} is not supported here; use {}", allowed.join(" or ")),
+        format!(
+            "{method} is not supported here; use {}",
+            allowed.join(" or ")
+        ),
     )
 }
 
-fn get_items(sim: &Simulator, req: &ApiRequest<'_>, name: &str, now: SimTime) -> Result<ApiResponse, ApiError> {
+fn get_items(
+    sim: &Simulator,
+    req: &ApiRequest<'_>,
+    name: &str,
+    now: SimTime,
+) -> Result<ApiResponse, ApiError> {
     let world = sim.read();
     let store = &world.store;
     let e = entity_index(store, name)?;
@@ -203,7 +247,10 @@ fn get_items(sim: &Simulator, req: &ApiRequest<'_>, name: &str, now: SimTime) ->
     let data_url = format!("{}/v1/instances/{}/data", req.base_url, sim.instance_id);
     let mut context = format!("{data_url}/$metadata#{}", schema.name);
     if let Some(select) = &query.select {
-        let names: Vec<&str> = select.iter().map(|&a| schema.attributes[a].name.as_str()).collect();
+        let names: Vec<&str> = select
+            .iter()
+            .map(|&a| schema.attributes[a].name.as_str())
+            .collect();
         context.push_str(&format!("({})", names.join(",")));
     }
     let next_link = (limits.next_link && page.more).then(|| {
@@ -213,7 +260,11 @@ fn get_items(sim: &Simulator, req: &ApiRequest<'_>, name: &str, now: SimTime) ->
             .split('&')
             .filter(|p| {
                 let k = p.split('=').next().unwrap_or("");
-                !p.is_empty() && k != "$skip" && k != "$skiptoken" && k != "%24skip" && k != "%24skiptoken"
+                !p.is_empty()
+                    && k != "$skip"
+                    && k != "$skiptoken"
+                    && k != "%24skip"
+                    && k != "%24skiptoken"
             })
             .collect();
         let mut link = format!("{data_url}/{}?", schema.name);
@@ -283,7 +334,12 @@ fn partition_csv(sim: &Simulator, name: &str, file: &str) -> Result<ApiResponse,
     let attrs = entity.schema.attributes.len();
     let mut out = Vec::new();
     if entity.schema.kind == crate::schema::EntityKind::Segment {
-        let header: Vec<&str> = entity.schema.attributes.iter().map(|a| a.name.as_str()).collect();
+        let header: Vec<&str> = entity
+            .schema
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
         out.extend_from_slice(header.join(",").as_bytes());
         out.extend_from_slice(b"\r\n");
     }
@@ -339,14 +395,17 @@ fn valid_until(req: &ApiRequest<'_>, now: SimTime) -> Result<SimTime, ApiError> 
     let Some(text) = query_param(req.query, "validUntil") else {
         return Ok(now + VALID_UNTIL_MAX);
     };
-    let bad = |why: String| ApiError::bad_request("InvalidValidUntil", why).with_target("validUntil");
+    let bad =
+        |why: String| ApiError::bad_request("InvalidValidUntil", why).with_target("validUntil");
     let t = SimTime::parse_rfc3339(&text).ok_or_else(|| {
         bad(format!(
             "validUntil \"{text}\" is not an RFC 3339 date-time (e.g. 2026-01-15T00:00:00Z)"
         ))
     })?;
     if t <= now {
-        return Err(bad(format!("validUntil {t} is not in the future (now is {now})")));
+        return Err(bad(format!(
+            "validUntil {t} is not in the future (now is {now})"
+        )));
     }
     if t > now + VALID_UNTIL_MAX {
         return Err(bad(format!(
@@ -357,7 +416,12 @@ fn valid_until(req: &ApiRequest<'_>, now: SimTime) -> Result<SimTime, ApiError> 
     Ok(t)
 }
 
-fn create_item(sim: &Simulator, req: &ApiRequest<'_>, name: &str, now: SimTime) -> Result<ApiResponse, ApiError> {
+fn create_item(
+    sim: &Simulator,
+    req: &ApiRequest<'_>,
+    name: &str,
+    now: SimTime,
+) -> Result<ApiResponse, ApiError> {
     let body = json_body(req)?;
     let until = valid_until(req, now)?;
     let mut world = sim.write();
@@ -365,10 +429,18 @@ fn create_item(sim: &Simulator, req: &ApiRequest<'_>, name: &str, now: SimTime) 
     let created = world.store.create_item(e, &body, until, now)?;
     let schema = &world.store.entity(e).schema;
     let mut response = ApiResponse::json_value(201, &created);
-    if let Some(key) = schema.key.and_then(|k| created.get(&schema.attributes[k].name)).and_then(|v| v.as_str()) {
-        let key_name = schema.key.map(|k| schema.attributes[k].name.as_str()).unwrap_or("");
+    if let Some(key) = schema
+        .key
+        .and_then(|k| created.get(&schema.attributes[k].name))
+        .and_then(|v| v.as_str())
+    {
+        let key_name = schema
+            .key
+            .map(|k| schema.attributes[k].name.as_str())
+            .unwrap_or("");
         let filter = format!("{key_name} eq '{}'", key.replace('\'', "''"));
-        let encoded = percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC);
+        let encoded =
+            percent_encoding::utf8_percent_encode(&filter, percent_encoding::NON_ALPHANUMERIC);
         response = response.with_header(
             "Location",
             format!(

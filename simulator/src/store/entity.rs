@@ -186,7 +186,9 @@ fn customer_schema(spec: &TenantSpec, pop: &Population) -> Schema {
                 && (indexed(field.name())
                     || matches!(
                         field,
-                        CustomerField::FirstName | CustomerField::LastName | CustomerField::FullName
+                        CustomerField::FirstName
+                            | CustomerField::LastName
+                            | CustomerField::FullName
                     ));
             a
         })
@@ -287,9 +289,12 @@ impl BaseRows<'_> {
             TableKind::Segment(i) => self.live().segments[i].members.len() as u64,
             TableKind::Measure(i) => self.live().measures[i].values.len() as u64,
             TableKind::SourceContacts(s) => self.store.source_contacts(s).len() as u64,
-            TableKind::SourceActivities(s) => {
-                self.store.source_activity_prefix(s).last().copied().unwrap_or(0)
-            }
+            TableKind::SourceActivities(s) => self
+                .store
+                .source_activity_prefix(s)
+                .last()
+                .copied()
+                .unwrap_or(0),
         }
     }
 
@@ -299,7 +304,9 @@ impl BaseRows<'_> {
             TableKind::Customer | TableKind::CustomerMeasure => u32::try_from(row).ok(),
             TableKind::UnifiedActivity => self.pop().activity_at(row).map(|a| a.customer),
             TableKind::Segment(i) => self.live().segments[i].members.get(row as usize).copied(),
-            TableKind::SourceContacts(s) => self.store.source_contacts(s).get(row as usize).copied(),
+            TableKind::SourceContacts(s) => {
+                self.store.source_contacts(s).get(row as usize).copied()
+            }
             TableKind::SourceActivities(s) => self.source_activity(s, row).map(|a| a.customer),
             TableKind::Measure(_) => None,
         }
@@ -397,7 +404,10 @@ impl BaseRows<'_> {
     fn write_activity(&self, a: &Activity, attr: AttrId, out: &mut Vec<u8>) {
         let pop = self.pop();
         let src = &pop.sources[a.source];
-        let kind = src.activity.as_ref().map_or(ActivityKind::WebVisit, |s| s.kind);
+        let kind = src
+            .activity
+            .as_ref()
+            .map_or(ActivityKind::WebVisit, |s| s.kind);
         let (type_name, display) = kind_names(kind);
         let text = |t: &str, out: &mut Vec<u8>| push_json_str(t, out);
         match attr {
@@ -415,7 +425,9 @@ impl BaseRows<'_> {
             3 => text(type_name, out),
             4 => text(display, out),
             5 => text(
-                src.activity.as_ref().map_or("", |s| s.activity_name.as_str()),
+                src.activity
+                    .as_ref()
+                    .map_or("", |s| s.activity_name.as_str()),
                 out,
             ),
             6 => {
@@ -459,7 +471,9 @@ impl BaseRows<'_> {
 
     /// The value of one attribute of a base row (allocates for strings; off the page hot path).
     pub fn value(&self, kind: TableKind, ty: AttrType, row: u64, attr: AttrId) -> Value<'static> {
-        if let (TableKind::Customer, Some(text)) = (kind, self.customer_text(row, attr)) {
+        if kind == TableKind::Customer
+            && let Some(text) = self.customer_text(row, attr)
+        {
             return text;
         }
         let mut out = Vec::with_capacity(48);
@@ -496,8 +510,9 @@ pub fn json_value_as(v: &serde_json::Value, ty: AttrType) -> Value<'static> {
         (AttrType::Int64, J::Number(n)) => n.as_i64().map_or(Value::Null, Value::Int),
         (AttrType::Decimal, J::Number(n)) => n.as_f64().map_or(Value::Null, Value::Decimal),
         (AttrType::Boolean, J::Bool(b)) => Value::Bool(*b),
-        (AttrType::DateTime, J::String(s)) => crate::time::SimTime::parse_rfc3339(s)
-            .map_or(Value::Null, Value::DateTime),
+        (AttrType::DateTime, J::String(s)) => {
+            crate::time::SimTime::parse_rfc3339(s).map_or(Value::Null, Value::DateTime)
+        }
         _ => Value::Null,
     }
 }

@@ -15,8 +15,8 @@ use crate::schema::{AttrId, EntityKind, Value};
 use crate::tenant::spec::TenantSpec;
 use crate::time::{SimDuration, SimTime};
 
-pub use entity::{Entity, TableKind};
 use entity::{BaseRows, build_entities, json_value_as, write_value_json};
+pub use entity::{Entity, TableKind};
 pub use population::{CustomerField, Population};
 
 /// A segment's current members.
@@ -166,7 +166,11 @@ impl Store {
     }
 
     /// Rows visible at `now`, in natural order.
-    pub fn visible_rows<'a>(&'a self, e: &'a Entity, now: SimTime) -> impl Iterator<Item = u64> + 'a {
+    pub fn visible_rows<'a>(
+        &'a self,
+        e: &'a Entity,
+        now: SimTime,
+    ) -> impl Iterator<Item = u64> + 'a {
         let base = self.base_len(e);
         (0..base).chain(
             (0..e.overlay.created_len())
@@ -187,7 +191,11 @@ impl Store {
     pub fn write_json(&self, e: &Entity, row: u64, attr: AttrId, now: SimTime, out: &mut Vec<u8>) {
         let base = self.base_len(e);
         if row >= base {
-            match e.overlay.created(row - base, now).and_then(|c| c.values.get(attr)) {
+            match e
+                .overlay
+                .created(row - base, now)
+                .and_then(|c| c.values.get(attr))
+            {
                 Some(v) => write_value_json(v, out),
                 None => out.extend_from_slice(b"null"),
             }
@@ -261,7 +269,10 @@ impl Store {
             }
             TableKind::SourceContacts(s) => {
                 let c = pop.find_by_source_key(s, key)?;
-                self.source_contacts(s).binary_search(&c).ok().map(|r| r as u64)
+                self.source_contacts(s)
+                    .binary_search(&c)
+                    .ok()
+                    .map(|r| r as u64)
             }
             TableKind::SourceActivities(s) => {
                 let a = pop.find_activity(key).filter(|a| a.source == s)?;
@@ -273,7 +284,11 @@ impl Store {
         let patched_key = e
             .schema
             .key
-            .and_then(|k| e.overlay.patch(row, now).and_then(|p| p.values.get(k).cloned()))
+            .and_then(|k| {
+                e.overlay
+                    .patch(row, now)
+                    .and_then(|p| p.values.get(k).cloned())
+            })
             .flatten();
         match patched_key {
             Some(Value::Str(new_key)) if new_key != key => None,
@@ -283,7 +298,13 @@ impl Store {
 
     /// Rows that may have `attr == value`, in row order, when an index answers that cheaply
     /// (`None`: no index, scan). The query engine checks every candidate against the filter.
-    pub fn eq_candidates(&self, e: &Entity, attr: AttrId, value: &str, now: SimTime) -> Option<Vec<u64>> {
+    pub fn eq_candidates(
+        &self,
+        e: &Entity,
+        attr: AttrId,
+        value: &str,
+        now: SimTime,
+    ) -> Option<Vec<u64>> {
         let base = self.base_len(e);
         let mut rows: Vec<u64> = match e.kind {
             _ if e.schema.key == Some(attr) => self.find_row(e, value, now).into_iter().collect(),
@@ -296,7 +317,11 @@ impl Store {
                     .collect(),
                 field => {
                     let (_, index) = self.pop.indexes.iter().find(|(f, _)| *f == field)?;
-                    index.lookup(value.as_bytes()).iter().map(|&r| u64::from(r)).collect()
+                    index
+                        .lookup(value.as_bytes())
+                        .iter()
+                        .map(|&r| u64::from(r))
+                        .collect()
                 }
             },
             TableKind::UnifiedActivity if e.schema.attributes[attr].name == "CustomerId" => {
@@ -327,7 +352,11 @@ impl Store {
     }
 
     pub(crate) fn source_contacts(&self, s: usize) -> &[u32] {
-        self.source_contacts[s].get_or_init(|| (0..self.pop.n).filter(|&r| self.pop.has_source(r, s)).collect())
+        self.source_contacts[s].get_or_init(|| {
+            (0..self.pop.n)
+                .filter(|&r| self.pop.has_source(r, s))
+                .collect()
+        })
     }
 
     pub(crate) fn source_activity_prefix(&self, s: usize) -> &[u64] {
@@ -373,7 +402,10 @@ impl Store {
             return Err(ApiError::new(
                 409,
                 "Conflict",
-                format!("an item of {} with {key_name} '{key}' already exists", e.schema.name),
+                format!(
+                    "an item of {} with {key_name} '{key}' already exists",
+                    e.schema.name
+                ),
             )
             .with_target(key_name.clone()));
         }
@@ -413,7 +445,10 @@ impl Store {
             let name = &e.schema.attributes[key_attr].name;
             return Err(ApiError::bad_request(
                 "KeyChange",
-                format!("{name} is the key of {} and cannot be changed", e.schema.name),
+                format!(
+                    "{name} is the key of {} and cannot be changed",
+                    e.schema.name
+                ),
             )
             .with_target(name.clone()));
         }
@@ -467,7 +502,10 @@ fn writable(e: &Entity) -> Result<(), ApiError> {
 
 /// Checks an item body against the schema: a JSON object whose keys are attributes and whose
 /// values have the attributes' types.
-fn parse_item(e: &Entity, body: &serde_json::Value) -> Result<Vec<(AttrId, Value<'static>)>, ApiError> {
+fn parse_item(
+    e: &Entity,
+    body: &serde_json::Value,
+) -> Result<Vec<(AttrId, Value<'static>)>, ApiError> {
     let Some(object) = body.as_object() else {
         return Err(ApiError::bad_request(
             "InvalidBody",
@@ -483,7 +521,12 @@ fn parse_item(e: &Entity, body: &serde_json::Value) -> Result<Vec<(AttrId, Value
             continue;
         }
         let Some(attr) = e.schema.attr(name) else {
-            let names: Vec<&str> = e.schema.attributes.iter().map(|a| a.name.as_str()).collect();
+            let names: Vec<&str> = e
+                .schema
+                .attributes
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
             return Err(ApiError::bad_request(
                 "SchemaMismatch",
                 format!(

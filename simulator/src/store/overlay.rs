@@ -77,7 +77,12 @@ impl Overlay {
         !self.patches.is_empty()
     }
 
-    pub fn insert(&mut self, key: String, values: Vec<Value<'static>>, valid_until: SimTime) -> u64 {
+    pub fn insert(
+        &mut self,
+        key: String,
+        values: Vec<Value<'static>>,
+        valid_until: SimTime,
+    ) -> u64 {
         let k = self.created.len();
         self.created.push(CreatedRow {
             values,
@@ -88,8 +93,16 @@ impl Overlay {
     }
 
     /// Applies changes to a created item.
-    pub fn update_created(&mut self, k: u64, changes: Vec<(AttrId, Value<'static>)>, valid_until: SimTime) {
-        if let Some(row) = usize::try_from(k).ok().and_then(|k| self.created.get_mut(k)) {
+    pub fn update_created(
+        &mut self,
+        k: u64,
+        changes: Vec<(AttrId, Value<'static>)>,
+        valid_until: SimTime,
+    ) {
+        if let Some(row) = usize::try_from(k)
+            .ok()
+            .and_then(|k| self.created.get_mut(k))
+        {
             for (attr, v) in changes {
                 if let Some(slot) = row.values.get_mut(attr) {
                     *slot = v;

@@ -71,6 +71,9 @@ pub struct Word {
     pub json_inner: Vec<u8>,
     /// ASCII lower-case transliteration for e-mail addresses (`José` → `jose`).
     pub email: String,
+    /// For first names: whether the name reads as female in its locale (a spelling heuristic,
+    /// since the name lists carry no gender; good enough that `Gender` rarely contradicts it).
+    pub female: bool,
 }
 
 impl Word {
@@ -296,6 +299,30 @@ fn json_literal(text: &str) -> Vec<u8> {
     out
 }
 
+/// Guesses whether a first name is female from its ending, per locale.
+fn guess_female(folded: &str, locale: Locale) -> bool {
+    let ends = |endings: &[&str]| endings.iter().any(|e| folded.ends_with(e));
+    match locale {
+        Locale::It | Locale::PtBr => {
+            ends(&["a", "e"]) && !ends(&["ele", "ore", "ione", "ide", "ce"])
+        }
+        Locale::De | Locale::Nl => {
+            ends(&["a", "e", "in", "id", "ud", "th"]) && !ends(&["ue", "we", "de", "ole", "ne"])
+        }
+        Locale::Fr => {
+            ends(&["a", "e", "ine", "elle"]) && !ends(&["re", "ge", "le", "me", "que"])
+                || ends(&["elle", "ine", "ette", "ie"])
+        }
+        Locale::En => {
+            ends(&[
+                "a", "ie", "ine", "elle", "lyn", "een", "ette", "ah", "anne", "ey", "ice", "is",
+                "ly", "ny",
+            ]) && !ends(&["ey", "ly", "is"])
+                || ends(&["ie", "elle", "ette", "ine", "lyn"])
+        }
+    }
+}
+
 fn word(text: &'static str) -> Word {
     let mut quoted = json_literal(text);
     quoted.pop();
@@ -309,6 +336,7 @@ fn word(text: &'static str) -> Word {
         text,
         json_inner: quoted,
         email,
+        female: false,
     }
 }
 
@@ -326,7 +354,16 @@ fn words(list: &[&'static str]) -> Vec<Word> {
 
 /// Common English street suffixes (fake's list includes rare ones such as "Stravenue").
 const EN_STREET_SUFFIXES: &[&str] = &[
-    "Street", "Avenue", "Road", "Lane", "Drive", "Court", "Place", "Way", "Boulevard", "Terrace",
+    "Street",
+    "Avenue",
+    "Road",
+    "Lane",
+    "Drive",
+    "Court",
+    "Place",
+    "Way",
+    "Boulevard",
+    "Terrace",
 ];
 
 fn locale_words(locale: Locale) -> LocaleWords {
@@ -358,8 +395,12 @@ fn locale_words(locale: Locale) -> LocaleWords {
             PT_BR::ADDRESS_STREET_SUFFIX,
         ),
     };
+    let mut first = words(first);
+    for w in &mut first {
+        w.female = guess_female(&w.email, locale);
+    }
     LocaleWords {
-        first: words(first),
+        first,
         last: words(last),
         street_suffix: words(suffix),
     }

@@ -366,7 +366,11 @@ impl TenantSpec {
                     ds.name, act.per_customer
                 ));
             }
-            for rates in ds.failures.iter().chain(std::iter::once(&self.refresh.failures)) {
+            for rates in ds
+                .failures
+                .iter()
+                .chain(std::iter::once(&self.refresh.failures))
+            {
                 rates.validate(&ds.name)?;
             }
         }
@@ -379,7 +383,10 @@ impl TenantSpec {
                 ));
             }
             if !entity_names.insert(seg.name.to_ascii_lowercase()) {
-                return invalid(format!("segment or measure \"{}\" is defined twice", seg.name));
+                return invalid(format!(
+                    "segment or measure \"{}\" is defined twice",
+                    seg.name
+                ));
             }
             if !(0.0..=1.0).contains(&seg.initial_share) {
                 return invalid(format!(
@@ -396,7 +403,10 @@ impl TenantSpec {
                 ));
             }
             if !entity_names.insert(m.name.to_ascii_lowercase()) {
-                return invalid(format!("segment or measure \"{}\" is defined twice", m.name));
+                return invalid(format!(
+                    "segment or measure \"{}\" is defined twice",
+                    m.name
+                ));
             }
             if let Some(dim) = &m.dimension
                 && dim != "Country"
@@ -416,7 +426,10 @@ impl TenantSpec {
                 self.limits.page_size_default, self.limits.page_size_max
             ));
         }
-        if !matches!(self.limits.rate_limit_algorithm.as_str(), "sliding" | "fixed") {
+        if !matches!(
+            self.limits.rate_limit_algorithm.as_str(),
+            "sliding" | "fixed"
+        ) {
             return invalid(format!(
                 "limits.rate_limit_algorithm = \"{}\"; use \"sliding\" or \"fixed\"",
                 self.limits.rate_limit_algorithm
@@ -540,7 +553,13 @@ mod tests {
         assert_eq!(demo.seed, 42);
         assert!(demo.data_sources.len() >= 3);
         assert!(demo.segments.len() >= 3);
-        assert!(demo.measures.iter().filter(|m| m.dimension.is_none()).count() >= 2);
+        assert!(
+            demo.measures
+                .iter()
+                .filter(|m| m.dimension.is_none())
+                .count()
+                >= 2
+        );
         assert!(demo.measures.iter().any(|m| m.dimension.is_some()));
     }
 
@@ -594,7 +613,11 @@ mod tests {
         }
         let (mut file, mut full) = (Vec::new(), Vec::new());
         keys("", &DEMO_TENANT_TOML.parse().unwrap(), &mut file);
-        keys("", &toml::Table::try_from(TenantSpec::demo()).unwrap(), &mut full);
+        keys(
+            "",
+            &toml::Table::try_from(TenantSpec::demo()).unwrap(),
+            &mut full,
+        );
         file.sort();
         full.sort();
         assert_eq!(file, full);
