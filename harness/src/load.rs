@@ -216,13 +216,10 @@ async fn connection(
             break;
         };
         let start = Instant::now();
-        let response = match s.send_request(request).await {
-            Ok(r) => r,
-            Err(_) => {
-                result.errors += 1;
-                sender = None;
-                continue;
-            }
+        let Ok(response) = s.send_request(request).await else {
+            result.errors += 1;
+            sender = None;
+            continue;
         };
         let status = response.status().as_u16();
         let retry_after = response

@@ -407,7 +407,7 @@ impl Population {
 
     /// The gender that the first name suggests; unknown (null) for about one profile in twenty.
     pub fn gender(&self, row: u32) -> Option<&'static str> {
-        if self.row_hash(row, SALT_GENDER) % 20 == 0 {
+        if self.row_hash(row, SALT_GENDER).is_multiple_of(20) {
             return None;
         }
         let words = self
@@ -779,12 +779,20 @@ impl Population {
             ActivityKind::Purchase => {
                 out.extend_from_slice(b"Order of ");
                 push_u64(1 + v % 6, out);
-                out.extend_from_slice(if v % 6 == 0 { b" item" } else { b" items" });
+                out.extend_from_slice(if v.is_multiple_of(6) {
+                    b" item"
+                } else {
+                    b" items"
+                });
             }
             ActivityKind::Return => {
                 out.extend_from_slice(b"Return of ");
                 push_u64(1 + v % 2, out);
-                out.extend_from_slice(if v % 2 == 0 { b" item" } else { b" items" });
+                out.extend_from_slice(if v.is_multiple_of(2) {
+                    b" item"
+                } else {
+                    b" items"
+                });
             }
             ActivityKind::LoyaltyPoints => {
                 out.extend_from_slice(b"Earned ");
