@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod odata;
+pub mod rate_limit;
 pub mod schema;
 pub mod time;
 
