@@ -9,6 +9,7 @@ pub mod journal;
 pub mod metadata;
 pub mod odata;
 pub mod query;
+pub mod rate_limit;
 pub mod schema;
 pub mod server;
 pub mod sim;
