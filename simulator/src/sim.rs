@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::ids;
 use crate::journal::Journal;
+use crate::rate_limit::Limiter;
 use crate::store::{Population, Store};
 use crate::tenant::TenantSpec;
 use crate::time::SimTime;
@@ -73,6 +74,8 @@ pub struct Simulator {
     pop: Arc<Population>,
     world: RwLock<World>,
     pub journal: Journal,
+    /// The simulated connector's call limit (per bearer token), and its grading of clients.
+    pub limiter: Limiter,
     report_seq: Mutex<u64>,
 }
 
@@ -88,6 +91,8 @@ impl Simulator {
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
+        // A spec is validated before it gets here; an invalid limit falls back to the default.
+        let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
             instance_id: ids::uuid(spec.seed, &["instance"]),
             started_at: clock.now(),
@@ -100,6 +105,7 @@ impl Simulator {
             }),
             pop,
             journal: Journal::new(journal_capacity),
+            limiter,
             report_seq: Mutex::new(0),
             spec,
         }
@@ -128,6 +134,7 @@ impl Simulator {
         world.store = Store::from_population(&self.spec, self.pop.clone());
         world.status_reports.clear();
         self.journal.clear();
+        self.limiter.reset();
         *self.report_seq.lock() = 0;
     }
 

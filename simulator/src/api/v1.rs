@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url};
 use crate::odata::{BindContext, bind, parse_options};
 use crate::query::{PageFrame, execute, write_page};
+use crate::rate_limit::{Decision, throttle_body};
 use crate::schema::Value;
 use crate::sim::{Simulator, StatusReport};
 use crate::store::{Store, VALID_UNTIL_MAX};
@@ -29,6 +30,18 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
             return e.into();
         }
     };
+    if let Decision::Throttle { retry_after_s } = sim.limiter.check(connection, now) {
+        sim.journal.record(
+            now,
+            Some(connection),
+            req.method,
+            &target,
+            429,
+            Some(retry_after_s),
+        );
+        return ApiResponse::json(429, throttle_body(retry_after_s))
+            .with_header("Retry-After", retry_after_s.to_string());
+    }
     let response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
     sim.journal.record(
         now,

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::rate_limit::{Algorithm, RateLimitSetting};
 use crate::time::{SimDuration, SimTime};
 
 /// The embedded demo tenant ("Contoso Retail").
@@ -464,6 +465,27 @@ impl TenantSpec {
     }
 }
 
+impl LimitsSpec {
+    /// The connector call limit these settings describe. An algorithm or `throttled-consume`
+    /// written in `rate_limit` itself (`100/60s,fixed`) wins over the separate keys.
+    pub fn rate_limit_setting(&self) -> Result<RateLimitSetting, TenantError> {
+        let setting = RateLimitSetting::parse(&self.rate_limit)
+            .map_err(|e| TenantError::Invalid(format!("limits.rate_limit: {e}")))?;
+        let RateLimitSetting::On(mut limit) = setting else {
+            return Ok(RateLimitSetting::Off);
+        };
+        let text = self.rate_limit.to_ascii_lowercase();
+        if !text.contains(",fixed") && !text.contains(",sliding") {
+            limit.algorithm = match self.rate_limit_algorithm.as_str() {
+                "fixed" => Algorithm::Fixed,
+                _ => Algorithm::Sliding,
+            };
+        }
+        limit.throttled_consume |= self.throttled_calls_count;
+        Ok(RateLimitSetting::On(limit))
+    }
+}
+
 impl FailureRates {
     fn validate(&self, owner: &str) -> Result<(), TenantError> {
         let sum = self.transient + self.permanent + self.timeout;
@@ -621,6 +643,27 @@ mod tests {
         file.sort();
         full.sort();
         assert_eq!(file, full);
+    }
+
+    #[test]
+    fn the_rate_limit_reads_its_algorithm_from_the_text_or_the_key() {
+        let mut limits = TenantSpec::demo().limits;
+        limits.rate_limit = "10/2s".into();
+        limits.rate_limit_algorithm = "fixed".into();
+        let RateLimitSetting::On(l) = limits.rate_limit_setting().unwrap() else {
+            panic!()
+        };
+        assert_eq!((l.calls_max, l.algorithm), (10, Algorithm::Fixed));
+        limits.rate_limit = "10/2s,sliding".into();
+        let RateLimitSetting::On(l) = limits.rate_limit_setting().unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.algorithm, Algorithm::Sliding);
+        limits.rate_limit = "off".into();
+        assert_eq!(limits.rate_limit_setting().unwrap(), RateLimitSetting::Off);
+        limits.rate_limit = "ten per minute".into();
+        let err = limits.rate_limit_setting().unwrap_err().to_string();
+        assert!(err.contains("limits.rate_limit"), "{err}");
     }
 
     #[test]
