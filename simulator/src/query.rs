@@ -270,11 +270,9 @@ pub fn write_page(
     now: SimTime,
 ) -> Vec<u8> {
     let e = store.entity(entity);
-    let attrs: Vec<AttrId> = match &query.select {
-        Some(list) => list.clone(),
-        None => (0..e.schema.attributes.len()).collect(),
-    };
-    let mut out = Vec::with_capacity(128 + page.rows.len() * 40 * attrs.len());
+    let attrs = query.select.as_deref();
+    let width = attrs.map_or(e.schema.attributes.len(), <[AttrId]>::len);
+    let mut out = Vec::with_capacity(128 + page.rows.len() * 40 * width);
     out.extend_from_slice(b"{\"@odata.context\":");
     push_json_str(frame.context, &mut out);
     if let Some(count) = page.count {
@@ -286,7 +284,7 @@ pub fn write_page(
         if i > 0 {
             out.push(b',');
         }
-        write_row(store, e, row, &attrs, now, &mut out);
+        store.write_row(e, row, attrs, now, &mut out);
         if !query.expand.is_empty() {
             // Replace the row's closing brace with the expanded navigation properties.
             out.pop();
@@ -303,26 +301,6 @@ pub fn write_page(
     out
 }
 
-/// Writes one row as a JSON object with the given attributes.
-pub fn write_row(
-    store: &Store,
-    e: &Entity,
-    row: u64,
-    attrs: &[AttrId],
-    now: SimTime,
-    out: &mut Vec<u8>,
-) {
-    out.push(b'{');
-    for (i, &attr) in attrs.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(&e.key_json[attr]);
-        store.write_json(e, row, attr, now, out);
-    }
-    out.push(b'}');
-}
-
 fn write_expansions(
     store: &Store,
     e: &Entity,
@@ -337,13 +315,12 @@ fn write_expansions(
             continue;
         };
         let te = store.entity(target);
-        let all: Vec<AttrId> = (0..te.schema.attributes.len()).collect();
         out.push(b',');
         push_json_str(&te.schema.name, out);
         out.push(b':');
         match te.kind {
             TableKind::CustomerMeasure => match customer {
-                Some(c) => write_row(store, te, u64::from(c), &all, now, out),
+                Some(c) => store.write_row(te, u64::from(c), None, now, out),
                 None => out.extend_from_slice(b"null"),
             },
             _ => {
@@ -370,7 +347,7 @@ fn write_expansions(
                         out.push(b',');
                     }
                     first = false;
-                    write_row(store, te, r, &all, now, out);
+                    store.write_row(te, r, None, now, out);
                 }
                 out.push(b']');
             }

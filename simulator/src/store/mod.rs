@@ -6,6 +6,7 @@ pub mod index;
 pub mod json;
 pub mod overlay;
 pub mod population;
+pub mod row_cache;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -54,6 +55,8 @@ pub struct Store {
     by_name: HashMap<String, usize>,
     source_contacts: Vec<OnceLock<Vec<u32>>>,
     source_activity_prefix: Vec<OnceLock<Vec<u64>>>,
+    /// Rendered JSON objects of generated Customer rows (all attributes).
+    customer_rows: row_cache::RowCache,
     pub live: Live,
 }
 
@@ -102,6 +105,10 @@ impl Store {
             .collect();
         let sources = pop.sources.len();
         Store {
+            customer_rows: row_cache::RowCache::new(
+                pop.n as usize,
+                spec.limits.row_cache_bytes_max,
+            ),
             entities,
             by_name,
             source_contacts: (0..sources).map(|_| OnceLock::new()).collect(),
@@ -206,6 +213,55 @@ impl Store {
             return;
         }
         self.base().write_json(e.kind, row, attr, out);
+    }
+
+    /// Appends a row as a JSON object of the attributes `attrs` (`None`: all of them).
+    pub fn write_row(
+        &self,
+        e: &Entity,
+        row: u64,
+        attrs: Option<&[AttrId]>,
+        now: SimTime,
+        out: &mut Vec<u8>,
+    ) {
+        let whole_generated_customer = attrs.is_none()
+            && e.kind == TableKind::Customer
+            && row < self.base_len(e)
+            && e.overlay.patch(row, now).is_none();
+        if whole_generated_customer {
+            self.customer_rows.write(row, out, |out| {
+                self.write_object(e, row, 0..e.schema.attributes.len(), now, out);
+            });
+            return;
+        }
+        match attrs {
+            Some(list) => self.write_object(e, row, list.iter().copied(), now, out),
+            None => self.write_object(e, row, 0..e.schema.attributes.len(), now, out),
+        }
+    }
+
+    fn write_object(
+        &self,
+        e: &Entity,
+        row: u64,
+        attrs: impl Iterator<Item = AttrId>,
+        now: SimTime,
+        out: &mut Vec<u8>,
+    ) {
+        out.push(b'{');
+        for (i, attr) in attrs.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&e.key_json[attr]);
+            self.write_json(e, row, attr, now, out);
+        }
+        out.push(b'}');
+    }
+
+    /// Bytes of pre-rendered rows held.
+    pub fn row_cache_bytes(&self) -> usize {
+        self.customer_rows.used_bytes()
     }
 
     /// The value of one attribute of a row.
@@ -464,17 +520,8 @@ impl Store {
 
     /// One row as a JSON object.
     pub fn row_json(&self, entity: usize, row: u64, now: SimTime) -> serde_json::Value {
-        let e = &self.entities[entity];
         let mut out = Vec::with_capacity(256);
-        out.push(b'{');
-        for attr in 0..e.schema.attributes.len() {
-            if attr > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&e.key_json[attr]);
-            self.write_json(e, row, attr, now, &mut out);
-        }
-        out.push(b'}');
+        self.write_row(&self.entities[entity], row, None, now, &mut out);
         serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null)
     }
 }

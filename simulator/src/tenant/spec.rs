@@ -62,6 +62,9 @@ pub struct LimitsSpec {
     pub server_body_bytes_max: usize,
     /// Server self-protection: largest request head (request line and headers) in bytes.
     pub server_header_bytes_max: usize,
+    /// Memory for pre-rendered Customer rows (filled as rows are served; rows beyond it are
+    /// rendered on each request, which is slower but correct).
+    pub row_cache_bytes_max: usize,
 }
 
 /// Who may call the API.

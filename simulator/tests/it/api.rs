@@ -480,12 +480,16 @@ fn throttles_the_101st_call_with_the_exact_retry_after() {
     for _ in 0..100 {
         assert_eq!(get(&sim, "data/Customer?$top=1").status, 200);
     }
-    sim.clock.advance(simulator::SimDuration::from_millis(12_500));
+    sim.clock
+        .advance(simulator::SimDuration::from_millis(12_500));
     let r = get(&sim, "data/Customer?$top=1");
     assert_eq!(r.status, 429);
     // The first call leaves the window 60 s after it was made: 47.5 s from now, so 48.
     assert_eq!(r.header("Retry-After"), Some("48"));
-    assert_eq!(json(&r)["message"], "Rate limit is exceeded. Try again in 48 seconds.");
+    assert_eq!(
+        json(&r)["message"],
+        "Rate limit is exceeded. Try again in 48 seconds."
+    );
     let journal = sim.journal.since(0);
     assert_eq!(journal.last().unwrap().retry_after_s, Some(48));
     sim.clock.advance(simulator::SimDuration::from_secs(48));

@@ -137,7 +137,9 @@ async fn an_oversized_body_is_refused_by_the_server_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_the_limit_passes_when_requests_arrive_at_once() {
     let sim = Arc::new(sim_with(20, |s| s.limits.rate_limit = "100/60s".into()));
-    let handle = server::start(sim.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let handle = server::start(sim.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let addr = handle.local_addr;
     let path = format!("/v1/instances/{}/data/Customer?$top=1", sim.instance_id);
     let tasks: Vec<_> = (0..300)
@@ -157,7 +159,10 @@ async fn exactly_the_limit_passes_when_requests_arrive_at_once() {
                 assert_eq!(headers["retry-after"], "60");
                 let b: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 assert_eq!(b["statusCode"], 429);
-                assert_eq!(b["message"], "Rate limit is exceeded. Try again in 60 seconds.");
+                assert_eq!(
+                    b["message"],
+                    "Rate limit is exceeded. Try again in 60 seconds."
+                );
             }
             other => panic!("unexpected status {other}"),
         }
@@ -167,6 +172,9 @@ async fn exactly_the_limit_passes_when_requests_arrive_at_once() {
     assert_eq!(status, 200, "another connection has its own quota");
     let report = sim.limiter.report(sim.now());
     let hammer = report.iter().find(|r| r.connection == "hammer").unwrap();
-    assert_eq!((hammer.calls, hammer.admitted, hammer.throttled), (300, 100, 200));
+    assert_eq!(
+        (hammer.calls, hammer.admitted, hammer.throttled),
+        (300, 100, 200)
+    );
     handle.shutdown(Duration::from_secs(1)).await;
 }
