@@ -2,6 +2,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod clock;
+pub mod engine;
 pub mod ids;
 pub mod odata;
 pub mod schema;
