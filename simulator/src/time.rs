@@ -271,6 +271,36 @@ impl Add for SimDuration {
     }
 }
 
+impl serde::Serialize for SimDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SimDuration::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for SimTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SimTime::parse_rfc3339(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid date-time \"{text}\"; write RFC 3339, e.g. 2026-01-01T00:00:00Z"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,35 +363,5 @@ mod tests {
             SimTime::parse_rfc3339("2026-01-01"),
             Some(SimTime::DEFAULT_EPOCH)
         );
-    }
-}
-
-impl serde::Serialize for SimDuration {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SimDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        SimDuration::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-impl serde::Serialize for SimTime {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SimTime {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        SimTime::parse_rfc3339(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid date-time \"{text}\"; write RFC 3339, e.g. 2026-01-01T00:00:00Z"
-            ))
-        })
     }
 }
