@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod journal;

@@ -1,0 +1,84 @@
+//! Why an engine call was refused.
+
+use super::delivery::DeliveryStatus;
+use super::jobs::RunStatus;
+
+/// A refused engine call. Each variant says what to do instead; [`EngineError::status`] is the
+/// HTTP status the shell should answer with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown job \"{id}\"; list the jobs with GET .../workflows/main/jobs")]
+    UnknownJob { id: String },
+    #[error(
+        "job {id} has already finished ({status}); only queued or running jobs can be cancelled"
+    )]
+    JobFinished { id: String, status: RunStatus },
+    #[error(
+        "operationType {operation} is not supported; use all, ingestion, segmentation or measures"
+    )]
+    UnsupportedOperation { operation: String },
+    #[error("unknown {kind} {}; the {kind}s are {}", quoted(.unknown), list(.valid))]
+    UnknownIdentifiers {
+        /// `data source`, `segment`, `measure`, `stage`, `segment or measure`.
+        kind: &'static str,
+        unknown: Vec<String>,
+        valid: Vec<String>,
+    },
+    #[error("invalid {field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("unknown delivery \"{id}\"; list the deliveries with GET /_sim/deliveries")]
+    UnknownDelivery { id: String },
+    #[error(
+        "delivery {id} is still {status}; only delivered, dead or cancelled deliveries can be re-sent"
+    )]
+    DeliveryNotFinished { id: String, status: DeliveryStatus },
+    #[error("subscription {id} was deleted; its events can no longer be delivered")]
+    SubscriptionDeleted { id: String },
+}
+
+impl EngineError {
+    /// The HTTP status for this error: 404 for unknown things, 409 for a conflict with the
+    /// current state, 400 for a malformed request.
+    pub fn status(&self) -> u16 {
+        match self {
+            EngineError::UnknownJob { .. } | EngineError::UnknownDelivery { .. } => 404,
+            EngineError::JobFinished { .. }
+            | EngineError::DeliveryNotFinished { .. }
+            | EngineError::SubscriptionDeleted { .. } => 409,
+            EngineError::UnsupportedOperation { .. }
+            | EngineError::UnknownIdentifiers { .. }
+            | EngineError::Invalid { .. } => 400,
+        }
+    }
+
+    pub(super) fn unknown(kind: &'static str, unknown: Vec<String>, valid: Vec<String>) -> Self {
+        EngineError::UnknownIdentifiers {
+            kind,
+            unknown,
+            valid,
+        }
+    }
+
+    pub(super) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        EngineError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
