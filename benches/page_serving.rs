@@ -28,14 +28,17 @@ struct Options {
     seconds: u64,
     connections: usize,
     rounds: usize,
+    /// `sim` or `bare`: run only one side (for profiling).
+    only: Option<String>,
 }
 
 fn options() -> Options {
     let mut o = Options {
-        customers: 100_000,
+        customers: 10_000,
         seconds: 8,
         connections: 50,
         rounds: 2,
+        only: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str| {
@@ -56,6 +59,11 @@ fn options() -> Options {
     if let Some(v) = value("--rounds") {
         o.rounds = v;
     }
+    o.only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     o
 }
 
@@ -181,6 +189,26 @@ fn main() {
     warm.addr = bare_addr;
     drive(&load_rt, warm);
 
+    if let Some(side) = &o.only {
+        let addr = if side == "bare" {
+            bare_addr
+        } else {
+            sim_handle.local_addr
+        };
+        let r = drive(&load_rt, load(addr));
+        println!("{side} only: {:.0} req/s", r.requests_per_s);
+        return;
+    }
+    if let Some(side) = &o.only {
+        let addr = if side == "bare" {
+            bare_addr
+        } else {
+            sim_handle.local_addr
+        };
+        let r = drive(&load_rt, load(addr));
+        println!("{side} only: {:.0} req/s", r.requests_per_s);
+        return;
+    }
     let (mut sim_best, mut bare_best) = (0f64, 0f64);
     for round in 1..=o.rounds {
         let bare = drive(&load_rt, load(bare_addr));

@@ -6,6 +6,7 @@
 //! unfiltered, unsorted case — paging through a table with `$top`/`$skip`, the connector's
 //! documented way — touches only the rows of the page.
 
+use crate::body::{Body, BodyWriter};
 use crate::odata::{CmpOp, Direction, Filter, Literal, Query, RowAccess, eval};
 use crate::schema::{AttrId, Value};
 use crate::store::json::{push_json_str, push_u64};
@@ -261,6 +262,9 @@ pub struct PageFrame<'a> {
 }
 
 /// Writes the JSON response body of a page.
+///
+/// Runs of consecutive generated Customer rows (the unfiltered `$top`/`$skip` page) are shared
+/// slices of the row cache; everything else is written for this response.
 pub fn write_page(
     store: &Store,
     entity: usize,
@@ -268,37 +272,71 @@ pub fn write_page(
     page: &Page,
     frame: &PageFrame<'_>,
     now: SimTime,
-) -> Vec<u8> {
+) -> Body {
     let e = store.entity(entity);
     let attrs = query.select.as_deref();
+    // Whole generated Customer rows are shared with the row cache; only other rows are written.
+    let whole = attrs.is_none() && query.expand.is_empty();
+    let written_rows = if whole && e.kind == TableKind::Customer {
+        0
+    } else {
+        page.rows.len()
+    };
     let width = attrs.map_or(e.schema.attributes.len(), <[AttrId]>::len);
-    let mut out = Vec::with_capacity(128 + page.rows.len() * 40 * width);
+    let mut w = BodyWriter::with_capacity(512 + written_rows * 24 * width);
+    let out = w.buf();
     out.extend_from_slice(b"{\"@odata.context\":");
-    push_json_str(frame.context, &mut out);
+    push_json_str(frame.context, out);
     if let Some(count) = page.count {
         out.extend_from_slice(b",\"@odata.count\":");
-        push_u64(count, &mut out);
+        push_u64(count, out);
     }
     out.extend_from_slice(b",\"value\":[");
-    for (i, &row) in page.rows.iter().enumerate() {
+    let rows = &page.rows;
+    let mut i = 0;
+    while i < rows.len() {
         if i > 0 {
-            out.push(b',');
+            w.buf().push(b',');
         }
-        store.write_row(e, row, attrs, now, &mut out);
+        if whole && store.cached_whole(e, rows[i], now) {
+            let mut j = i + 1;
+            while j < rows.len()
+                && rows[j] == rows[j - 1] + 1
+                && store.cached_whole(e, rows[j], now)
+            {
+                j += 1;
+            }
+            for (k, slice) in store
+                .cached_customer_rows(rows[i], rows[j - 1] + 1)
+                .into_iter()
+                .enumerate()
+            {
+                if k > 0 {
+                    w.buf().push(b',');
+                }
+                w.share(slice);
+            }
+            i = j;
+            continue;
+        }
+        let out = w.buf();
+        store.write_row(e, rows[i], attrs, now, out);
         if !query.expand.is_empty() {
             // Replace the row's closing brace with the expanded navigation properties.
             out.pop();
-            write_expansions(store, e, row, &query.expand, now, &mut out);
+            write_expansions(store, e, rows[i], &query.expand, now, out);
             out.push(b'}');
         }
+        i += 1;
     }
+    let out = w.buf();
     out.push(b']');
     if let Some(link) = frame.next_link {
         out.extend_from_slice(b",\"@odata.nextLink\":");
-        push_json_str(link, &mut out);
+        push_json_str(link, out);
     }
     out.push(b'}');
-    out
+    w.finish()
 }
 
 fn write_expansions(

@@ -9,9 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body::{Frame, SizeHint};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -22,6 +27,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiRequest, ApiResponse};
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::sim::Simulator;
 
@@ -141,7 +147,7 @@ async fn serve_request(
     req: Request<Incoming>,
     peer: SocketAddr,
     limits: ServerLimits,
-) -> Response<Full<Bytes>> {
+) -> Response<Pieces> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, limits.body_bytes_max).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -176,8 +182,52 @@ async fn serve_request(
     to_http(api::handle(sim, &api_req))
 }
 
-fn to_http(r: ApiResponse) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(r.body));
+/// A response body sent piece by piece (hyper writes the pieces with vectored writes).
+pub struct Pieces {
+    pieces: VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl From<Body> for Pieces {
+    fn from(body: Body) -> Pieces {
+        let remaining = body.len() as u64;
+        Pieces {
+            pieces: body
+                .into_pieces()
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect(),
+            remaining,
+        }
+    }
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = self.pieces.pop_front();
+        if let Some(piece) = &next {
+            self.remaining -= piece.len() as u64;
+        }
+        Poll::Ready(next.map(|piece| Ok(Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+fn to_http(r: ApiResponse) -> Response<Pieces> {
+    let mut response = Response::new(Pieces::from(r.body));
     *response.status_mut() =
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();

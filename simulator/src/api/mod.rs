@@ -6,8 +6,7 @@
 mod auth;
 mod v1;
 
-use bytes::Bytes;
-
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::sim::Simulator;
 
@@ -38,7 +37,7 @@ pub struct ApiResponse {
     pub status: u16,
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
-    pub body: Bytes,
+    pub body: Body,
 }
 
 pub const JSON: &str = "application/json; charset=utf-8";
@@ -46,7 +45,7 @@ pub const ODATA_JSON: &str = "application/json; odata.metadata=minimal; charset=
 pub const CSV: &str = "text/csv; charset=utf-8";
 
 impl ApiResponse {
-    pub fn json(status: u16, body: impl Into<Bytes>) -> ApiResponse {
+    pub fn json(status: u16, body: impl Into<Body>) -> ApiResponse {
         ApiResponse {
             status,
             content_type: JSON,
@@ -64,13 +63,18 @@ impl ApiResponse {
             status,
             content_type: JSON,
             headers: Vec::new(),
-            body: Bytes::new(),
+            body: Body::default(),
         }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> ApiResponse {
         self.headers.push((name, value.into()));
         self
+    }
+
+    /// The whole body as one buffer.
+    pub fn bytes(&self) -> bytes::Bytes {
+        self.body.to_bytes()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -303,7 +303,7 @@ fn get_items(
         status: 200,
         content_type: ODATA_JSON,
         headers: Vec::new(),
-        body: body.into(),
+        body,
     })
 }
 

@@ -106,7 +106,7 @@ impl Store {
         let sources = pop.sources.len();
         Store {
             customer_rows: row_cache::RowCache::new(
-                pop.n as usize,
+                u64::from(pop.n),
                 spec.limits.row_cache_bytes_max,
             ),
             entities,
@@ -215,6 +215,35 @@ impl Store {
         self.base().write_json(e.kind, row, attr, out);
     }
 
+    /// Whether row `row` of `e` can be served whole from the row cache: a generated Customer row
+    /// with no update in force.
+    pub fn cached_whole(&self, e: &Entity, row: u64, now: SimTime) -> bool {
+        e.kind == TableKind::Customer
+            && row < self.base_len(e)
+            && e.overlay.patch(row, now).is_none()
+    }
+
+    /// Generated Customer rows `from..to` as `row,row` slices of the row cache, to be joined
+    /// with commas. Every row must pass [`Store::cached_whole`].
+    pub fn cached_customer_rows(&self, from: u64, to: u64) -> Vec<bytes::Bytes> {
+        let Some(e) = self.entities.iter().find(|e| e.kind == TableKind::Customer) else {
+            return Vec::new();
+        };
+        let base = self.base();
+        self.customer_rows
+            .rows(from, to, &|row, out: &mut Vec<u8>| {
+                out.push(b'{');
+                for attr in 0..e.schema.attributes.len() {
+                    if attr > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&e.key_json[attr]);
+                    base.write_json(TableKind::Customer, row, attr, out);
+                }
+                out.push(b'}');
+            })
+    }
+
     /// Appends a row as a JSON object of the attributes `attrs` (`None`: all of them).
     pub fn write_row(
         &self,
@@ -224,14 +253,10 @@ impl Store {
         now: SimTime,
         out: &mut Vec<u8>,
     ) {
-        let whole_generated_customer = attrs.is_none()
-            && e.kind == TableKind::Customer
-            && row < self.base_len(e)
-            && e.overlay.patch(row, now).is_none();
-        if whole_generated_customer {
-            self.customer_rows.write(row, out, |out| {
-                self.write_object(e, row, 0..e.schema.attributes.len(), now, out);
-            });
+        if attrs.is_none() && self.cached_whole(e, row, now) {
+            for slice in self.cached_customer_rows(row, row + 1) {
+                out.extend_from_slice(&slice);
+            }
             return;
         }
         match attrs {

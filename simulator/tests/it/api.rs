@@ -269,7 +269,7 @@ fn creates_and_updates_items_visibly() {
     let base = format!("/v1/instances/{}/data", sim.instance_id);
     let body = r#"{"CustomerId":"0123456789abcdef0123456789abcdef","FullName":"Test Person","EMail":"test@example.com"}"#;
     let r = request(&sim, "POST", &format!("{base}/Customer"), body);
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes()));
     assert!(
         r.header("Location")
             .unwrap()
@@ -402,7 +402,7 @@ fn partitions_are_listed_and_served_as_csv() {
     let path = uri.strip_prefix(BASE).unwrap();
     let csv = request(&sim, "GET", path, "");
     assert_eq!(csv.status, 200);
-    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    let text = String::from_utf8(csv.bytes().to_vec()).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("CustomerId,FullName,EMail"));
     let members = json(&get(&sim, "data/HighValueCustomers?$count=true&$top=0"))["@odata.count"]

@@ -112,7 +112,7 @@ fn paged(sim: &Simulator, entity: &str, key: &str, query: &str, page: usize) -> 
             sim,
             &format!("data/{entity}?{query}{sep}$top={page}&$skip={skip}"),
         );
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes()));
         let body = json(&r);
         let rows = body["value"].as_array().unwrap();
         keys.extend(rows.iter().map(|row| row[key].as_str().unwrap().to_owned()));

@@ -64,10 +64,10 @@ pub fn get(sim: &Simulator, rest: &str) -> ApiResponse {
 }
 
 pub fn json(r: &ApiResponse) -> serde_json::Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| {
+    serde_json::from_slice(&r.bytes()).unwrap_or_else(|e| {
         panic!(
             "body is not JSON ({e}): {}",
-            String::from_utf8_lossy(&r.body)
+            String::from_utf8_lossy(&r.bytes())
         )
     })
 }
