@@ -4,8 +4,11 @@
 pub mod api;
 pub mod body;
 pub mod clock;
+pub mod delivery;
+pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod ids;
 pub mod journal;
 pub mod metadata;

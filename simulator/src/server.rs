@@ -102,7 +102,7 @@ pub fn start_on(sim: Arc<Simulator>, listener: TcpListener) -> ServerHandle {
             let sim = sim.clone();
             let service = service_fn(move |req| {
                 let sim = sim.clone();
-                async move { Ok::<_, Infallible>(serve_request(&sim, req, peer, limits).await) }
+                async move { serve_request(&sim, req, peer, limits).await }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(limits.header_bytes_max.max(8192))
@@ -147,12 +147,12 @@ async fn serve_request(
     req: Request<Incoming>,
     peer: SocketAddr,
     limits: ServerLimits,
-) -> Response<Pieces> {
+) -> Result<Response<Pieces>, DroppedConnection> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, limits.body_bytes_max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return to_http(
+            return Ok(to_http(
                 ApiError::new(
                     413,
                     "ServerLimit",
@@ -162,7 +162,7 @@ async fn serve_request(
                     ),
                 )
                 .into(),
-            );
+            ));
         }
     };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
@@ -179,8 +179,32 @@ async fn serve_request(
         base_url: &base_url,
         peer_loopback: peer.ip().is_loopback(),
     };
-    to_http(api::handle(sim, &api_req))
+    let response = api::handle(sim, &api_req);
+    if let Some(delay) = response.delay {
+        // Injected latency is simulated time: scale it like every other duration.
+        let wait = sim
+            .clock
+            .wall_until(sim.now() + delay)
+            .unwrap_or(Duration::from_millis(delay.as_millis().max(0) as u64));
+        tokio::time::sleep(wait).await;
+    }
+    if response.drop_connection {
+        return Err(DroppedConnection);
+    }
+    Ok(to_http(response))
 }
+
+/// Returned to hyper to close a connection without an answer (an injected fault).
+#[derive(Debug)]
+pub struct DroppedConnection;
+
+impl std::fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DroppedConnection {}
 
 /// A response body sent piece by piece (hyper writes the pieces with vectored writes).
 pub struct Pieces {

@@ -6,6 +6,8 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::Serialize;
 
 use crate::clock::Clock;
+use crate::engine::{AttemptResult, DeliveryAttempt, Effect, Engine, Initial, MeasureValue};
+use crate::faults::RouteFaults;
 use crate::ids;
 use crate::journal::Journal;
 use crate::rate_limit::Limiter;
@@ -55,15 +57,74 @@ pub struct StatusReport {
     pub body: serde_json::Value,
 }
 
-/// The mutable state of the tenant, behind one lock.
+/// The mutable state of the tenant, behind one lock: the data and the lifecycle that moves it.
 #[derive(Debug)]
 pub struct World {
     pub store: Store,
+    pub engine: Engine,
     pub status_reports: Vec<StatusReport>,
 }
 
+impl World {
+    /// Applies the engine's effects to the data (segment membership, measure values) and returns
+    /// the deliveries to send. Called after every engine call, so that whatever a delivery says
+    /// is what the API answers by the time it is sent.
+    fn absorb(&mut self, effects: Vec<Effect>) -> Vec<DeliveryAttempt> {
+        let mut deliveries = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::SegmentCountChanged { segment, count } => {
+                    self.store.set_segment_count(segment, count);
+                }
+                Effect::Deliver(attempt) => deliveries.push(attempt),
+            }
+        }
+        self.sync_store();
+        deliveries
+    }
+
+    /// Copies the engine's segment counts and measure values into the data layer.
+    fn sync_store(&mut self) {
+        for i in 0..self.store.live.segments.len() {
+            let count = self.engine.segment_count(i);
+            self.store.set_segment_count(i, count);
+        }
+        for i in 0..self.store.live.measures.len() {
+            let values = match self.engine.measure_value(i) {
+                Some(MeasureValue::Scalar(v)) => vec![(None, *v)],
+                Some(MeasureValue::ByDimension(list)) => {
+                    list.iter().map(|(k, v)| (Some(k.clone()), *v)).collect()
+                }
+                None => continue,
+            };
+            self.store.set_measure_values(i, values);
+        }
+    }
+}
+
+fn initial_measures(store: &Store) -> Initial {
+    Initial {
+        measure_values: store
+            .live
+            .measures
+            .iter()
+            .map(|m| match &m.dimension {
+                None => MeasureValue::Scalar(m.values.first().map_or(0.0, |(_, v)| *v)),
+                Some(_) => MeasureValue::ByDimension(
+                    m.values
+                        .iter()
+                        .map(|(k, v)| (k.clone().unwrap_or_default(), *v))
+                        .collect(),
+                ),
+            })
+            .collect(),
+    }
+}
+
+/// Wakes whoever sends deliveries (the `serve` driver) when new ones are waiting.
+pub type Waker = Box<dyn Fn() + Send + Sync>;
+
 /// One simulated tenant. Shared between the HTTP server, the lifecycle driver and the harness.
-#[derive(Debug)]
 pub struct Simulator {
     pub spec: TenantSpec,
     pub instance_id: String,
@@ -76,7 +137,22 @@ pub struct Simulator {
     pub journal: Journal,
     /// The simulated connector's call limit (per bearer token), and its grading of clients.
     pub limiter: Limiter,
+    /// Seeded faults injected into `/v1` calls (`PUT /_sim/faults`).
+    pub faults: RouteFaults,
     report_seq: Mutex<u64>,
+    /// Deliveries produced by API calls, waiting for the delivery driver.
+    outbox: Mutex<Vec<DeliveryAttempt>>,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("instance_id", &self.instance_id)
+            .field("seed", &self.spec.seed)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Simulator {
@@ -91,22 +167,28 @@ impl Simulator {
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
+        let start = clock.now();
+        let engine = Engine::new(&spec, spec.seed, start, initial_measures(&store));
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
             instance_id: ids::uuid(spec.seed, &["instance"]),
-            started_at: clock.now(),
+            started_at: start,
             clock,
             admin_token,
             control_loopback_only,
             world: RwLock::new(World {
                 store,
+                engine,
                 status_reports: Vec::new(),
             }),
             pop,
             journal: Journal::new(journal_capacity),
             limiter,
+            faults: RouteFaults::new(spec.seed),
             report_seq: Mutex::new(0),
+            outbox: Mutex::new(Vec::new()),
+            waker: Mutex::new(None),
             spec,
         }
     }
@@ -127,15 +209,86 @@ impl Simulator {
         self.world.write()
     }
 
-    /// Back to the state right after start: data, changes, reports and the journal (the
-    /// generated population is kept, so this is fast).
+    /// Back to the state right after start: data, changes, subscriptions, jobs, deliveries,
+    /// reports, faults, the call-limit state and the journal. The generated population is kept,
+    /// so this is fast; the clock is not moved.
     pub fn reset(&self) {
         let mut world = self.world.write();
         world.store = Store::from_population(&self.spec, self.pop.clone());
+        let initial = initial_measures(&world.store);
+        world.engine = Engine::new(&self.spec, self.spec.seed, self.clock.now(), initial);
         world.status_reports.clear();
         self.journal.clear();
         self.limiter.reset();
+        self.faults.clear();
+        self.outbox.lock().clear();
         *self.report_seq.lock() = 0;
+    }
+
+    /// Runs the lifecycle up to now and sends what falls due to the delivery driver.
+    pub fn tick(&self) {
+        self.with_engine(|_, _| ((), Vec::new()));
+    }
+
+    /// Runs `f` on the engine (after bringing the engine up to now), applies the effects it
+    /// returns or leaves behind to the data, and hands new deliveries to the delivery driver.
+    pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, SimTime) -> (T, Vec<Effect>)) -> T {
+        let now = self.clock.now();
+        let (value, deliveries, replan) = {
+            let mut world = self.world.write();
+            let due_before = world.engine.next_due();
+            let mut effects = world.engine.run_until(now);
+            let (value, returned) = f(&mut world.engine, now);
+            effects.extend(returned);
+            effects.extend(world.engine.take_effects());
+            let deliveries = world.absorb(effects);
+            // Something new falls due earlier than the driver planned for (a job was submitted).
+            let replan = world
+                .engine
+                .next_due()
+                .is_some_and(|due| due_before.is_none_or(|before| due < before));
+            (value, deliveries, replan)
+        };
+        // Wake the driver only when it has something new to do: a wake-up for nothing would
+        // make its own ticks wake it again, in a loop.
+        if !deliveries.is_empty() || replan {
+            self.post(deliveries);
+            self.wake();
+        }
+        value
+    }
+
+    fn wake(&self) {
+        if let Some(wake) = self.waker.lock().as_ref() {
+            wake();
+        }
+    }
+
+    /// Reports how a delivery attempt went.
+    pub fn delivery_result(&self, attempt_id: u64, result: AttemptResult) {
+        self.with_engine(|engine, now| ((), engine.delivery_result(now, attempt_id, result)));
+    }
+
+    /// When the lifecycle next has something to do.
+    pub fn next_due(&self) -> Option<SimTime> {
+        self.world.read().engine.next_due()
+    }
+
+    fn post(&self, deliveries: Vec<DeliveryAttempt>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        self.outbox.lock().extend(deliveries);
+    }
+
+    /// Takes the deliveries waiting to be sent.
+    pub fn take_deliveries(&self) -> Vec<DeliveryAttempt> {
+        std::mem::take(&mut *self.outbox.lock())
+    }
+
+    /// Sets the function called when deliveries are waiting (the `serve` driver's wake-up).
+    pub fn set_waker(&self, waker: Option<Waker>) {
+        *self.waker.lock() = waker;
     }
 
     pub(crate) fn next_report_id(&self) -> String {

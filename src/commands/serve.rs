@@ -93,6 +93,7 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
             return Ok(exit::START);
         }
     };
+    let driver = simulator::driver::Driver::spawn(sim.clone());
     let base = handle.base_url();
     let id = &sim.instance_id;
     println!(
@@ -113,8 +114,26 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
             args.addr
         );
     }
+    let schedule = &sim.spec.refresh;
+    if schedule.schedule_enabled {
+        println!(
+            "  lifecycle    a scheduled full refresh in {}, then every {} (simulated time)",
+            schedule.schedule_first_after, schedule.schedule_every
+        );
+    }
     let _ = tokio::signal::ctrl_c().await;
     println!("insightsim: stopping");
     handle.shutdown(Duration::from_secs(5)).await;
+    driver.shutdown().await;
+    let report = sim.limiter.report(sim.now());
+    if report.is_empty() {
+        println!("no /v1 calls were made");
+    } else {
+        println!(
+            "call limit {} — grading per connection:",
+            sim.limiter.setting()
+        );
+        print!("{}", simulator::rate_limit::render_table(&report));
+    }
     Ok(exit::SUCCESS)
 }

@@ -4,6 +4,8 @@
 //! nothing else; the harness's in-process flows call [`handle`] directly.
 
 mod auth;
+mod control;
+mod lifecycle;
 mod v1;
 
 use crate::body::Body;
@@ -38,6 +40,10 @@ pub struct ApiResponse {
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Body,
+    /// An injected fault: wait this long (simulated time) before answering.
+    pub delay: Option<crate::time::SimDuration>,
+    /// An injected fault: close the connection instead of answering.
+    pub drop_connection: bool,
 }
 
 pub const JSON: &str = "application/json; charset=utf-8";
@@ -51,6 +57,8 @@ impl ApiResponse {
             content_type: JSON,
             headers: Vec::new(),
             body: body.into(),
+            delay: None,
+            drop_connection: false,
         }
     }
 
@@ -64,6 +72,8 @@ impl ApiResponse {
             content_type: JSON,
             headers: Vec::new(),
             body: Body::default(),
+            delay: None,
+            drop_connection: false,
         }
     }
 
@@ -100,6 +110,9 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
     let path = req.path;
     if path == "/v1" || path.starts_with("/v1/") {
         return v1::handle(sim, req);
+    }
+    if path == "/_sim" || path.starts_with("/_sim/") {
+        return control::handle(sim, req);
     }
     ApiError::not_found(
         "UnknownPath",

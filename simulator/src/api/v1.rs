@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{ApiRequest, ApiResponse, CSV, ODATA_JSON, auth, query_param, segments};
+use super::{ApiRequest, ApiResponse, CSV, ODATA_JSON, auth, lifecycle, query_param, segments};
 use crate::error::ApiError;
 use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url};
 use crate::odata::{BindContext, bind, parse_options};
@@ -42,7 +42,31 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         return ApiResponse::json(429, throttle_body(retry_after_s))
             .with_header("Retry-After", retry_after_s.to_string());
     }
-    let response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
+    let injected = {
+        let below = segments(req.path)
+            .get(3..)
+            .map(|r| r.join("/"))
+            .unwrap_or_default();
+        sim.faults.decide(req.method, &below)
+    };
+    if let Some(f) = injected
+        && (f.drop || f.status.is_some())
+    {
+        let status = f.status.unwrap_or(0);
+        sim.journal
+            .record(now, Some(connection), req.method, &target, status, None);
+        let mut r: ApiResponse = ApiError::new(
+            status.max(100),
+            "InjectedFault",
+            format!("insightsim injected fault: status {status} (set with PUT /_sim/faults)"),
+        )
+        .into();
+        r.delay = f.latency;
+        r.drop_connection = f.drop;
+        return r;
+    }
+    let mut response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
+    response.delay = injected.and_then(|f| f.latency);
     sim.journal.record(
         now,
         Some(connection),
@@ -168,13 +192,18 @@ fn instance_route(
             allow(m, &["POST"])?;
             status_report(sim, req, connection, 2, now)
         }
-        _ => Err(ApiError::not_found(
-            "UnknownPath",
-            format!(
-                "no resource at {}; instance resources are manage/entities, data/{{entity}}, partitions, statusreport",
-                req.path
-            ),
-        )),
+        _ => {
+            if let Some(answer) = lifecycle::route(sim, req, rest) {
+                return answer;
+            }
+            Err(ApiError::not_found(
+                "UnknownPath",
+                format!(
+                    "no resource at {}; instance resources are manage/entities, manage/datasources, manage/segments, manage/measures, data/{{entity}}, partitions, statusreport, workflows/main/jobs and triggers/{{trigger}}/subscriptions",
+                    req.path
+                ),
+            ))
+        }
     }
 }
 
@@ -222,7 +251,7 @@ fn allow(method: &str, allowed: &[&str]) -> Result<(), ApiError> {
     }
 }
 
-fn method_not_allowed(method: &str, allowed: &[&str]) -> ApiError {
+pub(super) fn method_not_allowed(method: &str, allowed: &[&str]) -> ApiError {
     ApiError::new(
         405,
         "MethodNotAllowed",
@@ -299,12 +328,9 @@ fn get_items(
         },
         now,
     );
-    Ok(ApiResponse {
-        status: 200,
-        content_type: ODATA_JSON,
-        headers: Vec::new(),
-        body,
-    })
+    let mut response = ApiResponse::json(200, body);
+    response.content_type = ODATA_JSON;
+    Ok(response)
 }
 
 /// `?proxy=true`: where to download the entity's data from (the Power BI connector's path).
@@ -365,12 +391,9 @@ fn partition_csv(sim: &Simulator, name: &str, file: &str) -> Result<ApiResponse,
         }
         out.extend_from_slice(b"\r\n");
     }
-    Ok(ApiResponse {
-        status: 200,
-        content_type: CSV,
-        headers: Vec::new(),
-        body: out.into(),
-    })
+    let mut response = ApiResponse::json(200, out);
+    response.content_type = CSV;
+    Ok(response)
 }
 
 fn write_csv_field(v: &Value<'_>, out: &mut Vec<u8>) {

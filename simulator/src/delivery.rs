@@ -1,0 +1,80 @@
+//! Sending webhook deliveries over HTTP (the async shell of the engine's delivery state machine).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::engine::{AttemptResult, DeliveryAttempt};
+
+/// Largest response body read from a flow's endpoint (the rest is discarded).
+const RESPONSE_BYTES_MAX: usize = 64 * 1024;
+
+/// A pooled HTTP client for deliveries.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        Sender::new()
+    }
+}
+
+impl Sender {
+    pub fn new() -> Sender {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        Sender {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
+    /// POSTs one attempt; gives up after `timeout` (wall time).
+    pub async fn send(&self, attempt: &DeliveryAttempt, timeout: Duration) -> AttemptResult {
+        if attempt.url.starts_with("https://") {
+            return AttemptResult::ConnectionError(
+                "insightsim delivers over plain http only; use an http:// NotificationUrl"
+                    .to_owned(),
+            );
+        }
+        let mut request = hyper::Request::post(&attempt.url);
+        for (name, value) in &attempt.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = match request.body(Full::new(Bytes::from(attempt.body.clone()))) {
+            Ok(r) => r,
+            Err(e) => return AttemptResult::ConnectionError(format!("invalid request: {e}")),
+        };
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let status = response.status().as_u16();
+            // Read (and discard) the answer so that the connection can be reused.
+            let _ = http_body_util::Limited::new(response.into_body(), RESPONSE_BYTES_MAX)
+                .collect()
+                .await;
+            Ok::<u16, hyper_util::client::legacy::Error>(status)
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => AttemptResult::Timeout,
+            Ok(Ok(status)) => AttemptResult::Status(status),
+            Ok(Err(e)) => AttemptResult::ConnectionError(error_chain(&e)),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,72 @@
+//! The `serve` driver: runs the lifecycle on the clock and sends deliveries.
+//!
+//! It sleeps until the engine's next due event (on the wall clock, scaled by `--speed`) or until
+//! an API call changes the state, runs the engine up to now, and sends each delivery from its own
+//! task, reporting the result back. No lock is held across any I/O, so a slow or dead endpoint
+//! never blocks other subscriptions or the API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::delivery::Sender;
+use crate::engine::DeliveryAttempt;
+use crate::sim::Simulator;
+
+/// Longest sleep between checks (a safety net; wake-ups normally come from the API).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// A running driver; stop it with [`Driver::shutdown`].
+#[derive(Debug)]
+pub struct Driver {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Driver {
+    pub fn spawn(sim: Arc<Simulator>) -> Driver {
+        let notify = Arc::new(Notify::new());
+        let wake = notify.clone();
+        sim.set_waker(Some(Box::new(move || wake.notify_one())));
+        let (stop, mut stopped) = watch::channel(false);
+        let sender = Sender::new();
+        let task = tokio::spawn(async move {
+            loop {
+                sim.tick();
+                for attempt in sim.take_deliveries() {
+                    tokio::spawn(send(sim.clone(), sender.clone(), attempt));
+                }
+                let wait = sim
+                    .next_due()
+                    .and_then(|at| sim.clock.wall_until(at))
+                    .map_or(IDLE_CHECK, |d| d.min(IDLE_CHECK));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = notify.notified() => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+            sim.set_waker(None);
+        });
+        Driver { stop, task }
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn send(sim: Arc<Simulator>, sender: Sender, attempt: DeliveryAttempt) {
+    let deadline = sim.now() + attempt.timeout;
+    let timeout = sim
+        .clock
+        .wall_until(deadline)
+        .unwrap_or(Duration::from_millis(
+            attempt.timeout.as_millis().max(0) as u64
+        ));
+    let result = sender.send(&attempt, timeout).await;
+    sim.delivery_result(attempt.attempt_id, result);
+}
