@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::delivery::Sender;
 use crate::engine::DeliveryAttempt;
@@ -33,11 +33,14 @@ impl Driver {
         let (stop, mut stopped) = watch::channel(false);
         let sender = Sender::new();
         let task = tokio::spawn(async move {
+            let mut sending = JoinSet::new();
             loop {
                 sim.tick();
                 for attempt in sim.take_deliveries() {
-                    tokio::spawn(send(sim.clone(), sender.clone(), attempt));
+                    sending.spawn(send(sim.clone(), sender.clone(), attempt));
                 }
+                // Forget the finished sends (their results are already reported).
+                while sending.try_join_next().is_some() {}
                 let wait = sim
                     .next_due()
                     .and_then(|at| sim.clock.wall_until(at))
@@ -48,11 +51,15 @@ impl Driver {
                     _ = stopped.changed() => break,
                 }
             }
+            // Every send has its own timeout, so this ends; afterwards every attempt that was
+            // started has been reported.
+            while sending.join_next().await.is_some() {}
             sim.set_waker(None);
         });
         Driver { stop, task }
     }
 
+    /// Stops the driver after the deliveries in flight have finished and been reported.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;

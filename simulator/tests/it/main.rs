@@ -3,5 +3,6 @@
 mod api;
 mod consistency;
 mod http;
+mod lifecycle;
 mod paging;
 mod support;
