@@ -2,4 +2,7 @@
 //! load driver of `insightsim load`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod flow;
 pub mod load;
+pub mod outcome;
+pub mod scenario;
