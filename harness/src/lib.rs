@@ -2,7 +2,10 @@
 //! load driver of `insightsim load`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod check;
 pub mod flow;
 pub mod load;
 pub mod outcome;
+pub mod replay;
 pub mod scenario;
+pub mod transcript;

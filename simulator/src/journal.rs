@@ -89,6 +89,11 @@ impl Journal {
             .collect()
     }
 
+    /// The `seq` of the latest entry (0 when none).
+    pub fn last_seq(&self) -> u64 {
+        self.inner.lock().next_seq - 1
+    }
+
     /// How many entries were dropped because the journal was full.
     pub fn dropped(&self) -> u64 {
         self.inner.lock().dropped

@@ -281,6 +281,11 @@ impl Simulator {
         self.outbox.lock().extend(deliveries);
     }
 
+    /// How many deliveries wait to be taken.
+    pub fn pending_deliveries(&self) -> usize {
+        self.outbox.lock().len()
+    }
+
     /// Takes the deliveries waiting to be sent.
     pub fn take_deliveries(&self) -> Vec<DeliveryAttempt> {
         std::mem::take(&mut *self.outbox.lock())

@@ -1,0 +1,196 @@
+//! The transcript of a case: what the flow visibly did, one line per observation, on simulated
+//! time. It is what snapshots hold, so it is built to be stable and readable:
+//!
+//! ```text
+//! +0s          call      POST triggers/segment-threshold-crossed/subscriptions -> 201
+//! +1d          step      evaluate_segment HighValueCustomers entity_count=1100
+//! +1d          event     ev1 segment-threshold-crossed sub1 previousCount=900 entityCount=1100 threshold=1000
+//! +1d          deliver   ev1 attempt 1 -> status 202
+//! +1d          call      GET data/Customer?$filter=IsMemberOfSegment('HighValueCustomers')&$top=10 -> 200
+//! +1d          sink      email {"subject":"Segment HighValueCustomers crossed 1000: 1100 members",...}
+//! ```
+//!
+//! Columns: the time since the case started (the shortest exact form: `1d2h`, `90s`,
+//! `1500ms`); the kind of observation; the details. Kinds:
+//! - `step`: a step of the scenario, as written;
+//! - `event`: a trigger event; `evN` and `subN` number events and subscriptions in order of
+//!   appearance (the seeded UUIDs are stable too, but unreadable), followed by the payload fields
+//!   that matter for the trigger;
+//! - `deliver`: one delivery attempt of an event and its result (a fault-injected copy says so);
+//! - `call`: a call of the flow to the API — path below the instance, percent-decoded — and its
+//!   status (`429 retry-after=Ns` when throttled); calls of the harness itself are not shown;
+//! - `sink`: a call of the flow to a downstream connector, with its JSON body (keys sorted,
+//!   cut at 200 characters).
+//!
+//! Lines are ordered by time; at the same instant, by kind in the order above, except that the
+//! flow's calls before the first step (turning itself on: subscribing) come first.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use serde_json::Value;
+use simulator::SimTime;
+
+use crate::replay::CaseRun;
+
+/// Builds the transcript of a run.
+pub fn render(run: &CaseRun) -> String {
+    let mut lines: Vec<(SimTime, u8, usize, String)> = Vec::new();
+    let mut aliases = Aliases::default();
+    for s in &run.subscriptions {
+        aliases.sub(&s.id);
+    }
+    for e in &run.events {
+        aliases.event(&e.event_id);
+    }
+    for (i, (t, text)) in run.steps.iter().enumerate() {
+        lines.push((*t, 1, i, format!("step      {text}")));
+    }
+    for (i, e) in run.events.iter().enumerate() {
+        let payload = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
+        let fields = key_fields(e.trigger.id(), &payload);
+        lines.push((
+            e.occurred_at,
+            2,
+            i,
+            format!(
+                "event     {} {} {}{}",
+                aliases.event(&e.event_id),
+                e.trigger.id(),
+                aliases.sub(&e.subscription_id),
+                fields
+            ),
+        ));
+    }
+    let mut attempts: Vec<(SimTime, usize, String)> = Vec::new();
+    for d in &run.deliveries {
+        let fault = match d.fault {
+            Some(kind) => format!(
+                " ({})",
+                serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+            None if d.redelivery_of.is_some() => " (redelivery)".to_owned(),
+            None => String::new(),
+        };
+        for a in &d.attempts {
+            let result = a.result.clone().unwrap_or_else(|| "no answer".to_owned());
+            attempts.push((
+                a.at,
+                a.attempt_id as usize,
+                format!(
+                    "deliver   {} attempt {}{fault} -> {result}",
+                    aliases.event(&d.event_id),
+                    a.attempt
+                ),
+            ));
+        }
+    }
+    for (t, id, text) in attempts {
+        lines.push((t, 3, id, text));
+    }
+    let prefix = format!("/v1/instances/{}/", run.instance_id);
+    for e in run.journal.iter().filter(|e| CaseRun::is_flow_call(e)) {
+        let target = percent_encoding::percent_decode_str(&e.target)
+            .decode_utf8_lossy()
+            .into_owned();
+        let target = target.strip_prefix(&prefix).unwrap_or(&target).to_owned();
+        let status = match e.retry_after_s {
+            Some(s) => format!("{} retry-after={s}s", e.status),
+            None => e.status.to_string(),
+        };
+        let before_steps = run.first_step_seq.is_none_or(|s| e.seq <= s);
+        let rank = if before_steps { 0 } else { 4 };
+        lines.push((
+            e.at,
+            rank,
+            e.seq as usize,
+            format!("call      {} {target} -> {status}", e.method),
+        ));
+    }
+    for (i, c) in run.sink_calls.iter().enumerate() {
+        let body = match &c.json {
+            Some(v) => compact(v),
+            None => c.body.clone(),
+        };
+        let body = cut(&body, 200);
+        let name = serde_json::to_value(c.sink)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        lines.push((c.at, 5, i, format!("sink      {name} {body}")));
+    }
+    lines.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let mut out = String::new();
+    for (t, _, _, text) in lines {
+        let offset = t - run.start;
+        let _ = writeln!(out, "{:<12} {text}", format!("+{offset}"));
+    }
+    out
+}
+
+/// Short, stable names for seeded ids, in order of first appearance.
+#[derive(Default)]
+struct Aliases {
+    subs: HashMap<String, String>,
+    events: HashMap<String, String>,
+}
+
+impl Aliases {
+    fn sub(&mut self, id: &str) -> String {
+        let n = self.subs.len() + 1;
+        self.subs
+            .entry(id.to_owned())
+            .or_insert_with(|| format!("sub{n}"))
+            .clone()
+    }
+
+    fn event(&mut self, id: &str) -> String {
+        let n = self.events.len() + 1;
+        self.events
+            .entry(id.to_owned())
+            .or_insert_with(|| format!("ev{n}"))
+            .clone()
+    }
+}
+
+/// The payload fields that matter for a trigger, as ` key=value` pairs.
+fn key_fields(trigger: &str, payload: &Value) -> String {
+    let keys: &[&str] = match trigger {
+        "segment-threshold-crossed" => {
+            &["segmentName", "threshold", "previousCount", "entityCount"]
+        }
+        "measure-threshold-crossed" => &["measureName", "threshold", "previousValue", "value"],
+        "datasource-refresh-failed" | "datasource-refresh-succeeded" => {
+            &["dataSourceName", "taskStatus", "refreshState"]
+        }
+        "full-refresh-completed" => &["jobSubmissionKind", "jobStatus"],
+        "unification-completed" => &["taskStatus", "unifiedCustomerCount"],
+        _ => &[],
+    };
+    let mut out = String::new();
+    for k in keys {
+        if let Some(v) = payload.get(*k) {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = write!(out, " {k}={text}");
+        }
+    }
+    out
+}
+
+/// JSON with object keys sorted (serde_json's map is ordered), on one line.
+fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
