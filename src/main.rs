@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Serve a simulated Customer Insights instance (the demo tenant by default).
     Serve(commands::serve::ServeArgs),
+    /// Drive many connections at a simulator and grade how each handled the call limit.
+    Load(commands::load::LoadArgs),
     /// Print the demo tenant file (a starting point for --tenant).
     Tenant,
 }
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
+        Command::Load(args) => commands::load::run(args),
         Command::Tenant => {
             print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
             Ok(exit::SUCCESS)

@@ -23,14 +23,14 @@
 
 use std::fmt::Write as _;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::limiter::Decision;
 use super::runs::Runs;
 use crate::time::{SimDuration, SimTime};
 
 /// How well a connection respected `Retry-After`; see the module docs for the exact rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Grade {
     /// No early retry.
@@ -91,7 +91,7 @@ impl std::fmt::Display for Grade {
 
 /// The grading of one connection, served at `GET /_sim/ratelimit` (camelCase JSON, times in RFC
 /// 3339, durations in milliseconds) and printed by [`render_table`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionReport {
     /// The full bearer token.
@@ -109,7 +109,11 @@ pub struct ConnectionReport {
     /// The most admitted calls in any half-open interval of length `window`.
     pub max_admitted_in_window: u64,
     /// The window the report measures with: the limit's, or 60 s when the limit is off.
-    #[serde(rename = "windowMs", serialize_with = "duration_ms")]
+    #[serde(
+        rename = "windowMs",
+        serialize_with = "duration_ms",
+        deserialize_with = "duration_ms_de"
+    )]
     pub window: SimDuration,
     #[serde(serialize_with = "rfc3339")]
     pub first_call: SimTime,
@@ -123,7 +127,11 @@ pub struct ConnectionReport {
     #[serde(serialize_with = "rfc3339_opt")]
     pub retry_not_before: Option<SimTime>,
     /// `last_call - first_call`.
-    #[serde(rename = "spanMs", serialize_with = "duration_ms")]
+    #[serde(
+        rename = "spanMs",
+        serialize_with = "duration_ms",
+        deserialize_with = "duration_ms_de"
+    )]
     pub span: SimDuration,
     /// Admitted calls per window over the span: `admitted * window / (span + window)`.
     pub throughput_per_window: f64,
@@ -144,6 +152,10 @@ fn rfc3339_opt<S: Serializer>(time: &Option<SimTime>, serializer: S) -> Result<S
         Some(time) => serializer.collect_str(time),
         None => serializer.serialize_none(),
     }
+}
+
+fn duration_ms_de<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
+    i64::deserialize(d).map(SimDuration)
 }
 
 fn duration_ms<S: Serializer>(duration: &SimDuration, serializer: S) -> Result<S::Ok, S::Error> {
