@@ -5,4 +5,6 @@
 pub mod flow;
 pub mod load;
 pub mod outcome;
+pub mod report;
 pub mod scenario;
+pub mod snapshot;
