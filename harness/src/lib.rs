@@ -7,5 +7,7 @@ pub mod flow;
 pub mod load;
 pub mod outcome;
 pub mod replay;
+pub mod report;
 pub mod scenario;
+pub mod snapshot;
 pub mod transcript;

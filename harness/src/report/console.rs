@@ -1,0 +1,574 @@
+//! The console report of `insightsim run`: one line per case, a block of detail under a
+//! failure (h2spec style: the requirement, then each expectation as `expected:` / `actual:`),
+//! and a closing summary line.
+//!
+//! ```text
+//! PASS  segment/fires-once-per-upward-crossing  [reference-email]  0.03s
+//! FAIL  export/pages-with-skip  [broken-first-page]  1.20s
+//!     requirement: An export MUST fetch every page exactly once.
+//!     expect.api.pages_complete
+//!       expected: every page fetched exactly once
+//!       actual:   pages 2..10 never fetched
+//!     transcript (last 15 of 40 lines):
+//!       ...
+//!     reproduce: insightsim run export/pages-with-skip --seed 42
+//!
+//! failed:
+//!     export/pages-with-skip  [broken-first-page]
+//! 1 passed, 1 failed, 0 skipped
+//! ```
+//!
+//! How cases count is defined in [`super::tally`].
+
+use std::io::{self, IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::tally::{Tally, Verdict};
+use crate::outcome::{CaseResult, SnapshotStatus};
+use crate::snapshot::is_pending_path;
+
+/// How many lines of the transcript a failure shows (its end, where the flow went wrong or
+/// stopped).
+pub const TRANSCRIPT_TAIL_LINES: usize = 15;
+/// How many lines of the flow's standard error a failure shows.
+pub const STDERR_TAIL_LINES: usize = 20;
+/// How many lines of a snapshot diff a failure shows.
+pub const DIFF_LINES_MAX: usize = 80;
+
+const INDENT: &str = "    ";
+const INDENT2: &str = "      ";
+
+/// Writes the console report to any writer (stdout in the CLI, a `Vec<u8>` in tests).
+pub struct Console<W: Write> {
+    out: W,
+    color: bool,
+    strict: bool,
+    reproduce: String,
+}
+
+impl<W: Write> Console<W> {
+    /// A console without colors, for a run without `--strict`, reproducing with `insightsim run`.
+    pub fn new(out: W) -> Self {
+        Console {
+            out,
+            color: false,
+            strict: false,
+            reproduce: "insightsim run".into(),
+        }
+    }
+
+    /// Colors on or off (see [`color_for_stdout`]).
+    pub fn color(mut self, on: bool) -> Self {
+        self.color = on;
+        self
+    }
+
+    /// Whether the run is `--strict` (a missed `SHOULD` is then a `FAIL`).
+    pub fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
+    }
+
+    /// The command a failure's `reproduce:` line starts with; the case id and `--seed N` follow
+    /// it. Give it the flow flags of the run: `insightsim run --flow reference-email --strict`.
+    pub fn reproduce_with(mut self, command_prefix: impl Into<String>) -> Self {
+        self.reproduce = command_prefix.into();
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// One line for the case, and a block of detail when it failed, missed a `SHOULD` or passed
+    /// unexpectedly.
+    pub fn case(&mut self, r: &CaseResult) -> io::Result<()> {
+        let verdict = Verdict::of(r, self.strict);
+        let label = self.paint(label_style(verdict), verdict.label());
+        write!(self.out, "{label}  {}  [{}]", r.id, r.flow)?;
+        match verdict {
+            Verdict::Skipped => {
+                let reason = r.skip_reason.as_deref().unwrap_or("no reason given");
+                writeln!(self.out, "  ({reason})")?;
+            }
+            _ => writeln!(self.out, "  {:.2}s", r.duration.as_secs_f64())?,
+        }
+        match verdict {
+            Verdict::Fail => {
+                self.requirement(r)?;
+                if r.outcome == crate::outcome::Outcome::NonStrict {
+                    writeln!(
+                        self.out,
+                        "{INDENT}(a missed SHOULD fails the run under --strict)"
+                    )?;
+                }
+                self.failures(r)?;
+                self.transcript(r)?;
+                self.stderr(r)?;
+                self.snapshot(r)?;
+                self.reproduce(r)?;
+            }
+            Verdict::UnexpectedPass => {
+                self.requirement(r)?;
+                writeln!(
+                    self.out,
+                    "{INDENT}listed as an expected failure, but it did not fail: \
+                     remove it from the expected-failure list"
+                )?;
+                self.snapshot(r)?;
+                self.reproduce(r)?;
+            }
+            Verdict::NonStrict => {
+                self.requirement(r)?;
+                self.failures(r)?;
+                self.snapshot(r)?;
+                self.reproduce(r)?;
+            }
+            Verdict::Pass | Verdict::ExpectedFailure | Verdict::Skipped => self.snapshot(r)?,
+        }
+        Ok(())
+    }
+
+    /// The list of cases that failed the run, then the closing line
+    /// (`12 passed, 1 failed, 3 skipped, 1 non-strict`), which is always the last line.
+    pub fn summary(&mut self, results: &[CaseResult], strict: bool) -> io::Result<()> {
+        let failed: Vec<&CaseResult> = results.iter().filter(|r| r.fails_run(strict)).collect();
+        writeln!(self.out)?;
+        if !failed.is_empty() {
+            writeln!(self.out, "failed:")?;
+            for r in failed {
+                let note = match Verdict::of(r, strict) {
+                    Verdict::UnexpectedPass => "  (unexpected pass)",
+                    _ => "",
+                };
+                writeln!(self.out, "{INDENT}{}  [{}]{note}", r.id, r.flow)?;
+            }
+        }
+        writeln!(self.out, "{}", Tally::of(results, strict))
+    }
+
+    fn requirement(&mut self, r: &CaseResult) -> io::Result<()> {
+        writeln!(self.out, "{INDENT}requirement: {}", r.requirement)
+    }
+
+    fn failures(&mut self, r: &CaseResult) -> io::Result<()> {
+        for f in &r.failures {
+            writeln!(self.out, "{INDENT}{}", f.check)?;
+            write_labelled(&mut self.out, "expected: ", &f.expected)?;
+            write_labelled(&mut self.out, "actual:   ", &f.actual)?;
+        }
+        Ok(())
+    }
+
+    fn transcript(&mut self, r: &CaseResult) -> io::Result<()> {
+        let (lines, total) = tail(&r.transcript, TRANSCRIPT_TAIL_LINES);
+        if total == 0 {
+            return writeln!(
+                self.out,
+                "{INDENT}transcript: (empty: the flow did nothing visible)"
+            );
+        }
+        writeln!(
+            self.out,
+            "{INDENT}transcript{}:",
+            shown_of(lines.len(), total)
+        )?;
+        for line in lines {
+            writeln!(self.out, "{INDENT2}{line}")?;
+        }
+        Ok(())
+    }
+
+    fn stderr(&mut self, r: &CaseResult) -> io::Result<()> {
+        let Some(stderr) = r.flow_stderr.as_deref() else {
+            return Ok(());
+        };
+        let (lines, total) = tail(stderr, STDERR_TAIL_LINES);
+        if total == 0 {
+            return Ok(());
+        }
+        writeln!(
+            self.out,
+            "{INDENT}flow stderr{}:",
+            shown_of(lines.len(), total)
+        )?;
+        for line in lines {
+            writeln!(self.out, "{INDENT2}{line}")?;
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self, r: &CaseResult) -> io::Result<()> {
+        match &r.snapshot {
+            None | Some(SnapshotStatus::Matched) => Ok(()),
+            Some(SnapshotStatus::New { path }) if is_pending_path(path) => writeln!(
+                self.out,
+                "{INDENT}snapshot: new, pending review at {path} \
+                 (accept with --accept or `cargo insta review`)"
+            ),
+            Some(SnapshotStatus::New { path }) => {
+                writeln!(self.out, "{INDENT}snapshot: new, written to {path}")
+            }
+            Some(SnapshotStatus::Accepted { path }) => {
+                writeln!(self.out, "{INDENT}snapshot: changed, accepted into {path}")
+            }
+            Some(SnapshotStatus::Mismatch { path, diff }) => {
+                if is_pending_path(path) {
+                    writeln!(
+                        self.out,
+                        "{INDENT}snapshot: differs; the new one is pending review at {path} \
+                         (accept with --accept or `cargo insta review`)"
+                    )?;
+                } else {
+                    writeln!(
+                        self.out,
+                        "{INDENT}snapshot: differs from {path} (nothing written)"
+                    )?;
+                }
+                let total = diff.lines().count();
+                for line in diff.lines().take(DIFF_LINES_MAX) {
+                    let style = diff_style(line);
+                    let line = self.paint(style, line);
+                    writeln!(self.out, "{INDENT2}{line}")?;
+                }
+                if total > DIFF_LINES_MAX {
+                    writeln!(
+                        self.out,
+                        "{INDENT2}... {} more diff lines",
+                        total - DIFF_LINES_MAX
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn reproduce(&mut self, r: &CaseResult) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{INDENT}reproduce: {} {} --seed {}",
+            self.reproduce, r.id, r.seed
+        )
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// Whether the console should use colors on standard output: when it is a terminal and
+/// `NO_COLOR` is unset or empty (<https://no-color.org>).
+pub fn color_for_stdout() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The message of the progress bar of a long run: `[3/40] segment/fires-once-per-upward-crossing`.
+pub fn progress_message(done: usize, total: usize, current: &str) -> String {
+    format!("[{done}/{total}] {current}")
+}
+
+/// The last `n` lines of `text` (trailing blank lines dropped), and how many lines it has.
+pub(crate) fn tail(text: &str, n: usize) -> (Vec<&str>, usize) {
+    let text = text.trim_end_matches(['\n', '\r']);
+    if text.is_empty() {
+        return (Vec::new(), 0);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let total = lines.len();
+    (lines[total.saturating_sub(n)..].to_vec(), total)
+}
+
+/// ` (last 15 of 40 lines)` when lines were left out, else nothing.
+pub(crate) fn shown_of(shown: usize, total: usize) -> String {
+    if shown < total {
+        format!(" (last {shown} of {total} lines)")
+    } else {
+        String::new()
+    }
+}
+
+/// `      expected: first line`, continuation lines aligned under the first.
+fn write_labelled(out: &mut impl Write, label: &str, text: &str) -> io::Result<()> {
+    let mut lines = text.lines();
+    writeln!(out, "{INDENT2}{label}{}", lines.next().unwrap_or(""))?;
+    let pad = " ".repeat(label.len());
+    for line in lines {
+        writeln!(out, "{INDENT2}{pad}{line}")?;
+    }
+    Ok(())
+}
+
+fn label_style(v: Verdict) -> Style {
+    match v {
+        Verdict::Pass => AnsiColor::Green.on_default(),
+        Verdict::NonStrict | Verdict::ExpectedFailure => AnsiColor::Yellow.on_default(),
+        Verdict::Fail | Verdict::UnexpectedPass => AnsiColor::Red.on_default().bold(),
+        Verdict::Skipped => Style::new().dimmed(),
+    }
+}
+
+fn diff_style(line: &str) -> Style {
+    if line.starts_with("+++") || line.starts_with("---") {
+        Style::new().bold()
+    } else if line.starts_with('+') {
+        AnsiColor::Green.on_default()
+    } else if line.starts_with('-') {
+        AnsiColor::Red.on_default()
+    } else if line.starts_with("@@") {
+        AnsiColor::Cyan.on_default()
+    } else {
+        Style::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::report::tally::tests::result;
+
+    fn check(r: &CaseResult, strict: bool, expected: &str) {
+        let mut console = Console::new(Vec::new())
+            .strict(strict)
+            .reproduce_with("insightsim run --flow reference-email");
+        console.case(r).unwrap();
+        let text = String::from_utf8(console.into_inner()).unwrap();
+        assert_eq!(text, expected, "\n{text}");
+    }
+
+    fn transcript(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("t=+{i}s  delivery segment-threshold-crossed #{i}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_pass_is_one_line() {
+        check(
+            &result(
+                "segment/fires-once-per-upward-crossing",
+                Outcome::Pass,
+                false,
+            ),
+            false,
+            "PASS  segment/fires-once-per-upward-crossing  [reference-email]  0.03s\n",
+        );
+    }
+
+    #[test]
+    fn a_skip_gives_its_reason_instead_of_a_time() {
+        check(
+            &result("measure/fires", Outcome::Skipped, false),
+            false,
+            "SKIP  measure/fires  [reference-email]  \
+             (the flow does not handle measure-threshold-crossed)\n",
+        );
+    }
+
+    #[test]
+    fn a_failure_shows_requirement_expectations_transcript_stderr_and_how_to_reproduce() {
+        let mut r = result("segment/fires-once", Outcome::Fail, false);
+        r.transcript = transcript(20);
+        r.flow_stderr = Some("starting\nlistening on 127.0.0.1:4000\n\n".into());
+        r.failures.push(crate::outcome::Failure {
+            check: "expect.sinks[0]".into(),
+            expected: "1 call to email\nwith body containing \"HighValueCustomers\"".into(),
+            actual: "0 calls".into(),
+        });
+        insta::assert_snapshot!(render(&r, false), @r#"
+        FAIL  segment/fires-once  [reference-email]  0.03s
+            requirement: A segment threshold trigger MUST fire once per upward crossing.
+            expect.deliveries[0]
+              expected: exactly 1 delivery of segment-threshold-crossed
+              actual:   2 deliveries
+            expect.sinks[0]
+              expected: 1 call to email
+                        with body containing "HighValueCustomers"
+              actual:   0 calls
+            transcript (last 15 of 20 lines):
+              t=+5s  delivery segment-threshold-crossed #5
+              t=+6s  delivery segment-threshold-crossed #6
+              t=+7s  delivery segment-threshold-crossed #7
+              t=+8s  delivery segment-threshold-crossed #8
+              t=+9s  delivery segment-threshold-crossed #9
+              t=+10s  delivery segment-threshold-crossed #10
+              t=+11s  delivery segment-threshold-crossed #11
+              t=+12s  delivery segment-threshold-crossed #12
+              t=+13s  delivery segment-threshold-crossed #13
+              t=+14s  delivery segment-threshold-crossed #14
+              t=+15s  delivery segment-threshold-crossed #15
+              t=+16s  delivery segment-threshold-crossed #16
+              t=+17s  delivery segment-threshold-crossed #17
+              t=+18s  delivery segment-threshold-crossed #18
+              t=+19s  delivery segment-threshold-crossed #19
+            flow stderr:
+              starting
+              listening on 127.0.0.1:4000
+            reproduce: insightsim run --flow reference-email segment/fires-once --seed 42
+        "#);
+    }
+
+    fn render(r: &CaseResult, strict: bool) -> String {
+        let mut console = Console::new(Vec::new())
+            .strict(strict)
+            .reproduce_with("insightsim run --flow reference-email");
+        console.case(r).unwrap();
+        String::from_utf8(console.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn a_failure_with_an_empty_transcript_says_the_flow_did_nothing() {
+        let r = result("export/all-pages", Outcome::Fail, false);
+        assert!(
+            render(&r, false).contains("    transcript: (empty: the flow did nothing visible)\n")
+        );
+    }
+
+    #[test]
+    fn a_snapshot_mismatch_shows_the_diff() {
+        let mut r = result("segment/fires-once", Outcome::Fail, false);
+        r.transcript = transcript(2);
+        r.snapshot = Some(SnapshotStatus::Mismatch {
+            path: "snapshots/reference-email__segment__fires-once.snap.new".into(),
+            diff: "--- old snapshot\n+++ new transcript\n@@ -1,2 +1,2 @@\n t=+0s  a\n-t=+1s  b\n+t=+1s  c\n".into(),
+        });
+        insta::assert_snapshot!(render(&r, false), @r"
+        FAIL  segment/fires-once  [reference-email]  0.03s
+            requirement: A segment threshold trigger MUST fire once per upward crossing.
+            expect.deliveries[0]
+              expected: exactly 1 delivery of segment-threshold-crossed
+              actual:   2 deliveries
+            transcript:
+              t=+0s  delivery segment-threshold-crossed #0
+              t=+1s  delivery segment-threshold-crossed #1
+            snapshot: differs; the new one is pending review at snapshots/reference-email__segment__fires-once.snap.new (accept with --accept or `cargo insta review`)
+              --- old snapshot
+              +++ new transcript
+              @@ -1,2 +1,2 @@
+               t=+0s  a
+              -t=+1s  b
+              +t=+1s  c
+            reproduce: insightsim run --flow reference-email segment/fires-once --seed 42
+        ");
+    }
+
+    #[test]
+    fn a_missed_should_is_non_strict_without_strict_and_a_failure_with_it() {
+        let r = result("export/batches-calls", Outcome::NonStrict, false);
+        insta::assert_snapshot!(render(&r, false), @r"
+        NON-STRICT  export/batches-calls  [reference-email]  0.03s
+            requirement: A flow SHOULD batch its calls.
+            expect.deliveries[0]
+              expected: exactly 1 delivery of segment-threshold-crossed
+              actual:   2 deliveries
+            reproduce: insightsim run --flow reference-email export/batches-calls --seed 42
+        ");
+        let strict = render(&r, true);
+        assert!(strict.starts_with("FAIL  export/batches-calls  [reference-email]  0.03s\n"));
+        assert!(strict.contains("(a missed SHOULD fails the run under --strict)"));
+        assert!(strict.contains("    transcript: "));
+    }
+
+    #[test]
+    fn an_expected_failure_is_one_line() {
+        check(
+            &result("export/pages-with-skip", Outcome::Fail, true),
+            false,
+            "XFAIL  export/pages-with-skip  [reference-email]  0.03s\n",
+        );
+    }
+
+    #[test]
+    fn an_unexpected_pass_says_to_shrink_the_list() {
+        let r = result("export/pages-with-skip", Outcome::Pass, true);
+        insta::assert_snapshot!(render(&r, false), @r"
+        XPASS  export/pages-with-skip  [reference-email]  0.03s
+            requirement: A segment threshold trigger MUST fire once per upward crossing.
+            listed as an expected failure, but it did not fail: remove it from the expected-failure list
+            reproduce: insightsim run --flow reference-email export/pages-with-skip --seed 42
+        ");
+    }
+
+    #[test]
+    fn a_pass_that_wrote_a_snapshot_says_where() {
+        let mut r = result("segment/fires-once", Outcome::Pass, false);
+        r.snapshot = Some(SnapshotStatus::New {
+            path: "snapshots/a.snap.new".into(),
+        });
+        assert!(render(&r, false).ends_with(
+            "    snapshot: new, pending review at snapshots/a.snap.new \
+             (accept with --accept or `cargo insta review`)\n"
+        ));
+        r.snapshot = Some(SnapshotStatus::Accepted {
+            path: "snapshots/a.snap".into(),
+        });
+        assert!(
+            render(&r, false).ends_with("    snapshot: changed, accepted into snapshots/a.snap\n")
+        );
+    }
+
+    #[test]
+    fn colors_wrap_the_label_only_when_asked() {
+        let r = result("segment/fires-once", Outcome::Pass, false);
+        let mut console = Console::new(Vec::new()).color(true);
+        console.case(&r).unwrap();
+        let text = String::from_utf8(console.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "\u{1b}[32mPASS\u{1b}[0m  segment/fires-once  [reference-email]  0.03s\n"
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_failures_and_ends_with_the_counts() {
+        let results = vec![
+            result("a/pass", Outcome::Pass, false),
+            result("a/fail", Outcome::Fail, false),
+            result("a/xpass", Outcome::Pass, true),
+            result("a/xfail", Outcome::Fail, true),
+            result("a/should", Outcome::NonStrict, false),
+            result("a/skip", Outcome::Skipped, false),
+        ];
+        let mut console = Console::new(Vec::new());
+        console.summary(&results, false).unwrap();
+        let text = String::from_utf8(console.into_inner()).unwrap();
+        let text = text.strip_prefix('\n').unwrap();
+        insta::assert_snapshot!(text, @r"
+        failed:
+            a/fail  [reference-email]
+            a/xpass  [reference-email]  (unexpected pass)
+        3 passed, 2 failed, 1 skipped, 1 non-strict, 1 expected failure, 1 unexpected pass
+        ");
+    }
+
+    #[test]
+    fn a_clean_summary_is_a_blank_line_and_the_counts() {
+        let mut console = Console::new(Vec::new());
+        console
+            .summary(&[result("a/pass", Outcome::Pass, false)], true)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(console.into_inner()).unwrap(),
+            "\n1 passed, 0 failed, 0 skipped\n"
+        );
+    }
+
+    #[test]
+    fn progress_names_the_current_case() {
+        assert_eq!(
+            progress_message(3, 40, "segment/fires-once"),
+            "[3/40] segment/fires-once"
+        );
+    }
+
+    #[test]
+    fn tail_drops_trailing_blank_lines() {
+        assert_eq!(tail("a\nb\nc\n\n", 2), (vec!["b", "c"], 3));
+        assert_eq!(tail("\n\n", 2), (vec![], 0));
+    }
+}
