@@ -2,6 +2,7 @@
 //! load driver of `insightsim load`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod case;
 pub mod check;
 pub mod flow;
 pub mod load;
