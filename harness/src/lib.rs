@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod flow;
+pub mod flows;
 pub mod load;
 pub mod outcome;
 pub mod scenario;
