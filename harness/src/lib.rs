@@ -5,6 +5,7 @@
 pub mod case;
 pub mod check;
 pub mod flow;
+pub mod flows;
 pub mod load;
 pub mod outcome;
 pub mod replay;

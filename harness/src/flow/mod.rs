@@ -7,6 +7,8 @@
 //! harness backs with the simulator itself on virtual time; the same flow code runs as a process
 //! (`insightsim flow NAME`) with a [`FlowIo`] backed by real HTTP and the wall clock.
 
+pub mod process;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
