@@ -22,6 +22,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Drive many connections at a simulator and grade how each handled the call limit.
     Load(commands::load::LoadArgs),
+    /// Run a reference flow as a process (started by `run --flow-cmd`); --list shows them.
+    Flow(commands::flow::FlowArgs),
     /// Print the demo tenant file (a starting point for --tenant).
     Tenant,
 }
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Load(args) => commands::load::run(args),
+        Command::Flow(args) => commands::flow::run(args),
         Command::Tenant => {
             print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
             Ok(exit::SUCCESS)

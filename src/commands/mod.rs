@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod flow;
 pub mod load;
 pub mod serve;

@@ -81,6 +81,11 @@ impl FlowIo for InProcessIo {
         body: Option<Value>,
     ) -> BoxFuture<'a, ApiReply> {
         Box::pin(async move {
+            // An absolute URL (a `Location`) is taken by its path: in-process there is one server.
+            let path = match path.strip_prefix("http://").or_else(|| path.strip_prefix("https://")) {
+                Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+                None => path,
+            };
             let full = if path.starts_with('/') {
                 path.to_owned()
             } else {
