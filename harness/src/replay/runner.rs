@@ -698,8 +698,8 @@ fn failure(check: &str, expected: &str, actual: &str) -> Failure {
     }
 }
 
-/// Builds the case's simulator: the demo tenant, the scenario's overrides (the schedule off
-/// unless they turn it on), a frozen clock.
+/// Builds the case's simulator: the demo tenant, the scenario's overrides (the schedule off and
+/// no random task failures, unless they say otherwise), a frozen clock.
 pub fn build_simulator(scenario: &Scenario, seed: Option<u64>) -> Result<Simulator, String> {
     let mut tenant = scenario.tenant.clone();
     let refresh = tenant
@@ -708,6 +708,12 @@ pub fn build_simulator(scenario: &Scenario, seed: Option<u64>) -> Result<Simulat
     if let toml::Value::Table(t) = refresh {
         t.entry("schedule_enabled")
             .or_insert(toml::Value::Boolean(false));
+        // A case fails only what it says to fail: no random task failures unless it sets them.
+        let mut none = toml::Table::new();
+        for k in ["transient", "permanent", "timeout"] {
+            none.insert(k.into(), toml::Value::Float(0.0));
+        }
+        t.entry("failures").or_insert(toml::Value::Table(none));
     }
     let text = toml::to_string(&tenant).map_err(|e| e.to_string())?;
     let mut spec = TenantSpec::from_toml_over_demo(&text, &format!("{} (tenant)", scenario.id))
