@@ -205,6 +205,9 @@ snapshot = true
     fn a_start_time_is_a_quoted_rfc3339_string() {
         assert_snapshot!(check(&edit("seed = 7", "start = 2026-02-01T00:00:00Z")), @r#"scenarios/segment/x.toml:5: start: write the date-time as a string: "2026-02-01T00:00:00Z""#);
         assert_snapshot!(check(&edit("seed = 7", "start = \"2026-02-31\"")), @r#"scenarios/segment/x.toml:5: start: invalid date-time "2026-02-31"; write RFC 3339, e.g. 2026-01-01T00:00:00Z"#);
-        assert_eq!(check(&edit("seed = 7", "start = \"2026-02-01T08:00:00+01:00\"")), "ok");
+        assert_eq!(
+            check(&edit("seed = 7", "start = \"2026-02-01T08:00:00+01:00\"")),
+            "ok"
+        );
     }
 }

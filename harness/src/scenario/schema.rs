@@ -12,6 +12,14 @@ pub fn schema() -> String {
     let mut schema = schemars::schema_for!(Scenario);
     schema.insert("$id".to_owned(), SCHEMA_ID.into());
     schema.insert("title".to_owned(), "insightsim scenario, format 1".into());
+    // `format` is a `u32` in the model, but this schema is of format 1 only.
+    if let Some(format) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("format"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        format.insert("const".to_owned(), 1.into());
+    }
     // Serializing a `serde_json::Value` cannot fail.
     serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
@@ -53,6 +61,7 @@ mod tests {
             schema["$schema"],
             "https://json-schema.org/draft/2020-12/schema"
         );
+        assert_eq!(schema["properties"]["format"]["const"], 1);
         assert!(schema["$defs"]["Step"]["properties"]["evaluate_segment"].is_object());
     }
 
@@ -69,6 +78,8 @@ mod tests {
         assert_ne!(check(&typo), "ok");
         let wrong = sample.replace("snapshot = true", "snapshot = \"yes\"");
         assert_ne!(check(&wrong), "ok");
+        let format = sample.replace("format = 1", "format = 2");
+        assert_ne!(check(&format), "ok");
     }
 
     proptest! {
