@@ -8,6 +8,7 @@ pub mod flow;
 pub mod flows;
 pub mod load;
 pub mod outcome;
+pub mod properties;
 pub mod replay;
 pub mod report;
 pub mod scenario;

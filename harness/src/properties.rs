@@ -15,7 +15,8 @@ use simulator::SimDuration;
 use crate::outcome::Failure;
 use crate::replay::{CaseRun, Runner};
 use crate::scenario::{
-    DataSourceStep, Expect, ExpectedSubscription, Outcome, RedeliverStep, Scenario, SegmentStep, Step,
+    DataSourceStep, Expect, ExpectedSubscription, Outcome, RedeliverStep, Scenario, SegmentStep,
+    Step,
 };
 
 /// A law about what a flow visibly does.
@@ -95,7 +96,12 @@ impl LawFailure {
             check: "property".to_owned(),
             expected: "the law to hold for every generated timeline".to_owned(),
             actual: match &self.written_to {
-                Some(p) => format!("{} (minimal case written to {}; replay it with insightsim run {})", self.message, p.display(), p.display()),
+                Some(p) => format!(
+                    "{} (minimal case written to {}; replay it with insightsim run {})",
+                    self.message,
+                    p.display(),
+                    p.display()
+                ),
                 None => self.message.clone(),
             },
         }
@@ -120,11 +126,17 @@ pub fn check_law(
     };
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut test_runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    let mut test_runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
     let result = test_runner.run(&(law.strategy)(), |scenario| {
         let run = runtime.block_on(runner.run(&scenario));
         if let Some(e) = run.errors.first() {
-            return Err(TestCaseError::fail(format!("{}: expected {}, got {}", e.check, e.expected, e.actual)));
+            return Err(TestCaseError::fail(format!(
+                "{}: expected {}, got {}",
+                e.check, e.expected, e.actual
+            )));
         }
         (law.holds)(&scenario, &run).map_err(TestCaseError::fail)
     });
@@ -132,8 +144,13 @@ pub fn check_law(
         Ok(()) => None,
         Err(TestError::Fail(reason, minimal)) => {
             let mut scenario = minimal;
-            scenario.id = format!("{}-{}", law.id.trim_start_matches("property/"), slug(&runner.flow_name()));
-            scenario.description = format!("Minimal failing case found by {} (seed {seed}).", law.id);
+            scenario.id = format!(
+                "{}-{}",
+                law.id.trim_start_matches("property/"),
+                slug(&runner.flow_name())
+            );
+            scenario.description =
+                format!("Minimal failing case found by {} (seed {seed}).", law.id);
             let written_to = failures_dir.and_then(|dir| {
                 std::fs::create_dir_all(dir).ok()?;
                 let path = dir.join(format!("{}.toml", scenario.id));
@@ -152,16 +169,30 @@ pub fn check_law(
             written_to: None,
         }),
     };
-    LawResult { law, cases, failure }
+    LawResult {
+        law,
+        cases,
+        failure,
+    }
 }
 
 fn slug(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
-fn base(requirement_trigger: &str, subscriptions: Vec<ExpectedSubscription>, steps: Vec<Step>) -> Scenario {
+fn base(
+    requirement_trigger: &str,
+    subscriptions: Vec<ExpectedSubscription>,
+    steps: Vec<Step>,
+) -> Scenario {
     let mut tenant = toml::Table::new();
     tenant.insert("customers".into(), toml::Value::Integer(2000));
     Scenario {
@@ -224,19 +255,29 @@ fn expected_crossings(initial: u64, counts: impl Iterator<Item = u64>) -> u64 {
 fn one_effect_per_crossing(scenario: &Scenario, run: &CaseRun) -> Result<(), String> {
     // The tenant's first evaluation: 12 % of 2,000 customers.
     let initial = 240;
-    let counts = scenario.steps.iter().filter_map(|s| s.evaluate_segment.as_ref().map(|e| e.entity_count));
+    let counts = scenario
+        .steps
+        .iter()
+        .filter_map(|s| s.evaluate_segment.as_ref().map(|e| e.entity_count));
     let counts: Vec<u64> = counts.collect();
     let expected = expected_crossings(initial, counts.iter().copied());
     let effects = run.sink_calls.len() as u64;
     if effects == expected {
         Ok(())
     } else {
-        Err(format!("counts {counts:?} around {THRESHOLD} cross upward {expected} time(s); the flow acted {effects} time(s)"))
+        Err(format!(
+            "counts {counts:?} around {THRESHOLD} cross upward {expected} time(s); the flow acted {effects} time(s)"
+        ))
     }
 }
 
 fn outcome() -> impl Strategy<Value = Outcome> {
-    prop_oneof![Just(Outcome::Success), Just(Outcome::Fail), Just(Outcome::Transient), Just(Outcome::Timeout)]
+    prop_oneof![
+        Just(Outcome::Success),
+        Just(Outcome::Fail),
+        Just(Outcome::Transient),
+        Just(Outcome::Timeout)
+    ]
 }
 
 fn failure_steps(outcomes: &[(usize, Outcome)]) -> Vec<Step> {
@@ -264,12 +305,21 @@ fn failed_subscription() -> ExpectedSubscription {
 
 fn failure_timelines() -> BoxedStrategy<Scenario> {
     prop::collection::vec((0usize..4, outcome()), 1..7)
-        .prop_map(|outcomes| base("datasource", vec![failed_subscription()], failure_steps(&outcomes)))
+        .prop_map(|outcomes| {
+            base(
+                "datasource",
+                vec![failed_subscription()],
+                failure_steps(&outcomes),
+            )
+        })
         .boxed()
 }
 
 fn redelivery_timelines() -> BoxedStrategy<Scenario> {
-    (prop::collection::vec((0usize..4, Just(Outcome::Fail)), 1..4), 1usize..4)
+    (
+        prop::collection::vec((0usize..4, Just(Outcome::Fail)), 1..4),
+        1usize..4,
+    )
         .prop_map(|(outcomes, redeliveries)| {
             let mut steps = failure_steps(&outcomes);
             let last = steps.last().map_or(SimDuration::ZERO, |s| s.at);
@@ -301,12 +351,20 @@ fn one_effect_per_permanent_failure(scenario: &Scenario, run: &CaseRun) -> Resul
         let outcomes: Vec<String> = scenario
             .steps
             .iter()
-            .filter_map(|s| s.refresh_datasource.as_ref().map(|d| format!("{} {:?}", d.name, d.outcome)))
+            .filter_map(|s| {
+                s.refresh_datasource
+                    .as_ref()
+                    .map(|d| format!("{} {:?}", d.name, d.outcome))
+            })
             .collect();
         Err(format!(
             "{permanent} permanent failure(s) in [{}]{}; the flow acted {effects} time(s)",
             outcomes.join(", "),
-            if scenario.steps.iter().any(|s| s.redeliver.is_some()) { " (with redeliveries)" } else { "" }
+            if scenario.steps.iter().any(|s| s.redeliver.is_some()) {
+                " (with redeliveries)"
+            } else {
+                ""
+            }
         ))
     }
 }
@@ -314,17 +372,25 @@ fn one_effect_per_permanent_failure(scenario: &Scenario, run: &CaseRun) -> Resul
 fn export_timelines() -> BoxedStrategy<Scenario> {
     (101u64..1500, 2u32..12, 1i64..20)
         .prop_map(|(customers, calls, window_s)| {
-            let mut s = base("paging", vec![ExpectedSubscription {
-                trigger: "full-refresh-completed".into(),
-                inputs: serde_json::Map::new(),
-            }], vec![Step {
-                at: SimDuration::ZERO,
-                refresh: Some(Default::default()),
-                ..Step::default()
-            }]);
-            s.tenant.insert("customers".into(), toml::Value::Integer(customers as i64));
+            let mut s = base(
+                "paging",
+                vec![ExpectedSubscription {
+                    trigger: "full-refresh-completed".into(),
+                    inputs: serde_json::Map::new(),
+                }],
+                vec![Step {
+                    at: SimDuration::ZERO,
+                    refresh: Some(Default::default()),
+                    ..Step::default()
+                }],
+            );
+            s.tenant
+                .insert("customers".into(), toml::Value::Integer(customers as i64));
             let mut limits = toml::Table::new();
-            limits.insert("rate_limit".into(), toml::Value::String(format!("{calls}/{window_s}s")));
+            limits.insert(
+                "rate_limit".into(),
+                toml::Value::String(format!("{calls}/{window_s}s")),
+            );
             s.tenant.insert("limits".into(), toml::Value::Table(limits));
             s.run_for = Some(SimDuration::from_hours(6));
             s
@@ -353,10 +419,19 @@ fn pages_once_and_no_early_retry(scenario: &Scenario, run: &CaseRun) -> Result<(
             .and_then(|l| l.get("rate_limit"))
             .and_then(|v| v.as_str())
             .unwrap_or("?");
-        let customers = scenario.tenant.get("customers").and_then(|v| v.as_integer()).unwrap_or(0);
+        let customers = scenario
+            .tenant
+            .get("customers")
+            .and_then(|v| v.as_integer())
+            .unwrap_or(0);
         Err(failures
             .iter()
-            .map(|f| format!("{customers} customers, limit {limit}: {} expected {}, got {}", f.check, f.expected, f.actual))
+            .map(|f| {
+                format!(
+                    "{customers} customers, limit {limit}: {} expected {}, got {}",
+                    f.check, f.expected, f.actual
+                )
+            })
             .collect::<Vec<_>>()
             .join("; "))
     }

@@ -143,7 +143,11 @@ pub struct Simulator {
     /// Deliveries produced by API calls, waiting for the delivery driver.
     outbox: Mutex<Vec<DeliveryAttempt>>,
     waker: Mutex<Option<Waker>>,
+    throttle_hook: Mutex<Option<ThrottleHook>>,
 }
+
+/// Called with the connection's token whenever the call limit throttles a call.
+pub type ThrottleHook = Box<dyn Fn(&str) + Send + Sync>;
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,6 +193,7 @@ impl Simulator {
             report_seq: Mutex::new(0),
             outbox: Mutex::new(Vec::new()),
             waker: Mutex::new(None),
+            throttle_hook: Mutex::new(None),
             spec,
         }
     }
@@ -279,6 +284,19 @@ impl Simulator {
             return;
         }
         self.outbox.lock().extend(deliveries);
+    }
+
+    /// Sets the function called when the call limit throttles a call (the harness uses it to let
+    /// simulated time follow the wall clock from that very instant, while a flow it cannot see
+    /// into waits out its `Retry-After`).
+    pub fn set_throttle_hook(&self, hook: Option<ThrottleHook>) {
+        *self.throttle_hook.lock() = hook;
+    }
+
+    pub(crate) fn throttled(&self, connection: &str) {
+        if let Some(hook) = self.throttle_hook.lock().as_ref() {
+            hook(connection);
+        }
     }
 
     /// How many deliveries wait to be taken.

@@ -249,7 +249,7 @@ impl SimDuration {
 }
 
 impl fmt::Display for SimDuration {
-    /// The shortest exact text form: `1d2h`, `90s`, `1500ms`.
+    /// The shortest exact text form: `1d2h`, `1m30s`, `6h21.348s`, `500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut ms = self.0;
         if ms == 0 {
@@ -259,17 +259,25 @@ impl fmt::Display for SimDuration {
             f.write_str("-")?;
             ms = -ms;
         }
-        if ms % 1000 != 0 {
+        if ms < 1000 {
             return write!(f, "{ms}ms");
         }
+        let fraction = ms % 1000;
         let mut secs = ms / 1000;
-        for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
             if secs >= size {
                 write!(f, "{}{unit}", secs / size)?;
                 secs %= size;
             }
         }
-        Ok(())
+        match (secs, fraction) {
+            (0, 0) => Ok(()),
+            (s, 0) => write!(f, "{s}s"),
+            (s, frac) => {
+                let digits = format!("{frac:03}");
+                write!(f, "{s}.{}s", digits.trim_end_matches('0'))
+            }
+        }
     }
 }
 
@@ -346,7 +354,15 @@ mod tests {
     fn durations_print_in_their_shortest_exact_form() {
         assert_eq!(SimDuration::from_secs(90).to_string(), "1m30s");
         assert_eq!(SimDuration::from_days(1).to_string(), "1d");
-        assert_eq!(SimDuration(1500).to_string(), "1500ms");
+        assert_eq!(SimDuration(1500).to_string(), "1.5s");
+        assert_eq!(SimDuration(500).to_string(), "500ms");
+        assert_eq!(SimDuration(21_621_348).to_string(), "6h21.348s");
+        for ms in [1, 999, 1000, 1001, 61_500, 86_400_001, 21_621_348] {
+            assert_eq!(
+                SimDuration::parse(&SimDuration(ms).to_string()),
+                Ok(SimDuration(ms))
+            );
+        }
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 pub mod flow;
 pub mod load;
+pub mod run;
 pub mod serve;

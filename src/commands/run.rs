@@ -90,7 +90,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            eprintln!("{} scenario file(s) have errors; nothing was run", errors.len());
+            eprintln!(
+                "{} scenario file(s) have errors; nothing was run",
+                errors.len()
+            );
             return Ok(exit::USAGE);
         }
     };
@@ -98,16 +101,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         suite = suite.filter(&args.filter);
     }
     if let Some(p) = &args.partition {
-        let (k, n) = scenario::parse_partition(p).map_err(anyhow::Error::msg)?;
-        suite = suite.partition(k, n);
+        let (k, n) =
+            scenario::parse_partition(p).map_err(|e| anyhow::anyhow!("--partition {p}: {e}"))?;
+        suite = suite.partition(k, n).map_err(anyhow::Error::msg)?;
     }
     if args.list {
         print_list(&suite);
         return Ok(exit::SUCCESS);
     }
     let flow = flow_under_test(&args)?;
-    let subscribe_timeout = simulator::SimDuration::parse(&args.subscribe_timeout)
-        .context("--subscribe-timeout")?;
+    let subscribe_timeout =
+        simulator::SimDuration::parse(&args.subscribe_timeout).context("--subscribe-timeout")?;
     let options = RunOptions {
         seed: args.seed,
         subscribe_timeout: Duration::from_millis(subscribe_timeout.as_millis().max(1) as u64),
@@ -122,7 +126,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(x) = &xfail {
         let ids: Vec<&str> = suite.cases.iter().map(|c| c.id.as_str()).collect();
         for unknown in x.unknown_ids(&ids) {
-            eprintln!("warning: {} lists {unknown}, which is not a case of this run", args.expected_failures.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            eprintln!(
+                "warning: {} lists {unknown}, which is not a case of this run",
+                args.expected_failures
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -181,11 +191,14 @@ fn flow_under_test(args: &RunArgs) -> anyhow::Result<FlowUnderTest> {
         (Some(name), None, None) => FlowUnderTest::InProcess(find_flow(name)?),
         (None, Some(cmd), None) => FlowUnderTest::Command {
             command: cmd.clone(),
-            name: args.flow_name.clone().unwrap_or_else(|| cmd.clone()),
+            name: args.flow_name.clone().unwrap_or_else(|| command_name(cmd)),
         },
         (None, None, Some(url)) => {
             let triggers = if args.triggers.is_empty() {
-                simulator::engine::Trigger::ALL.iter().map(|t| t.id().to_owned()).collect()
+                simulator::engine::Trigger::ALL
+                    .iter()
+                    .map(|t| t.id().to_owned())
+                    .collect()
             } else {
                 for t in &args.triggers {
                     if simulator::engine::Trigger::parse(t).is_none() {
@@ -206,6 +219,30 @@ fn flow_under_test(args: &RunArgs) -> anyhow::Result<FlowUnderTest> {
     })
 }
 
+/// The name of a command flow in reports and snapshot files: the reference flow's name for
+/// `insightsim flow NAME` (so that it shares the in-process flow's snapshots), else the file
+/// name of the script or program it runs.
+fn command_name(command: &str) -> String {
+    let words = harness::replay::runner::shell_words(command);
+    let stem = |w: &str| {
+        std::path::Path::new(w)
+            .file_stem()
+            .map_or_else(|| w.to_owned(), |s| s.to_string_lossy().into_owned())
+    };
+    if let [program, sub, name, ..] = words.as_slice()
+        && stem(program) == "insightsim"
+        && sub == "flow"
+    {
+        return name.clone();
+    }
+    words
+        .iter()
+        .skip(1)
+        .find(|w| !w.starts_with('-') && (w.contains('.') || w.contains('/')))
+        .or(words.first())
+        .map_or_else(|| "flow".to_owned(), |w| stem(w))
+}
+
 fn reproduce_prefix(args: &RunArgs) -> String {
     let flow = match (&args.flow, &args.flow_cmd, &args.flow_url) {
         (Some(f), _, _) => format!("--flow {f}"),
@@ -219,7 +256,9 @@ fn reproduce_prefix(args: &RunArgs) -> String {
 fn progress(total: usize) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     bar.set_draw_target(ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
+    {
         bar.set_style(style);
     }
     bar
@@ -227,18 +266,16 @@ fn progress(total: usize) -> ProgressBar {
 
 fn print_list(suite: &Suite) {
     for case in &suite.cases {
-        let s = &case.scenario;
-        let level = match s.level() {
-            Some(scenario::Level::Should) => "SHOULD",
-            _ => "MUST",
-        };
-        println!("{:<60} {level:<6} {}", case.id, s.triggers().join(","));
-        println!("    {}", s.requirement);
+        println!("{}", case.list_line());
     }
     println!("{} case(s)", suite.cases.len());
 }
 
-fn write_reports(args: &RunArgs, results: &[CaseResult], started: simulator::SimTime) -> anyhow::Result<()> {
+fn write_reports(
+    args: &RunArgs,
+    results: &[CaseResult],
+    started: simulator::SimTime,
+) -> anyhow::Result<()> {
     if let Some(path) = &args.junit {
         let xml = report::junit(results, args.strict)?;
         std::fs::write(path, xml).with_context(|| format!("cannot write {}", path.display()))?;

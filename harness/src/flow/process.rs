@@ -444,9 +444,18 @@ async fn deliver(
             let _ = tx.send(status);
         });
     }
-    // The run is stopped only at shutdown: then the flow is going away.
-    Ok(answer(rx.await.unwrap_or(503)))
+    // Like a Power Automate webhook trigger, answer `202 Accepted` and let a long run (an
+    // export waiting out a Retry-After) go on in the background; a run that ends quickly
+    // answers its own status (a 400 for a payload it cannot use). The run is stopped only at
+    // shutdown: then the flow is going away.
+    match tokio::time::timeout(QUICK_ANSWER, rx).await {
+        Ok(status) => Ok(answer(status.unwrap_or(503))),
+        Err(_) => Ok(answer(202)),
+    }
 }
+
+/// How long a delivery waits for the run before it is answered `202` (the run goes on).
+const QUICK_ANSWER: Duration = Duration::from_secs(2);
 
 fn answer(status: u16) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));

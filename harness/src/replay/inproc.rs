@@ -82,7 +82,10 @@ impl FlowIo for InProcessIo {
     ) -> BoxFuture<'a, ApiReply> {
         Box::pin(async move {
             // An absolute URL (a `Location`) is taken by its path: in-process there is one server.
-            let path = match path.strip_prefix("http://").or_else(|| path.strip_prefix("https://")) {
+            let path = match path
+                .strip_prefix("http://")
+                .or_else(|| path.strip_prefix("https://"))
+            {
                 Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
                 None => path,
             };

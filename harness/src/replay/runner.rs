@@ -365,6 +365,16 @@ impl Runner {
                 }
             }
         };
+        if !matches!(self.flow, FlowUnderTest::InProcess(_)) {
+            // A flow we cannot see into waits out a Retry-After on the wall clock, starting
+            // when it gets the 429: let simulated time follow the wall clock from that instant.
+            let clock = clock.clone();
+            sim.set_throttle_hook(Some(Box::new(move |connection: &str| {
+                if connection != HARNESS_TOKEN && !clock.is_running() {
+                    clock.run(1.0);
+                }
+            })));
+        }
         let mut running = match self
             .start_flow(&sim, &time, scenario, server.as_ref().map(|s| s.base_url()))
             .await
@@ -574,7 +584,10 @@ impl Runner {
     }
 
     async fn run_in_real_time(&self, sim: &Simulator, deadline: SimTime) {
-        sim.clock.run(1.0);
+        // Usually already running: the throttle hook started it at the 429.
+        if !sim.clock.is_running() {
+            sim.clock.run(1.0);
+        }
         while sim.clock.now() < deadline {
             let wait = sim.clock.wall_until(deadline).unwrap_or_default();
             tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
@@ -603,13 +616,17 @@ impl Runner {
         }
     }
 
-    /// Waits until the API journal and the sinks have been still for the settle time.
+    /// Waits until the API journal and the sinks have been still for the settle time, or until
+    /// new deliveries wait (the caller dispatches them and comes back).
     async fn quiet_on_the_wall_clock(&self, sim: &Simulator) {
         let mut seen = (sim.journal.len(), self.sinks.call_count());
         loop {
             tokio::time::sleep(self.options.settle).await;
+            if sim.pending_deliveries() > 0 {
+                return;
+            }
             let now = (sim.journal.len(), self.sinks.call_count());
-            if now == seen && sim.pending_deliveries() == 0 {
+            if now == seen {
                 return;
             }
             seen = now;

@@ -345,6 +345,16 @@ pub enum Level {
     Should,
 }
 
+impl Level {
+    /// `MUST` or `SHOULD`, as the requirement sentence writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+        }
+    }
+}
+
 impl Count {
     /// Whether `n` satisfies the bounds.
     pub fn admits(&self, n: u64) -> bool {

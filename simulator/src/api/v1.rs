@@ -39,6 +39,7 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
             429,
             Some(retry_after_s),
         );
+        sim.throttled(connection);
         return ApiResponse::json(429, throttle_body(retry_after_s))
             .with_header("Retry-After", retry_after_s.to_string());
     }
