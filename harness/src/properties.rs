@@ -30,6 +30,9 @@ pub struct Law {
     pub statement: &'static str,
     strategy: fn() -> BoxedStrategy<Scenario>,
     holds: fn(&Scenario, &CaseRun) -> Result<(), String>,
+    /// The law as the expectations of one timeline (written into a shrunk failure, so that the
+    /// file fails when replayed against the same flow).
+    expect: fn(&Scenario) -> Expect,
 }
 
 impl std::fmt::Debug for Law {
@@ -47,6 +50,7 @@ pub fn laws() -> Vec<Law> {
             statement: "For any sequence of segment evaluations, the flow acts exactly once per upward crossing of its threshold and never otherwise.",
             strategy: segment_timelines,
             holds: one_effect_per_crossing,
+            expect: crossing_expectation,
         },
         Law {
             id: "property/one-effect-per-permanent-failure",
@@ -54,6 +58,7 @@ pub fn laws() -> Vec<Law> {
             statement: "For any sequence of data source refresh outcomes, the flow acts exactly once per permanent failure (failed or timed out) and never for a success or a transient failure.",
             strategy: failure_timelines,
             holds: one_effect_per_permanent_failure,
+            expect: failure_expectation,
         },
         Law {
             id: "property/redelivery-has-no-second-effect",
@@ -61,6 +66,7 @@ pub fn laws() -> Vec<Law> {
             statement: "However many times an event is redelivered, the flow acts on it once.",
             strategy: redelivery_timelines,
             holds: one_effect_per_permanent_failure,
+            expect: failure_expectation,
         },
         Law {
             id: "property/every-page-fetched-once",
@@ -68,6 +74,7 @@ pub fn laws() -> Vec<Law> {
             statement: "For any number of customers and any call limit, a flow exporting after a full refresh fetches every row exactly once and makes no call before a Retry-After has passed.",
             strategy: export_timelines,
             holds: pages_once_and_no_early_retry,
+            expect: export_expectation,
         },
     ]
 }
@@ -149,8 +156,13 @@ pub fn check_law(
                 law.id.trim_start_matches("property/"),
                 slug(&runner.flow_name())
             );
-            scenario.description =
-                format!("Minimal failing case found by {} (seed {seed}).", law.id);
+            scenario.description = format!(
+                "Minimal failing case found by {} against {} (seed {seed}).",
+                law.id,
+                runner.flow_name()
+            );
+            scenario.requirement = format!("The flow MUST obey {}: {}", law.id, law.statement);
+            scenario.expect = (law.expect)(&scenario);
             let written_to = failures_dir.and_then(|dir| {
                 std::fs::create_dir_all(dir).ok()?;
                 let path = dir.join(format!("{}.toml", scenario.id));
@@ -271,6 +283,55 @@ fn one_effect_per_crossing(scenario: &Scenario, run: &CaseRun) -> Result<(), Str
     }
 }
 
+fn sink_count(count: u64) -> crate::scenario::SinkExpect {
+    crate::scenario::SinkExpect {
+        sink: crate::scenario::SinkKind::Any,
+        count: Some(count),
+        min: None,
+        max: None,
+        body_contains: None,
+        json: Default::default(),
+    }
+}
+
+fn crossing_expectation(scenario: &Scenario) -> Expect {
+    let counts = scenario
+        .steps
+        .iter()
+        .filter_map(|s| s.evaluate_segment.as_ref().map(|e| e.entity_count));
+    Expect {
+        sinks: vec![sink_count(expected_crossings(240, counts))],
+        ..Expect::default()
+    }
+}
+
+fn permanent_failures(scenario: &Scenario) -> u64 {
+    scenario
+        .steps
+        .iter()
+        .filter_map(|s| s.refresh_datasource.as_ref())
+        .filter(|d| matches!(d.outcome, Outcome::Fail | Outcome::Timeout))
+        .count() as u64
+}
+
+fn failure_expectation(scenario: &Scenario) -> Expect {
+    Expect {
+        sinks: vec![sink_count(permanent_failures(scenario))],
+        ..Expect::default()
+    }
+}
+
+fn export_expectation(_: &Scenario) -> Expect {
+    Expect {
+        api: Some(crate::scenario::ApiExpect {
+            pages_complete: Some("Customer".into()),
+            no_early_retries: true,
+            ..Default::default()
+        }),
+        ..Expect::default()
+    }
+}
+
 fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         Just(Outcome::Success),
@@ -338,12 +399,7 @@ fn redelivery_timelines() -> BoxedStrategy<Scenario> {
 }
 
 fn one_effect_per_permanent_failure(scenario: &Scenario, run: &CaseRun) -> Result<(), String> {
-    let permanent = scenario
-        .steps
-        .iter()
-        .filter_map(|s| s.refresh_datasource.as_ref())
-        .filter(|d| matches!(d.outcome, Outcome::Fail | Outcome::Timeout))
-        .count();
+    let permanent = permanent_failures(scenario) as usize;
     let effects = run.sink_calls.len();
     if effects == permanent {
         Ok(())
@@ -399,14 +455,8 @@ fn export_timelines() -> BoxedStrategy<Scenario> {
 }
 
 fn pages_once_and_no_early_retry(scenario: &Scenario, run: &CaseRun) -> Result<(), String> {
-    let mut expect = Expect::default();
-    expect.api = Some(crate::scenario::ApiExpect {
-        pages_complete: Some("Customer".into()),
-        no_early_retries: true,
-        ..Default::default()
-    });
     let probe = Scenario {
-        expect,
+        expect: export_expectation(scenario),
         ..scenario.clone()
     };
     let failures = crate::check::check(&probe, run);

@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use harness::case::{CaseSettings, run_case};
 use harness::flows::find_flow;
-use harness::outcome::CaseResult;
+use harness::outcome::{CaseResult, Outcome};
+use harness::properties;
 use harness::replay::{FlowUnderTest, RunOptions, Runner};
 use harness::report::{self, Console, RunMeta, Tally, color_for_stdout, progress_message};
 use harness::scenario::{self, Suite};
@@ -73,6 +74,16 @@ pub struct RunArgs {
     /// Write a JSON report here.
     #[arg(long, env = "INSIGHTSIM_JSON")]
     json: Option<PathBuf>,
+    /// Also check the property laws with this many generated timelines each (0: off).
+    #[arg(long, env = "INSIGHTSIM_PROPERTIES", default_value_t = 0)]
+    properties: u32,
+    /// Where minimal failing timelines of the laws are written, as scenario files.
+    #[arg(
+        long,
+        env = "INSIGHTSIM_PROPERTY_FAILURES",
+        default_value = "property-failures"
+    )]
+    property_failures: PathBuf,
     /// With --flow-cmd: how long the flow may take to subscribe (e.g. 10s).
     #[arg(long, env = "INSIGHTSIM_SUBSCRIBE_TIMEOUT", default_value = "10s")]
     subscribe_timeout: String,
@@ -144,46 +155,92 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64),
     );
-    let name_override = args.flow_name.clone();
-    let results = runtime.block_on(async {
-        let runner = match Runner::new(flow, options).await {
-            Ok(r) => r,
-            Err(e) => return Err(e.context("cannot start the flow under test")),
+    let runner = runtime
+        .block_on(Runner::new(flow, options))
+        .context("cannot start the flow under test")?;
+    let flow_name = args.flow_name.clone().unwrap_or_else(|| runner.flow_name());
+    let mut console = Console::new(std::io::stdout())
+        .color(color_for_stdout())
+        .strict(args.strict)
+        .reproduce_with(reproduce_prefix(&args));
+    let bar = progress(suite.cases.len());
+    let mut results = Vec::with_capacity(suite.cases.len());
+    for (i, case) in suite.cases.iter().enumerate() {
+        bar.set_message(progress_message(i, suite.cases.len(), &case.id));
+        let settings = CaseSettings {
+            snapshots: Some(&store),
+            xfail: xfail.as_ref(),
         };
-        let flow_name = name_override.unwrap_or_else(|| runner.flow_name());
-        let mut console = Console::new(std::io::stdout())
-            .color(color_for_stdout())
-            .strict(args.strict)
-            .reproduce_with(reproduce_prefix(&args));
-        let bar = progress(suite.cases.len());
-        let mut results = Vec::with_capacity(suite.cases.len());
-        for (i, case) in suite.cases.iter().enumerate() {
-            bar.set_message(progress_message(i, suite.cases.len(), &case.id));
-            let mut result = run_case(
+        let mut result = runtime.block_on(run_case(
+            &runner,
+            &case.id,
+            &case.path,
+            &case.scenario,
+            settings,
+        ));
+        result.flow = flow_name.clone();
+        bar.suspend(|| {
+            let _ = console.case(&result);
+        });
+        bar.inc(1);
+        results.push(result);
+    }
+    bar.finish_and_clear();
+    if args.properties > 0 {
+        for law in properties::laws() {
+            if !runner.triggers().iter().any(|t| t == law.trigger) {
+                continue;
+            }
+            eprintln!(
+                "checking {} over {} generated timelines",
+                law.id, args.properties
+            );
+            let seed = args.seed.unwrap_or(42);
+            let checked = properties::check_law(
+                runtime.handle(),
                 &runner,
-                &case.id,
-                &case.path,
-                &case.scenario,
-                CaseSettings {
-                    snapshots: Some(&store),
-                    xfail: xfail.as_ref(),
-                },
-            )
-            .await;
-            result.flow = flow_name.clone();
-            bar.suspend(|| {
-                let _ = console.case(&result);
-            });
-            bar.inc(1);
+                law,
+                args.properties,
+                seed,
+                Some(&args.property_failures),
+            );
+            let result = property_result(&flow_name, seed, checked);
+            let _ = console.case(&result);
             results.push(result);
         }
-        bar.finish_and_clear();
-        let _ = console.summary(&results, args.strict);
-        let _ = std::io::stdout().flush();
-        Ok(results)
-    })?;
+    }
+    let _ = console.summary(&results, args.strict);
+    let _ = std::io::stdout().flush();
     write_reports(&args, &results, started)?;
     Ok(report::exit_code(&results, args.strict))
+}
+
+/// A law's result as a case of the report.
+fn property_result(flow: &str, seed: u64, checked: properties::LawResult) -> CaseResult {
+    let failures: Vec<_> = checked.failure.iter().map(|f| f.as_failure()).collect();
+    CaseResult {
+        id: checked.law.id.to_owned(),
+        flow: flow.to_owned(),
+        requirement: format!("The flow MUST obey this law: {}", checked.law.statement),
+        level: harness::scenario::Level::Must,
+        seed,
+        outcome: if failures.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        skip_reason: None,
+        failures,
+        duration: Duration::ZERO,
+        transcript: checked
+            .failure
+            .as_ref()
+            .map(|f| harness::scenario::write(&f.scenario))
+            .unwrap_or_default(),
+        snapshot: None,
+        flow_stderr: None,
+        expected_failure: false,
+    }
 }
 
 fn flow_under_test(args: &RunArgs) -> anyhow::Result<FlowUnderTest> {
