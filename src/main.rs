@@ -21,7 +21,7 @@ enum Command {
     /// Serve a simulated Customer Insights instance (the demo tenant by default).
     Serve(commands::serve::ServeArgs),
     /// Replay the conformance suite against a flow and grade it.
-    Run(commands::run::RunArgs),
+    Run(Box<commands::run::RunArgs>),
     /// Drive many connections at a simulator and grade how each handled the call limit.
     Load(commands::load::LoadArgs),
     /// Run a reference flow as a process (started by `run --flow-cmd`); --list shows them.
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
-        Command::Run(args) => commands::run::run(args),
+        Command::Run(args) => commands::run::run(*args),
         Command::Load(args) => commands::load::run(args),
         Command::Schema => {
             println!("{}", harness::scenario::schema());

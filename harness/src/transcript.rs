@@ -122,7 +122,7 @@ pub fn render(run: &CaseRun) -> String {
             .unwrap_or_default();
         lines.push((c.at, 5, i, format!("sink      {name} {body}")));
     }
-    lines.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    lines.sort_by_key(|l| (l.0, l.1, l.2));
     let mut out = String::new();
     for (t, _, _, text) in lines {
         let offset = t - run.start;
