@@ -26,6 +26,10 @@ pub struct SimConfig {
     pub control_loopback_only: bool,
     /// How many `/v1` calls the journal keeps.
     pub journal_capacity: usize,
+    /// Salts the ids of jobs, subscriptions, events and deliveries (the data and the instance
+    /// keep the seed's): two simulators with the same seed and different salts never share an
+    /// event id.
+    pub id_salt: Option<String>,
 }
 
 impl SimConfig {
@@ -41,6 +45,7 @@ impl SimConfig {
             admin_token: None,
             control_loopback_only: true,
             journal_capacity: 100_000,
+            id_salt: None,
         }
     }
 }
@@ -132,6 +137,7 @@ pub struct Simulator {
     pub started_at: SimTime,
     pub admin_token: Option<String>,
     pub control_loopback_only: bool,
+    id_salt: Option<String>,
     pop: Arc<Population>,
     world: RwLock<World>,
     pub journal: Journal,
@@ -168,11 +174,15 @@ impl Simulator {
             admin_token,
             control_loopback_only,
             journal_capacity,
+            id_salt,
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
         let start = clock.now();
-        let engine = Engine::new(&spec, spec.seed, start, initial_measures(&store));
+        let mut engine = Engine::new(&spec, spec.seed, start, initial_measures(&store));
+        if let Some(salt) = &id_salt {
+            engine.set_id_salt(salt);
+        }
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
@@ -181,6 +191,7 @@ impl Simulator {
             clock,
             admin_token,
             control_loopback_only,
+            id_salt,
             world: RwLock::new(World {
                 store,
                 engine,
@@ -222,6 +233,9 @@ impl Simulator {
         world.store = Store::from_population(&self.spec, self.pop.clone());
         let initial = initial_measures(&world.store);
         world.engine = Engine::new(&self.spec, self.spec.seed, self.clock.now(), initial);
+        if let Some(salt) = &self.id_salt {
+            world.engine.set_id_salt(salt);
+        }
         world.status_reports.clear();
         self.journal.clear();
         self.limiter.reset();

@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// With --flow-url: where the simulator listens for the flow's API calls.
     #[arg(long, env = "INSIGHTSIM_SIM_ADDR", default_value = "127.0.0.1:8080")]
     sim_addr: SocketAddr,
+    /// Where the mocked sinks listen (`/teams/message`, `/email/send`, `/http`); with --flow-url
+    /// the default is 127.0.0.1:8081, otherwise a free port.
+    #[arg(long, env = "INSIGHTSIM_SINKS_ADDR")]
+    sinks_addr: Option<SocketAddr>,
     /// A name for the flow in reports and snapshot files (default: the flow, command or URL).
     #[arg(long, env = "INSIGHTSIM_FLOW_NAME")]
     flow_name: Option<String>,
@@ -123,8 +127,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let flow = flow_under_test(&args)?;
     let subscribe_timeout =
         simulator::SimDuration::parse(&args.subscribe_timeout).context("--subscribe-timeout")?;
+    let sinks_addr = match (&args.sinks_addr, &args.flow_url) {
+        (Some(addr), _) => Some(*addr),
+        (None, Some(_)) => Some(SocketAddr::from(([127, 0, 0, 1], 8081))),
+        (None, None) => None,
+    };
     let options = RunOptions {
         seed: args.seed,
+        sinks_addr,
         subscribe_timeout: Duration::from_millis(subscribe_timeout.as_millis().max(1) as u64),
         ..RunOptions::default()
     };
@@ -158,7 +168,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let runner = runtime
         .block_on(Runner::new(flow, options))
         .context("cannot start the flow under test")?;
-    let flow_name = args.flow_name.clone().unwrap_or_else(|| runner.flow_name());
+    let flow_name = runner.flow_name();
+    if args.flow_url.is_some() {
+        use harness::scenario::SinkKind;
+        eprintln!(
+            "serving the API at http://{} and the sinks at {} (Teams), {} (e-mail), {} (HTTP)",
+            args.sim_addr,
+            runner.sink_url(SinkKind::Teams),
+            runner.sink_url(SinkKind::Email),
+            runner.sink_url(SinkKind::Http)
+        );
+    }
     let mut console = Console::new(std::io::stdout())
         .color(color_for_stdout())
         .strict(args.strict)
@@ -266,6 +286,7 @@ fn flow_under_test(args: &RunArgs) -> anyhow::Result<FlowUnderTest> {
             };
             FlowUnderTest::Url {
                 url: url.clone(),
+                name: args.flow_name.clone().unwrap_or_else(|| url_name(url)),
                 triggers,
                 sim_addr: args.sim_addr,
             }
@@ -298,6 +319,12 @@ fn command_name(command: &str) -> String {
         .find(|w| !w.starts_with('-') && (w.contains('.') || w.contains('/')))
         .or(words.first())
         .map_or_else(|| "flow".to_owned(), |w| stem(w))
+}
+
+/// The name of a URL flow in reports and snapshot files: its host and port.
+fn url_name(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).replace(':', "-")
 }
 
 fn reproduce_prefix(args: &RunArgs) -> String {

@@ -55,6 +55,7 @@ pub enum FlowUnderTest {
     /// A running endpoint: the harness subscribes it, and serves the simulator at `sim_addr`.
     Url {
         url: String,
+        name: String,
         triggers: Vec<String>,
         sim_addr: SocketAddr,
     },
@@ -65,7 +66,7 @@ impl FlowUnderTest {
         match self {
             FlowUnderTest::InProcess(f) => f.name.to_owned(),
             FlowUnderTest::Command { name, .. } => name.clone(),
-            FlowUnderTest::Url { url, .. } => url.clone(),
+            FlowUnderTest::Url { name, .. } => name.clone(),
         }
     }
 }
@@ -81,6 +82,9 @@ pub struct RunOptions {
     pub settle: Duration,
     /// Longest a single delivery to a process or URL flow may take (wall time).
     pub delivery_timeout: Duration,
+    /// Where the sinks listen (a free port when absent); a flow started outside the harness
+    /// needs a fixed address.
+    pub sinks_addr: Option<SocketAddr>,
 }
 
 impl Default for RunOptions {
@@ -90,6 +94,7 @@ impl Default for RunOptions {
             subscribe_timeout: Duration::from_secs(10),
             settle: Duration::from_millis(60),
             delivery_timeout: Duration::from_secs(10),
+            sinks_addr: None,
         }
     }
 }
@@ -138,6 +143,11 @@ pub struct Runner {
     http: HttpPoster,
     /// The triggers the flow handles (declared, or discovered for a command).
     triggers: Vec<String>,
+    /// Why the flow cannot run at all (a command that crashed or never subscribed when it was
+    /// started to discover its triggers): every case fails with it.
+    broken: Option<String>,
+    /// Tells this run's event ids from another run's (URL flows only; see `run`).
+    run_nonce: u128,
 }
 
 impl std::fmt::Debug for Runner {
@@ -175,16 +185,44 @@ impl Runner {
             FlowUnderTest::Url { triggers, .. } => triggers.clone(),
             FlowUnderTest::Command { .. } => Vec::new(),
         };
+        let sinks = match options.sinks_addr {
+            Some(addr) => Sinks::start_on(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot serve the sinks on {addr}: {e}"))?,
+            None => Sinks::start().await,
+        };
         let mut runner = Runner {
             flow,
             options,
-            sinks: Sinks::start().await,
+            sinks,
             sender: Sender::new(),
             http: HttpPoster::default(),
             triggers,
+            broken: None,
+            run_nonce: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
         };
         if let FlowUnderTest::Command { .. } = runner.flow {
-            runner.triggers = runner.discover_triggers().await?;
+            match runner.discover_triggers().await {
+                Ok(found) if !found.is_empty() => runner.triggers = found,
+                Ok(_) => {
+                    runner.broken = Some(format!(
+                        "the flow did not subscribe to any trigger within {} of starting",
+                        simulator::SimDuration::from_millis(
+                            runner.options.subscribe_timeout.as_millis() as i64
+                        )
+                    ));
+                }
+                Err(e) => runner.broken = Some(format!("{e:#}")),
+            }
+            if runner.broken.is_some() {
+                // Run every case, so that each fails with the reason instead of being skipped.
+                runner.triggers = simulator::engine::Trigger::ALL
+                    .iter()
+                    .map(|t| t.id().to_owned())
+                    .collect();
+            }
         }
         Ok(runner)
     }
@@ -195,6 +233,16 @@ impl Runner {
 
     pub fn triggers(&self) -> &[String] {
         &self.triggers
+    }
+
+    /// The sink URLs, for flows started outside the harness.
+    pub fn sink_url(&self, sink: SinkKind) -> String {
+        self.sinks.url(sink)
+    }
+
+    /// Why the flow cannot run at all, if it cannot.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
     }
 
     /// Why the flow cannot take this case, if it cannot (it does not handle a trigger).
@@ -329,7 +377,17 @@ impl Runner {
     /// Runs one case and collects what happened.
     pub async fn run(&self, scenario: &Scenario) -> CaseRun {
         let mut run = CaseRun::default();
-        let sim = match build_simulator(scenario, self.options.seed) {
+        if let Some(reason) = &self.broken {
+            run.errors
+                .push(failure("flow", "the flow to start and subscribe", reason));
+            return run;
+        }
+        // A flow behind a URL lives through every case and every run: salt the event ids with
+        // the case and the run, so that its idempotency memory never mistakes one case's event
+        // for another's.
+        let salt = matches!(self.flow, FlowUnderTest::Url { .. })
+            .then(|| format!("{}/{}", scenario.id, self.run_nonce));
+        let sim = match build_simulator_salted(scenario, self.options.seed, salt) {
             Ok(sim) => Arc::new(sim),
             Err(e) => {
                 run.errors.push(failure("tenant", "a valid tenant", &e));
@@ -718,6 +776,14 @@ fn failure(check: &str, expected: &str, actual: &str) -> Failure {
 /// Builds the case's simulator: the demo tenant, the scenario's overrides (the schedule off and
 /// no random task failures, unless they say otherwise), a frozen clock.
 pub fn build_simulator(scenario: &Scenario, seed: Option<u64>) -> Result<Simulator, String> {
+    build_simulator_salted(scenario, seed, None)
+}
+
+fn build_simulator_salted(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    id_salt: Option<String>,
+) -> Result<Simulator, String> {
     let mut tenant = scenario.tenant.clone();
     let refresh = tenant
         .entry("refresh")
@@ -739,6 +805,7 @@ pub fn build_simulator(scenario: &Scenario, seed: Option<u64>) -> Result<Simulat
     let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
     let mut config = SimConfig::new(spec, clock);
     config.journal_capacity = 1_000_000;
+    config.id_salt = id_salt;
     Ok(Simulator::new(config))
 }
 

@@ -30,8 +30,18 @@ struct Recording {
 }
 
 struct Recorder {
-    sink: SinkKind,
     recording: Arc<Mutex<Recording>>,
+}
+
+/// Which sink a path belongs to: `/teams...`, `/email...`, anything else is the HTTP sink.
+fn sink_of(path: &str) -> SinkKind {
+    if path.starts_with("/teams") {
+        SinkKind::Teams
+    } else if path.starts_with("/email") {
+        SinkKind::Email
+    } else {
+        SinkKind::Http
+    }
 }
 
 impl Respond for Recorder {
@@ -39,11 +49,12 @@ impl Respond for Recorder {
         let mut rec = self.recording.lock();
         let at = rec.clock.as_ref().map_or(SimTime(0), Clock::now);
         let body = String::from_utf8_lossy(&request.body).into_owned();
+        let path = request.url.path().to_owned();
         rec.calls.push(SinkCall {
-            sink: self.sink,
+            sink: sink_of(&path),
             at,
             method: request.method.to_string(),
-            path: request.url.path().to_owned(),
+            path,
             json: serde_json::from_str(&body).ok(),
             body,
         });
@@ -51,53 +62,53 @@ impl Respond for Recorder {
     }
 }
 
-/// The three mocked sinks of a run (reused from case to case).
+/// The mocked sinks of a run (reused from case to case): one `wiremock` server, a path prefix
+/// per sink.
 pub struct Sinks {
-    teams: MockServer,
-    email: MockServer,
-    http: MockServer,
+    server: MockServer,
     recording: Arc<Mutex<Recording>>,
 }
 
 impl std::fmt::Debug for Sinks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sinks")
-            .field("teams", &self.teams.uri())
-            .field("email", &self.email.uri())
-            .field("http", &self.http.uri())
+            .field("uri", &self.server.uri())
             .finish()
     }
 }
 
 impl Sinks {
+    /// Starts the sinks on a free loopback port.
     pub async fn start() -> Sinks {
+        Sinks::start_with(MockServer::start().await).await
+    }
+
+    /// Starts the sinks on a given address (for flows started outside the harness, which must
+    /// know where to post).
+    pub async fn start_on(addr: std::net::SocketAddr) -> std::io::Result<Sinks> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        Ok(Sinks::start_with(MockServer::builder().listener(listener).start().await).await)
+    }
+
+    async fn start_with(server: MockServer) -> Sinks {
         let recording = Arc::new(Mutex::new(Recording::default()));
-        let server = |sink| {
-            let recording = recording.clone();
-            async move {
-                let server = MockServer::start().await;
-                Mock::given(any())
-                    .respond_with(Recorder { sink, recording })
-                    .mount(&server)
-                    .await;
-                server
-            }
-        };
-        Sinks {
-            teams: server(SinkKind::Teams).await,
-            email: server(SinkKind::Email).await,
-            http: server(SinkKind::Http).await,
-            recording,
-        }
+        Mock::given(any())
+            .respond_with(Recorder {
+                recording: recording.clone(),
+            })
+            .mount(&server)
+            .await;
+        Sinks { server, recording }
     }
 
     /// The URL a flow posts to for a sink (`INSIGHTSIM_SINK_*_URL`).
     pub fn url(&self, sink: SinkKind) -> String {
-        match sink {
-            SinkKind::Teams | SinkKind::Any => format!("{}/teams/message", self.teams.uri()),
-            SinkKind::Email => format!("{}/email/send", self.email.uri()),
-            SinkKind::Http => format!("{}/http", self.http.uri()),
-        }
+        let path = match sink {
+            SinkKind::Teams | SinkKind::Any => "/teams/message",
+            SinkKind::Email => "/email/send",
+            SinkKind::Http => "/http",
+        };
+        format!("{}{path}", self.server.uri())
     }
 
     /// Forgets the calls of the previous case; new calls are stamped with `clock`.

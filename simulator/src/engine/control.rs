@@ -108,9 +108,9 @@ impl Engine {
             ),
             Target::Stage => (op.as_str().to_owned(), op.as_str().to_owned()),
         };
-        let job_id = ids::uuid_n(self.seed, "job", self.counters.jobs);
+        let job_id = ids::uuid_n(self.id_seed, "job", self.counters.jobs);
         self.counters.jobs += 1;
-        let task_id = ids::uuid_n(self.seed, "task", self.counters.tasks);
+        let task_id = ids::uuid_n(self.id_seed, "task", self.counters.tasks);
         self.counters.tasks += 1;
         self.jobs.push(Job {
             id: job_id.clone(),

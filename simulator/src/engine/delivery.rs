@@ -292,7 +292,7 @@ impl Engine {
         let n = self.counters.deliveries;
         self.counters.deliveries += 1;
         self.deliveries.push(Delivery {
-            id: crate::ids::uuid_n(self.seed, "delivery", n),
+            id: crate::ids::uuid_n(self.id_seed, "delivery", n),
             event: e,
             subscription: self.events[e].subscription,
             phase: Phase::Queued,

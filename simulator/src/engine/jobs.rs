@@ -427,7 +427,7 @@ impl Engine {
         let resolved = self.resolve_forcing(&req.forcing)?;
         let job_n = self.counters.jobs;
         self.counters.jobs += 1;
-        let job_id = ids::uuid_n(self.seed, "job", job_n);
+        let job_id = ids::uuid_n(self.id_seed, "job", job_n);
         let mut tasks: Vec<Task> = Vec::new();
         let mut add = |engine: &mut Engine,
                        op: OperationType,
@@ -445,7 +445,7 @@ impl Engine {
                 Target::Stage => resolved.stages.get(&op).copied(),
             };
             tasks.push(Task {
-                id: ids::uuid_n(engine.seed, "task", n),
+                id: ids::uuid_n(engine.id_seed, "task", n),
                 op,
                 identifier,
                 friendly_name,

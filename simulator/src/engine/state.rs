@@ -100,6 +100,9 @@ pub struct Engine {
     pub(super) start: SimTime,
     pub(super) initial: Initial,
     pub(super) options: EngineOptions,
+    /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries: the tenant seed,
+    /// or a salted one (see [`Engine::set_id_salt`]).
+    pub(super) id_seed: u64,
     pub(super) instance_id: String,
     /// The latest instant the engine has seen; time never goes back.
     pub(super) now: SimTime,
@@ -144,6 +147,7 @@ impl Engine {
         let mut engine = Engine {
             spec: spec.clone(),
             seed,
+            id_seed: seed,
             start,
             initial: initial.clone(),
             options,
@@ -175,9 +179,18 @@ impl Engine {
         engine
     }
 
+    /// Makes the ids of jobs, tasks, subscriptions, events and deliveries differ from those of
+    /// another run with the same seed (and the same salt gives the same ids again). The harness
+    /// salts each case with its id, so that a flow that lives through several cases (one behind
+    /// a URL) never sees an event id twice.
+    pub fn set_id_salt(&mut self, salt: &str) {
+        self.id_seed = ids::hash_parts(self.seed, &["ids", salt]);
+    }
+
     /// Back to the state `new` built, at `start`: jobs, events, deliveries, subscriptions and
     /// delivery faults are dropped; the options are kept.
     pub fn reset(&mut self, start: SimTime) {
+        let id_seed = self.id_seed;
         *self = Engine::with_options(
             &self.spec,
             self.seed,
@@ -185,6 +198,7 @@ impl Engine {
             self.initial.clone(),
             self.options.clone(),
         );
+        self.id_seed = id_seed;
     }
 
     pub fn options(&self) -> &EngineOptions {

@@ -139,7 +139,7 @@ impl Engine {
         let n = self.counters.subscriptions;
         self.counters.subscriptions += 1;
         let public = Subscription {
-            id: ids::uuid_n(self.seed, "subscription", n),
+            id: ids::uuid_n(self.id_seed, "subscription", n),
             trigger,
             notification_url: url,
             inputs,

@@ -134,7 +134,7 @@ impl Engine {
             let n = self.counters.events;
             self.counters.events += 1;
             let common = Common {
-                event_id: ids::uuid_n(self.seed, "event", n),
+                event_id: ids::uuid_n(self.id_seed, "event", n),
                 event_type: trigger.id(),
                 subscription_id: self.subscriptions[s].public.id.clone(),
                 instance_id: self.instance_id.clone(),
