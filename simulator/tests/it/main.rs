@@ -5,4 +5,5 @@ mod consistency;
 mod http;
 mod lifecycle;
 mod paging;
+mod parity;
 mod support;
