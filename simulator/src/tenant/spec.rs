@@ -430,6 +430,7 @@ impl TenantSpec {
                 self.limits.page_size_default, self.limits.page_size_max
             ));
         }
+        self.limits.rate_limit_setting()?;
         if !matches!(
             self.limits.rate_limit_algorithm.as_str(),
             "sliding" | "fixed"
@@ -646,6 +647,14 @@ mod tests {
         file.sort();
         full.sort();
         assert_eq!(file, full);
+    }
+
+    #[test]
+    fn an_invalid_rate_limit_is_refused_with_the_accepted_forms() {
+        let err = TenantSpec::from_toml_over_demo("[limits]\nrate_limit = \"10/2\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limits.rate_limit") && err.contains("100/60s"), "{err}");
     }
 
     #[test]
