@@ -277,6 +277,17 @@ impl Simulator {
         value
     }
 
+    /// Runs an engine call that returns its effects, or an error (and then has none).
+    pub fn try_with_engine<E>(
+        &self,
+        f: impl FnOnce(&mut Engine, SimTime) -> Result<Vec<Effect>, E>,
+    ) -> Result<(), E> {
+        self.with_engine(|engine, now| match f(engine, now) {
+            Ok(effects) => (Ok(()), effects),
+            Err(err) => (Err(err), Vec::new()),
+        })
+    }
+
     fn wake(&self) {
         if let Some(wake) = self.waker.lock().as_ref() {
             wake();

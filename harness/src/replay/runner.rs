@@ -890,18 +890,12 @@ fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     }
     if let Some(s) = &step.evaluate_segment {
-        sim.with_engine(
-            |e, now| match e.evaluate_segment(now, &s.name, s.entity_count) {
-                Ok(effects) => (Ok(()), effects),
-                Err(err) => (Err(err.to_string()), Vec::new()),
-            },
-        )?;
+        sim.try_with_engine(|e, now| e.evaluate_segment(now, &s.name, s.entity_count))
+            .map_err(|e| e.to_string())?;
     }
     if let Some(m) = &step.evaluate_measure {
-        sim.with_engine(|e, now| match e.evaluate_measure(now, &m.name, m.value) {
-            Ok(effects) => (Ok(()), effects),
-            Err(err) => (Err(err.to_string()), Vec::new()),
-        })?;
+        sim.try_with_engine(|e, now| e.evaluate_measure(now, &m.name, m.value))
+            .map_err(|e| e.to_string())?;
     }
     if let Some(f) = &step.faults {
         sim.faults.set(RouteFaultConfig {
@@ -961,10 +955,8 @@ fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
         };
         let id =
             last.ok_or_else(|| format!("no delivered event of {} to re-send yet", r.trigger))?;
-        sim.with_engine(|e, now| match e.redeliver(now, &id) {
-            Ok(effects) => (Ok(()), effects),
-            Err(err) => (Err(err.to_string()), Vec::new()),
-        })?;
+        sim.try_with_engine(|e, now| e.redeliver(now, &id))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

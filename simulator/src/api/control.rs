@@ -129,11 +129,8 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                 )
                 .with_target("entityCount")
             })?;
-            sim.with_engine(|e, now| match e.evaluate_segment(now, name, count) {
-                Ok(effects) => (Ok(()), effects),
-                Err(err) => (Err(err), Vec::new()),
-            })
-            .map_err(engine_error)?;
+            sim.try_with_engine(|e, now| e.evaluate_segment(now, name, count))
+                .map_err(engine_error)?;
             let view = sim
                 .read()
                 .engine
@@ -155,11 +152,8 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                     .with_target("value"));
                 }
             };
-            sim.with_engine(|e, now| match e.evaluate_measure_with(now, name, forced) {
-                Ok(effects) => (Ok(()), effects),
-                Err(err) => (Err(err), Vec::new()),
-            })
-            .map_err(engine_error)?;
+            sim.try_with_engine(|e, now| e.evaluate_measure_with(now, name, forced))
+                .map_err(engine_error)?;
             let view = sim
                 .read()
                 .engine
@@ -188,11 +182,8 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
         ("GET", ["_sim", "deliveries"]) => ok(&json!({ "value": sim.read().engine.deliveries() })),
         ("GET", ["_sim", "events"]) => ok(&json!({ "value": sim.read().engine.events() })),
         ("POST", ["_sim", "deliveries", id, "redeliver"]) => {
-            sim.with_engine(|e, now| match e.redeliver(now, id) {
-                Ok(effects) => (Ok(()), effects),
-                Err(err) => (Err(err), Vec::new()),
-            })
-            .map_err(engine_error)?;
+            sim.try_with_engine(|e, now| e.redeliver(now, id))
+                .map_err(engine_error)?;
             let view = sim.read().engine.delivery(id);
             Ok(ApiResponse::json_value(
                 202,

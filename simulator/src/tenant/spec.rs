@@ -654,7 +654,10 @@ mod tests {
         let err = TenantSpec::from_toml_over_demo("[limits]\nrate_limit = \"10/2\"\n", "t.toml")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("limits.rate_limit") && err.contains("100/60s"), "{err}");
+        assert!(
+            err.contains("limits.rate_limit") && err.contains("100/60s"),
+            "{err}"
+        );
     }
 
     #[test]
