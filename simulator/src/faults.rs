@@ -5,6 +5,8 @@
 //! A fault is decided after authentication and the call limit, so a faulted call still counts as
 //! a connector call (the gateway counted it before the backend failed).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use parking_lot::Mutex;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -61,6 +63,8 @@ struct State {
 #[derive(Debug)]
 pub struct RouteFaults {
     seed: u64,
+    /// Whether any rule is set: the per-request check skips everything else when not.
+    active: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -68,6 +72,7 @@ impl RouteFaults {
     pub fn new(seed: u64) -> RouteFaults {
         RouteFaults {
             seed,
+            active: AtomicBool::new(false),
             state: Mutex::new(State {
                 rules: Vec::new(),
                 seen: Vec::new(),
@@ -100,6 +105,8 @@ impl RouteFaults {
             }
         }
         let mut state = self.state.lock();
+        self.active
+            .store(!config.routes.is_empty(), Ordering::Relaxed);
         state.seen = vec![0; config.routes.len()];
         state.rules = config.routes;
         state.rng = Pcg64Mcg::seed_from_u64(hash_parts(self.seed, &["route-faults"]));
@@ -114,6 +121,11 @@ impl RouteFaults {
         RouteFaultConfig {
             routes: self.state.lock().rules.clone(),
         }
+    }
+
+    /// Whether any rule is set.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// Decides what happens to a call to `route` (the path below the instance).

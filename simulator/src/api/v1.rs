@@ -43,12 +43,14 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         return ApiResponse::json(429, throttle_body(retry_after_s))
             .with_header("Retry-After", retry_after_s.to_string());
     }
-    let injected = {
+    let injected = if sim.faults.is_active() {
         let below = segments(req.path)
             .get(3..)
             .map(|r| r.join("/"))
             .unwrap_or_default();
         sim.faults.decide(req.method, &below)
+    } else {
+        None
     };
     if let Some(f) = injected
         && (f.drop || f.status.is_some())
