@@ -499,15 +499,33 @@ fn throttles_the_101st_call_with_the_exact_retry_after() {
 #[test]
 fn injected_route_faults_fail_the_first_calls_and_still_count() {
     let sim = sim(20);
-    let set = request(&sim, "PUT", "/_sim/faults", r#"{"routes":[{"route":"data/Customer","status":503,"first":2}]}"#);
+    let set = request(
+        &sim,
+        "PUT",
+        "/_sim/faults",
+        r#"{"routes":[{"route":"data/Customer","status":503,"first":2}]}"#,
+    );
     assert_eq!(set.status, 200, "{}", String::from_utf8_lossy(&set.bytes()));
-    let statuses: Vec<u16> = (0..3).map(|_| get(&sim, "data/Customer?$top=1").status).collect();
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| get(&sim, "data/Customer?$top=1").status)
+        .collect();
     assert_eq!(statuses, [503, 503, 200]);
     assert_eq!(error_of(&get(&sim, "manage/entities")).0, "");
     let journal = sim.journal.since(0);
     assert_eq!(journal.iter().filter(|e| e.status == 503).count(), 2);
     let report = sim.limiter.report(sim.now());
-    assert_eq!(report[0].calls, 4, "injected failures are connector calls too");
-    let bad = request(&sim, "PUT", "/_sim/faults", r#"{"routes":[{"route":"data"}]}"#);
-    assert_eq!((bad.status, error_of(&bad).1.contains("does nothing")), (400, true));
+    assert_eq!(
+        report[0].calls, 4,
+        "injected failures are connector calls too"
+    );
+    let bad = request(
+        &sim,
+        "PUT",
+        "/_sim/faults",
+        r#"{"routes":[{"route":"data"}]}"#,
+    );
+    assert_eq!(
+        (bad.status, error_of(&bad).1.contains("does nothing")),
+        (400, true)
+    );
 }
