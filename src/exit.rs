@@ -3,7 +3,6 @@
 /// Everything passed (or the command succeeded).
 pub const SUCCESS: u8 = 0;
 /// A conformance run had failures.
-#[allow(dead_code)]
 pub const FAILURES: u8 = 1;
 /// Bad usage or configuration: a flag, a tenant file, a scenario file.
 pub const USAGE: u8 = 2;

@@ -12,7 +12,7 @@ use harness::flows::find_flow;
 use harness::outcome::{CaseResult, Outcome};
 use harness::properties;
 use harness::replay::{FlowUnderTest, RunOptions, Runner};
-use harness::report::{self, Console, RunMeta, Tally, color_for_stdout, progress_message};
+use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message};
 use harness::scenario::{self, Suite};
 use harness::snapshot::{Mode, SnapshotStore};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -232,7 +232,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let _ = console.summary(&results, args.strict);
     let _ = std::io::stdout().flush();
     write_reports(&args, &results, started)?;
-    Ok(report::exit_code(&results, args.strict))
+    Ok(match report::exit_code(&results, args.strict) {
+        0 => exit::SUCCESS,
+        _ => exit::FAILURES,
+    })
 }
 
 /// A law's result as a case of the report.
@@ -376,6 +379,5 @@ fn write_reports(
         std::fs::write(path, serde_json::to_string_pretty(&value)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let _ = Tally::of(results, args.strict);
     Ok(())
 }
