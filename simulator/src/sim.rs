@@ -71,36 +71,53 @@ pub struct World {
 }
 
 impl World {
-    /// Applies the engine's effects to the data (segment membership, measure values) and returns
+    /// Applies what the engine did to the data (segment membership, measure values) and returns
     /// the deliveries to send. Called after every engine call, so that whatever a delivery says
     /// is what the API answers by the time it is sent.
     fn absorb(&mut self, effects: Vec<Effect>) -> Vec<DeliveryAttempt> {
-        let mut deliveries = Vec::new();
-        for effect in effects {
-            match effect {
-                Effect::SegmentCountChanged { segment, count } => {
-                    self.store.set_segment_count(segment, count);
-                }
-                Effect::Deliver(attempt) => deliveries.push(attempt),
-            }
-        }
+        // The data is synced from the engine's state rather than from `SegmentCountChanged`
+        // effects alone: measures have no effect of their own, and one path for both keeps them
+        // consistent even after a reset.
         self.sync_store();
-        deliveries
+        effects
+            .into_iter()
+            .filter_map(|effect| match effect {
+                Effect::Deliver(attempt) => Some(attempt),
+                Effect::SegmentCountChanged { .. } => None,
+            })
+            .collect()
     }
 
-    /// Copies the engine's segment counts and measure values into the data layer.
+    /// Copies the engine's segment counts and measure values into the data layer (allocating
+    /// only for a measure whose values changed: this runs after every engine call).
     fn sync_store(&mut self) {
         for i in 0..self.store.live.segments.len() {
             let count = self.engine.segment_count(i);
             self.store.set_segment_count(i, count);
         }
         for i in 0..self.store.live.measures.len() {
-            let values = match self.engine.measure_value(i) {
-                Some(MeasureValue::Scalar(v)) => vec![(None, *v)],
-                Some(MeasureValue::ByDimension(list)) => {
+            let Some(value) = self.engine.measure_value(i) else {
+                continue;
+            };
+            let current = &self.store.live.measures[i].values;
+            let unchanged = match value {
+                MeasureValue::Scalar(v) => matches!(current.as_slice(), [(None, c)] if c == v),
+                MeasureValue::ByDimension(list) => {
+                    list.len() == current.len()
+                        && list
+                            .iter()
+                            .zip(current)
+                            .all(|((k, v), (ck, cv))| ck.as_deref() == Some(k.as_str()) && cv == v)
+                }
+            };
+            if unchanged {
+                continue;
+            }
+            let values = match value {
+                MeasureValue::Scalar(v) => vec![(None, *v)],
+                MeasureValue::ByDimension(list) => {
                     list.iter().map(|(k, v)| (Some(k.clone()), *v)).collect()
                 }
-                None => continue,
             };
             self.store.set_measure_values(i, values);
         }

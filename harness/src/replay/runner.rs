@@ -17,13 +17,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use simulator::api::{self, ApiRequest};
 use simulator::delivery::Sender;
-use simulator::engine::{
-    AttemptResult, DeliveryAttempt, DeliveryView, EventView, ForcedMeasure,
-    Outcome as EngineOutcome, RefreshRequest, SubmissionKind, Subscription,
-};
-use simulator::faults::RouteFaultConfig;
+use simulator::engine::{AttemptResult, DeliveryAttempt, DeliveryView, EventView, Subscription};
 use simulator::journal::JournalEntry;
 use simulator::rate_limit::ConnectionReport;
 use simulator::tenant::TenantSpec;
@@ -33,10 +28,11 @@ use tokio::task::JoinHandle;
 
 use super::inproc::{HttpPoster, IN_PROCESS_HOOK, InProcessIo};
 use super::sinks::{SinkCall, Sinks};
+use super::steps::{apply_step, describe_step, harness_call};
 use super::time::TimeCtl;
 use crate::flow::{Flow, FlowContext, FlowFactory};
 use crate::outcome::Failure;
-use crate::scenario::{ExpectedSubscription, Outcome, RefreshKind, Scenario, SinkKind, Step};
+use crate::scenario::{ExpectedSubscription, Scenario, SinkKind};
 
 /// The bearer token of the flow's connection (in-process and command flows).
 pub const FLOW_TOKEN: &str = "flow";
@@ -807,219 +803,6 @@ fn build_simulator_salted(
     config.journal_capacity = 1_000_000;
     config.id_salt = id_salt;
     Ok(Simulator::new(config))
-}
-
-/// An API call made by the harness itself (its own connection).
-fn harness_call(
-    sim: &Simulator,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> simulator::api::ApiResponse {
-    let full = format!("/v1/instances/{}/{path}", sim.instance_id);
-    let body = body
-        .map(|b| serde_json::to_vec(&b).unwrap_or_default())
-        .unwrap_or_default();
-    let authorization = format!("Bearer {HARNESS_TOKEN}");
-    api::handle(
-        sim,
-        &ApiRequest {
-            method,
-            path: &full,
-            query: None,
-            authorization: Some(&authorization),
-            subscription_key: None,
-            admin_token: None,
-            body: &body,
-            base_url: "http://127.0.0.1",
-            peer_loopback: true,
-        },
-    )
-}
-
-fn engine_outcome(o: Outcome) -> EngineOutcome {
-    match o {
-        Outcome::Success => EngineOutcome::Success,
-        Outcome::Fail => EngineOutcome::Fail,
-        Outcome::Transient => EngineOutcome::Transient,
-        Outcome::Timeout => EngineOutcome::Timeout,
-    }
-}
-
-/// Applies one step to the simulator.
-fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
-    if let Some(r) = &step.refresh {
-        let request = RefreshRequest {
-            kind: match r.kind {
-                Some(RefreshKind::OnDemand) => SubmissionKind::OnDemand,
-                _ => SubmissionKind::Scheduled,
-            },
-            data_sources: r
-                .data_sources
-                .iter()
-                .map(|(k, v)| (k.clone(), engine_outcome(*v)))
-                .collect(),
-            stages: r
-                .stages
-                .iter()
-                .map(|(k, v)| (k.clone(), engine_outcome(*v)))
-                .collect(),
-            evaluations: r
-                .evaluations
-                .iter()
-                .map(|(k, v)| (k.clone(), engine_outcome(*v)))
-                .collect(),
-            segments: r.segments.clone(),
-            measures: r
-                .measures
-                .iter()
-                .map(|(k, v)| (k.clone(), ForcedMeasure::Value(*v)))
-                .collect(),
-        };
-        sim.with_engine(|e, now| (e.refresh(now, request).map(|_| ()), Vec::new()))
-            .map_err(|e| e.to_string())?;
-    }
-    if let Some(d) = &step.refresh_datasource {
-        let outcome = engine_outcome(d.outcome);
-        sim.with_engine(|e, now| {
-            (
-                e.refresh_datasource(now, &d.name, outcome).map(|_| ()),
-                Vec::new(),
-            )
-        })
-        .map_err(|e| e.to_string())?;
-    }
-    if let Some(s) = &step.evaluate_segment {
-        sim.try_with_engine(|e, now| e.evaluate_segment(now, &s.name, s.entity_count))
-            .map_err(|e| e.to_string())?;
-    }
-    if let Some(m) = &step.evaluate_measure {
-        sim.try_with_engine(|e, now| e.evaluate_measure(now, &m.name, m.value))
-            .map_err(|e| e.to_string())?;
-    }
-    if let Some(f) = &step.faults {
-        sim.faults.set(RouteFaultConfig {
-            routes: f.routes.clone(),
-        })?;
-        let deliveries = f.deliveries.clone();
-        sim.with_engine(|e, _| (e.set_delivery_faults(deliveries), Vec::new()))
-            .map_err(|e| e.to_string())?;
-    }
-    if let Some(c) = &step.create_item {
-        let r = harness_call(
-            sim,
-            "POST",
-            &format!("data/{}", c.entity),
-            Some(Value::Object(c.item.clone())),
-        );
-        if r.status != 201 {
-            return Err(format!(
-                "create_item got {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.bytes())
-            ));
-        }
-    }
-    if let Some(u) = &step.update_item {
-        let key = percent_encoding::utf8_percent_encode(&u.key, percent_encoding::NON_ALPHANUMERIC);
-        let r = harness_call(
-            sim,
-            "PATCH",
-            &format!("data/{}/{key}", u.entity),
-            Some(Value::Object(u.changes.clone())),
-        );
-        if r.status != 204 {
-            return Err(format!(
-                "update_item got {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.bytes())
-            ));
-        }
-    }
-    if let Some(r) = &step.redeliver {
-        let last = {
-            let world = sim.read();
-            let events = world.engine.events();
-            world
-                .engine
-                .deliveries()
-                .into_iter()
-                .rev()
-                .find(|d| {
-                    events
-                        .iter()
-                        .any(|e| e.event_id == d.event_id && e.trigger.id() == r.trigger)
-                        && serde_json::to_value(d.status).ok() == Some(json!("delivered"))
-                })
-                .map(|d| d.delivery_id)
-        };
-        let id =
-            last.ok_or_else(|| format!("no delivered event of {} to re-send yet", r.trigger))?;
-        sim.try_with_engine(|e, now| e.redeliver(now, &id))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-/// One line saying what a step does (for the transcript).
-pub fn describe_step(step: &Step) -> String {
-    let mut parts = Vec::new();
-    if let Some(r) = &step.refresh {
-        let mut s = format!(
-            "refresh kind={}",
-            if r.kind == Some(RefreshKind::OnDemand) {
-                "onDemand"
-            } else {
-                "scheduled"
-            }
-        );
-        for (k, v) in &r.data_sources {
-            s.push_str(&format!(" {k}={v:?}"));
-        }
-        for (k, v) in r.segments.iter() {
-            s.push_str(&format!(" {k}={v}"));
-        }
-        for (k, v) in r.measures.iter() {
-            s.push_str(&format!(" {k}={v}"));
-        }
-        parts.push(s);
-    }
-    if let Some(d) = &step.refresh_datasource {
-        parts.push(format!(
-            "refresh_datasource {} outcome={:?}",
-            d.name, d.outcome
-        ));
-    }
-    if let Some(s) = &step.evaluate_segment {
-        parts.push(format!(
-            "evaluate_segment {} entity_count={}",
-            s.name, s.entity_count
-        ));
-    }
-    if let Some(m) = &step.evaluate_measure {
-        parts.push(format!("evaluate_measure {} value={}", m.name, m.value));
-    }
-    if let Some(f) = &step.faults {
-        parts.push(format!(
-            "faults routes={} delivery_rules={}",
-            f.routes.len(),
-            f.deliveries.rules.len()
-        ));
-    }
-    if let Some(c) = &step.create_item {
-        parts.push(format!("create_item {}", c.entity));
-    }
-    if let Some(u) = &step.update_item {
-        parts.push(format!("update_item {} {}", u.entity, u.key));
-    }
-    if let Some(r) = &step.redeliver {
-        parts.push(format!("redeliver last {}", r.trigger));
-    }
-    if parts.is_empty() {
-        "wait".to_owned()
-    } else {
-        parts.join("; ")
-    }
 }
 
 /// The expected subscriptions the flow does not hold, as a failure.

@@ -106,7 +106,6 @@ async fn an_upward_crossing_reaches_the_flow_which_fetches_members_and_mails() {
     let s = scenario(&[900, 1100, 950]);
     let run = runner.run(&s).await;
     let transcript = harness::transcript::render(&run);
-    println!("{transcript}");
     assert_eq!(check(&s, &run), vec![], "{transcript}");
     assert!(
         transcript

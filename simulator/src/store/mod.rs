@@ -161,11 +161,6 @@ impl Store {
         self.base().len(e.kind)
     }
 
-    /// All row numbers in use (generated and created, visible or not).
-    pub fn row_end(&self, e: &Entity) -> u64 {
-        self.base_len(e) + e.overlay.created_len()
-    }
-
     /// Whether a row can be seen at `now` (created items expire).
     pub fn visible(&self, e: &Entity, row: u64, now: SimTime) -> bool {
         let base = self.base_len(e);

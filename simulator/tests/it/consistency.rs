@@ -93,3 +93,45 @@ fn activities_point_at_existing_customers() {
         assert_eq!(c["value"].as_array().unwrap().len(), 1, "{id}");
     }
 }
+
+#[test]
+fn an_evaluated_measure_is_what_its_table_and_the_manage_api_answer() {
+    let sim = sim(100);
+    let r = request(
+        &sim,
+        "POST",
+        "/_sim/measures/TotalRevenue/evaluate",
+        r#"{"value":1234567.5}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes()));
+    let table = json(&get(&sim, "data/TotalRevenue"));
+    assert_eq!(table["value"][0]["TotalRevenue"], 1234567.5);
+    let measure = json(&get(&sim, "manage/measures/TotalRevenue"));
+    assert_eq!(
+        measure["output"]["values"]
+            .to_string()
+            .contains("1234567.5"),
+        true,
+        "{measure}"
+    );
+    let by_country = request(
+        &sim,
+        "POST",
+        "/_sim/measures/RevenueByCountry/evaluate",
+        r#"{"values":{"Germany":42.0}}"#,
+    );
+    assert_eq!(
+        by_country.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&by_country.bytes())
+    );
+    let rows = json(&get(&sim, "data/RevenueByCountry"));
+    let germany = rows["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Country"] == "Germany")
+        .unwrap();
+    assert_eq!(germany["RevenueByCountry"], 42.0);
+}
