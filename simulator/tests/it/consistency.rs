@@ -107,11 +107,10 @@ fn an_evaluated_measure_is_what_its_table_and_the_manage_api_answer() {
     let table = json(&get(&sim, "data/TotalRevenue"));
     assert_eq!(table["value"][0]["TotalRevenue"], 1234567.5);
     let measure = json(&get(&sim, "manage/measures/TotalRevenue"));
-    assert_eq!(
+    assert!(
         measure["output"]["values"]
             .to_string()
             .contains("1234567.5"),
-        true,
         "{measure}"
     );
     let by_country = request(
