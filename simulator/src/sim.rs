@@ -362,6 +362,38 @@ impl Simulator {
         ids::uuid_n(self.spec.seed, "statusreport", *seq)
     }
 
+    /// The subscriptions, live and deleted, in creation order (an observation for the harness and
+    /// the control API; it copies, so no lock is held by the caller).
+    pub fn subscriptions(&self) -> Vec<crate::engine::Subscription> {
+        self.world.read().engine.subscriptions()
+    }
+
+    /// Every trigger event so far, in order.
+    pub fn events(&self) -> Vec<crate::engine::EventView> {
+        self.world.read().engine.events()
+    }
+
+    /// Every delivery (with its attempts) so far, in order.
+    pub fn deliveries(&self) -> Vec<crate::engine::DeliveryView> {
+        self.world.read().engine.deliveries()
+    }
+
+    /// The segments as the API describes them.
+    pub fn segments(&self) -> Vec<crate::engine::SegmentView> {
+        self.world.read().engine.segments()
+    }
+
+    /// Generated rows per entity name (created items not counted).
+    pub fn entity_rows(&self) -> std::collections::BTreeMap<String, u64> {
+        let world = self.world.read();
+        world
+            .store
+            .entities
+            .iter()
+            .map(|e| (e.schema.name.clone(), world.store.base_len(e)))
+            .collect()
+    }
+
     /// Heap bytes of the generated data (an estimate of the tenant's resident size).
     pub fn data_bytes(&self) -> usize {
         self.pop.heap_bytes()

@@ -1168,7 +1168,7 @@ mod tests {
 
         stop.send(()).unwrap();
         process.await.unwrap().unwrap();
-        let subscriptions = sim.read().engine.subscriptions();
+        let subscriptions = sim.subscriptions();
         assert_eq!(subscriptions.len(), 1);
         assert!(subscriptions[0].deleted_at.is_some(), "deleted at shutdown");
         driver.shutdown().await;
@@ -1180,8 +1180,6 @@ mod tests {
         static STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
         let (sim, api, driver) = simulator(300).await;
         let count = sim
-            .read()
-            .engine
             .segments()
             .iter()
             .find(|s| s.name == "HighValueCustomers")

@@ -281,7 +281,7 @@ impl Runner {
         let started = Instant::now();
         let mut last = (0usize, Instant::now());
         while started.elapsed() < self.options.subscribe_timeout {
-            let n = sim.read().engine.subscriptions().len();
+            let n = sim.subscriptions().len();
             if n != last.0 {
                 last = (n, Instant::now());
             } else if n > 0 && last.1.elapsed() > Duration::from_millis(500) {
@@ -300,8 +300,6 @@ impl Runner {
         stop(&mut running).await;
         server.shutdown(Duration::from_secs(1)).await;
         let mut triggers: Vec<String> = sim
-            .read()
-            .engine
             .subscriptions()
             .iter()
             .map(|s| s.trigger.id().to_owned())
@@ -808,8 +806,6 @@ fn build_simulator_salted(
 /// The expected subscriptions the flow does not hold, as a failure.
 fn missing_subscriptions(sim: &Simulator, scenario: &Scenario) -> Option<Failure> {
     let held: Vec<Subscription> = sim
-        .read()
-        .engine
         .subscriptions()
         .into_iter()
         .filter(|s| s.deleted_at.is_none())
@@ -860,17 +856,10 @@ fn inputs_match(
 
 fn collect(run: &mut CaseRun, sim: &Simulator, sinks: &Sinks) {
     run.journal = sim.journal.since(0);
-    let world = sim.read();
-    run.events = world.engine.events();
-    run.deliveries = world.engine.deliveries();
-    run.subscriptions = world.engine.subscriptions();
-    run.entity_rows = world
-        .store
-        .entities
-        .iter()
-        .map(|e| (e.schema.name.clone(), world.store.base_len(e)))
-        .collect();
-    drop(world);
+    run.events = sim.events();
+    run.deliveries = sim.deliveries();
+    run.subscriptions = sim.subscriptions();
+    run.entity_rows = sim.entity_rows();
     run.grades = sim
         .limiter
         .report(sim.clock.now())

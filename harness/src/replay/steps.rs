@@ -1,10 +1,12 @@
 //! The steps of a scenario, applied to the simulator by the harness (as the platform, the
 //! tenant's admin or the scheduler would act on a real instance).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use simulator::Simulator;
 use simulator::api::{self, ApiRequest};
-use simulator::engine::{ForcedMeasure, Outcome as EngineOutcome, RefreshRequest, SubmissionKind};
+use simulator::engine::{
+    DeliveryStatus, ForcedMeasure, Outcome as EngineOutcome, RefreshRequest, SubmissionKind,
+};
 use simulator::faults::RouteFaultConfig;
 
 use super::runner::HARNESS_TOKEN;
@@ -139,18 +141,15 @@ pub(crate) fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
     }
     if let Some(r) = &step.redeliver {
         let last = {
-            let world = sim.read();
-            let events = world.engine.events();
-            world
-                .engine
-                .deliveries()
+            let events = sim.events();
+            sim.deliveries()
                 .into_iter()
                 .rev()
                 .find(|d| {
                     events
                         .iter()
                         .any(|e| e.event_id == d.event_id && e.trigger.id() == r.trigger)
-                        && serde_json::to_value(d.status).ok() == Some(json!("delivered"))
+                        && d.status == DeliveryStatus::Delivered
                 })
                 .map(|d| d.delivery_id)
         };
