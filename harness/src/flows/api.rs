@@ -114,6 +114,29 @@ mod tests {
         assert_eq!(encode("a+b=c#d"), "a%2Bb%3Dc%23d");
     }
 
+    fn check_wait(on_throttled: OnThrottled, retry_after_s: Option<u64>, expected_ms: i64) {
+        let retry = Retry {
+            on_throttled,
+            ..Retry::honouring_retry_after(1)
+        };
+        assert_eq!(
+            retry.wait_after_429(retry_after_s),
+            SimDuration::from_millis(expected_ms),
+            "{on_throttled:?} after Retry-After {retry_after_s:?}"
+        );
+    }
+
+    #[test]
+    fn waits_after_a_429_as_the_policy_says() {
+        let second = SimDuration::from_secs(1);
+        check_wait(OnThrottled::WaitRetryAfter, Some(7), 7_000);
+        check_wait(OnThrottled::WaitRetryAfter, None, 1_000);
+        check_wait(OnThrottled::RetryAtOnce, Some(7), 0);
+        check_wait(OnThrottled::WaitFixed(second), Some(7), 1_000);
+        check_wait(OnThrottled::WaitLess(second), Some(7), 6_000);
+        check_wait(OnThrottled::WaitLess(second), Some(1), 0);
+    }
+
     #[test]
     fn doubles_quotes_in_an_odata_string() {
         assert_eq!(odata_string("O'Brien"), "'O''Brien'");

@@ -125,11 +125,7 @@ impl ExportOnFullRefresh {
 }
 
 /// Fetches the page of customers at `skip` (retrying as `retry` says); its rows, or why not.
-pub(crate) async fn fetch_page(
-    io: &dyn FlowIo,
-    skip: usize,
-    retry: Retry,
-) -> Result<Vec<Value>, String> {
+async fn fetch_page(io: &dyn FlowIo, skip: usize, retry: Retry) -> Result<Vec<Value>, String> {
     let path = format!("data/Customer?$top={PAGE_SIZE}&$skip={skip}");
     let reply = api::call(io, "GET", &path, retry).await;
     match reply.body.get("value").and_then(Value::as_array) {
