@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use simulator::SimDuration;
 
 use super::api::{self, Retry, encode, odata_string};
-use super::event::{SeenEvents, is_success, parse_event};
+use super::event::{Memory, is_success, parse_event};
 use crate::flow::{BoxFuture, Flow, FlowContext, subscribe};
 use crate::scenario::SinkKind;
 
@@ -100,9 +100,27 @@ async fn email_crossing(ctx: &FlowContext, crossing: &Crossing<'_>) -> u16 {
 
 /// E-mails `{"to", "subject", "body", "segmentName", "entityCount", "firstMembers", "eventId"}`
 /// to the `Email` sink, once per event.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EmailOnSegmentThreshold {
-    seen: SeenEvents,
+    memory: Memory,
+}
+
+impl EmailOnSegmentThreshold {
+    /// The mistake of a broken variant: no memory of handled events, so a redelivery e-mails
+    /// again.
+    pub(crate) fn not_idempotent() -> EmailOnSegmentThreshold {
+        EmailOnSegmentThreshold {
+            memory: Memory::nothing(),
+        }
+    }
+}
+
+impl Default for EmailOnSegmentThreshold {
+    fn default() -> Self {
+        EmailOnSegmentThreshold {
+            memory: Memory::event_ids(),
+        }
+    }
 }
 
 impl Flow for EmailOnSegmentThreshold {
@@ -115,7 +133,7 @@ impl Flow for EmailOnSegmentThreshold {
             let Some(event) = parse_event::<SegmentCrossed>(event, TRIGGER) else {
                 return 400;
             };
-            if !self.seen.first_time(&event.event_id) {
+            if !self.memory.first_time(&event.event_id) {
                 return 202; // Already e-mailed: acknowledge the redelivery, do nothing.
             }
             let crossing = Crossing {
@@ -130,7 +148,7 @@ impl Flow for EmailOnSegmentThreshold {
                 202
             } else {
                 // The mail server is down: let the connector redeliver, and handle it then.
-                self.seen.forget(&event.event_id);
+                self.memory.forget(&event.event_id);
                 502
             }
         })

@@ -34,6 +34,35 @@ impl SeenEvents {
     }
 }
 
+/// Which handled events a flow remembers: every event id (correct), or none (the mistake of a
+/// flow that is not idempotent).
+#[derive(Debug)]
+pub(crate) struct Memory(Option<SeenEvents>);
+
+impl Memory {
+    /// Remembers every event id handled.
+    pub(crate) fn event_ids() -> Memory {
+        Memory(Some(SeenEvents::default()))
+    }
+
+    /// Remembers nothing: every delivery is handled as new.
+    pub(crate) fn nothing() -> Memory {
+        Memory(None)
+    }
+
+    /// Records `event_id`; true the first time it is seen (always, for a flow without memory).
+    pub(crate) fn first_time(&self, event_id: &str) -> bool {
+        self.0.as_ref().is_none_or(|seen| seen.first_time(event_id))
+    }
+
+    /// Forgets `event_id`, so that a redelivery is handled again (when acting failed).
+    pub(crate) fn forget(&self, event_id: &str) {
+        if let Some(seen) = &self.0 {
+            seen.forget(event_id);
+        }
+    }
+}
+
 /// Whether a status is a success (`2xx`).
 pub(crate) fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
@@ -83,5 +112,17 @@ mod tests {
         assert!(seen.first_time("e2"));
         seen.forget("e1");
         assert!(seen.first_time("e1"));
+    }
+
+    #[test]
+    fn a_memory_of_nothing_takes_every_delivery_as_new() {
+        let memory = Memory::nothing();
+        assert!(memory.first_time("e1"));
+        assert!(memory.first_time("e1"));
+        let memory = Memory::event_ids();
+        assert!(memory.first_time("e1"));
+        assert!(!memory.first_time("e1"));
+        memory.forget("e1");
+        assert!(memory.first_time("e1"));
     }
 }

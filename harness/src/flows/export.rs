@@ -5,9 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{self, Retry};
-use super::event::{SeenEvents, is_success, parse_event};
-use crate::flow::{ApiReply, BoxFuture, Flow, FlowContext};
+use super::api::{self, OnThrottled, Retry};
+use super::event::{Memory, is_success, parse_event};
+use crate::flow::{ApiReply, BoxFuture, Flow, FlowContext, FlowIo};
 use crate::scenario::SinkKind;
 
 const TRIGGER: &str = "full-refresh-completed";
@@ -17,7 +17,7 @@ pub(crate) const PAGE_SIZE: usize = 100;
 
 /// `429`s in a row the correct flow waits out for one page before giving up. Waiting the exact
 /// `Retry-After` is always admitted by a correct limiter, so this is only a safety net.
-const THROTTLED_MAX: u32 = 10;
+pub(crate) const THROTTLED_MAX: u32 = 10;
 
 /// Immediate retries of a throttled page by `export-ignores-retry-after`. It "hammers until
 /// admitted", but bounded: on the harness's virtual clock time does not pass while a flow keeps
@@ -34,92 +34,134 @@ struct RefreshCompleted {
     job_status: String,
 }
 
-/// A real-world mistake of a broken variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mistake {
-    /// Retries a throttled page at once, without waiting `Retry-After`.
-    IgnoresRetryAfter,
-    /// Fetches the first page and stops (forgot to loop).
-    FirstPageOnly,
-}
-
 /// Why an export stopped before the last page.
 #[derive(Debug)]
-struct Stopped {
-    page: usize,
-    skip: usize,
-    reason: String,
+pub(crate) struct Stopped {
+    pub(crate) page: usize,
+    pub(crate) skip: usize,
+    pub(crate) reason: String,
 }
 
 /// Exports `GET data/Customer?$top=100&$skip=N` page by page to the `Http` sink as
 /// `{"page", "skip", "rows", "customerIds"}`, once per event, after a `successful` full refresh
 /// (a failed or cancelled refresh is acknowledged and not exported: its data is stale).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ExportOnFullRefresh {
-    seen: SeenEvents,
-    mistake: Option<Mistake>,
+    memory: Memory,
+    retry: Retry,
+    /// The mistake of `export-first-page-only`: it stops after the first page.
+    first_page_only: bool,
+}
+
+impl Default for ExportOnFullRefresh {
+    fn default() -> Self {
+        ExportOnFullRefresh::new()
+    }
 }
 
 impl ExportOnFullRefresh {
     pub fn new() -> ExportOnFullRefresh {
-        ExportOnFullRefresh::default()
+        ExportOnFullRefresh {
+            memory: Memory::event_ids(),
+            retry: Retry::honouring_retry_after(THROTTLED_MAX),
+            first_page_only: false,
+        }
     }
 
     /// The mistake: retries a throttled page at once instead of waiting `Retry-After`.
     pub fn ignoring_retry_after() -> ExportOnFullRefresh {
-        ExportOnFullRefresh {
-            mistake: Some(Mistake::IgnoresRetryAfter),
-            ..ExportOnFullRefresh::default()
-        }
+        ExportOnFullRefresh::with_retry(Retry {
+            on_throttled: OnThrottled::RetryAtOnce,
+            throttled_max: HAMMER_MAX,
+            failures_max: 5,
+        })
     }
 
     /// The mistake: exports the first page only.
     pub fn first_page_only() -> ExportOnFullRefresh {
         ExportOnFullRefresh {
-            mistake: Some(Mistake::FirstPageOnly),
-            ..ExportOnFullRefresh::default()
+            first_page_only: true,
+            ..ExportOnFullRefresh::new()
+        }
+    }
+
+    /// The export with another retry policy (a broken variant's).
+    pub(crate) fn with_retry(retry: Retry) -> ExportOnFullRefresh {
+        ExportOnFullRefresh {
+            retry,
+            ..ExportOnFullRefresh::new()
+        }
+    }
+
+    /// The mistake of a broken variant: no memory of handled events, so a redelivery exports
+    /// every page again.
+    pub(crate) fn not_idempotent() -> ExportOnFullRefresh {
+        ExportOnFullRefresh {
+            memory: Memory::nothing(),
+            ..ExportOnFullRefresh::new()
         }
     }
 
     /// Exports every page; returns how many.
     async fn export(&self, ctx: &FlowContext) -> Result<usize, Stopped> {
-        let retry = match self.mistake {
-            Some(Mistake::IgnoresRetryAfter) => Retry {
-                honour_retry_after: false,
-                throttled_max: HAMMER_MAX,
-                failures_max: 5,
-            },
-            _ => Retry::honouring_retry_after(THROTTLED_MAX),
-        };
         let (mut page, mut skip) = (1, 0);
         loop {
-            let path = format!("data/Customer?$top={PAGE_SIZE}&$skip={skip}");
-            let reply = api::call(&*ctx.io, "GET", &path, retry).await;
-            let rows = match reply.body.get("value").and_then(Value::as_array) {
-                Some(rows) if reply.status == 200 => rows,
-                _ => {
-                    let reason = api_failure(&reply);
-                    return Err(Stopped { page, skip, reason });
-                }
-            };
-            let ids: Vec<&Value> = rows.iter().map(|row| &row["CustomerId"]).collect();
-            let count = ids.len();
-            let body = json!({"page": page, "skip": skip, "rows": count, "customerIds": ids});
-            let status = ctx.io.sink(SinkKind::Http, body).await;
-            if !is_success(status) {
-                let reason = format!("the HTTP endpoint answered {status}");
-                return Err(Stopped { page, skip, reason });
-            }
+            let rows = fetch_page(&*ctx.io, skip, self.retry)
+                .await
+                .map_err(|reason| Stopped { page, skip, reason })?;
+            post_page(&*ctx.io, page, skip, &rows)
+                .await
+                .map_err(|reason| Stopped { page, skip, reason })?;
             // `$skip` advances by the rows received, and a page shorter than `$top` is the last
             // one. (This takes the instance's maximum page size to be at least 100, the default:
             // a server that clamps `$top` lower would end the export after its first page.)
-            skip += count;
-            if count < PAGE_SIZE || self.mistake == Some(Mistake::FirstPageOnly) {
+            skip += rows.len();
+            if rows.len() < PAGE_SIZE || self.first_page_only {
                 return Ok(page);
             }
             page += 1;
         }
     }
+}
+
+/// Fetches the page of customers at `skip` (retrying as `retry` says); its rows, or why not.
+async fn fetch_page(io: &dyn FlowIo, skip: usize, retry: Retry) -> Result<Vec<Value>, String> {
+    let path = format!("data/Customer?$top={PAGE_SIZE}&$skip={skip}");
+    let reply = api::call(io, "GET", &path, retry).await;
+    match reply.body.get("value").and_then(Value::as_array) {
+        Some(rows) if reply.status == 200 => Ok(rows.clone()),
+        _ => Err(api_failure(&reply)),
+    }
+}
+
+/// Posts one page's customer ids to the `Http` sink; why not, when it answered an error.
+pub(crate) async fn post_page(
+    io: &dyn FlowIo,
+    page: usize,
+    skip: usize,
+    rows: &[Value],
+) -> Result<(), String> {
+    let ids: Vec<&Value> = rows.iter().map(|row| &row["CustomerId"]).collect();
+    let body = json!({"page": page, "skip": skip, "rows": ids.len(), "customerIds": ids});
+    let status = io.sink(SinkKind::Http, body).await;
+    if is_success(status) {
+        Ok(())
+    } else {
+        Err(format!("the HTTP endpoint answered {status}"))
+    }
+}
+
+/// The Teams message that reports an export stopped before its end.
+pub(crate) fn failure_note(job_id: &str, event_id: &str, stopped: &Stopped) -> Value {
+    let Stopped { page, skip, reason } = stopped;
+    json!({
+        "title": "Customer export failed",
+        "text": format!(
+            "The export after full refresh {job_id} stopped at page {page} ($skip={skip}): {reason}"
+        ),
+        "jobId": job_id,
+        "eventId": event_id,
+    })
 }
 
 /// "the API answered 503: Service unavailable" (the message of an OData or throttling error).
@@ -144,20 +186,11 @@ impl Flow for ExportOnFullRefresh {
             let Some(event) = parse_event::<RefreshCompleted>(event, TRIGGER) else {
                 return 400;
             };
-            if !self.seen.first_time(&event.event_id) || event.job_status != "successful" {
+            if !self.memory.first_time(&event.event_id) || event.job_status != "successful" {
                 return 202;
             }
             if let Err(stopped) = self.export(ctx).await {
-                let Stopped { page, skip, reason } = stopped;
-                let job = &event.job_id;
-                let note = json!({
-                    "title": "Customer export failed",
-                    "text": format!(
-                        "The export after full refresh {job} stopped at page {page} ($skip={skip}): {reason}"
-                    ),
-                    "jobId": job,
-                    "eventId": event.event_id,
-                });
+                let note = failure_note(&event.job_id, &event.event_id, &stopped);
                 ctx.io.sink(SinkKind::Teams, note).await;
             }
             // Handled either way: a redelivery would export the pages already sent again.

@@ -16,11 +16,18 @@ mod catalog;
 mod email;
 mod event;
 mod export;
+mod measure;
+pub mod mutants;
+mod refresh_success;
 mod teams;
 #[cfg(test)]
 mod testing;
+mod unification;
 
-pub use catalog::{UnknownFlow, find_flow, reference_flows};
+pub use catalog::{UnknownFlow, find_flow, mutants, reference_flows};
 pub use email::{EmailOffByOneThreshold, EmailOnSegmentThreshold, EmailPollsSegmentCounts};
 pub use export::ExportOnFullRefresh;
+pub use measure::TeamsOnMeasureThreshold;
+pub use refresh_success::EmailOnRefreshSuccess;
 pub use teams::TeamsOnRefreshFailure;
+pub use unification::SyncOnUnificationSuccess;

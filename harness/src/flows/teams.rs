@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::event::{SeenEvents, is_success, parse_event};
+use super::event::{Memory, is_success, parse_event};
 use crate::flow::{BoxFuture, Flow, FlowContext};
 use crate::scenario::SinkKind;
 
@@ -29,20 +29,22 @@ struct TaskError {
 /// Posts `{"title", "text", "dataSourceName", "eventId"}` to the `Teams` sink, once per event.
 #[derive(Debug)]
 pub struct TeamsOnRefreshFailure {
-    /// `None` for the broken variant, which handles a redelivered event again.
-    seen: Option<SeenEvents>,
+    /// Nothing, for the broken variant, which handles a redelivered event again.
+    memory: Memory,
 }
 
 impl TeamsOnRefreshFailure {
     pub fn new() -> TeamsOnRefreshFailure {
         TeamsOnRefreshFailure {
-            seen: Some(SeenEvents::default()),
+            memory: Memory::event_ids(),
         }
     }
 
     /// The mistake: no memory of handled events, so a redelivery posts a second message.
     pub fn not_idempotent() -> TeamsOnRefreshFailure {
-        TeamsOnRefreshFailure { seen: None }
+        TeamsOnRefreshFailure {
+            memory: Memory::nothing(),
+        }
     }
 }
 
@@ -62,9 +64,7 @@ impl Flow for TeamsOnRefreshFailure {
             let Some(event) = parse_event::<RefreshFailed>(event, TRIGGER) else {
                 return 400;
             };
-            if let Some(seen) = &self.seen
-                && !seen.first_time(&event.event_id)
-            {
+            if !self.memory.first_time(&event.event_id) {
                 return 202; // Already posted: acknowledge the redelivery, do nothing.
             }
             let detail = event.errors.first().map_or("no details", |e| &e.message);
@@ -83,9 +83,7 @@ impl Flow for TeamsOnRefreshFailure {
             }
             // Teams is down: answer an error so the connector redelivers, and forget the event so
             // that the redelivery posts.
-            if let Some(seen) = &self.seen {
-                seen.forget(&event.event_id);
-            }
+            self.memory.forget(&event.event_id);
             502
         })
     }
