@@ -4,6 +4,7 @@
 
 pub mod case;
 pub mod check;
+pub mod error_chain;
 pub mod flow;
 pub mod flows;
 pub mod load;
@@ -12,5 +13,6 @@ pub mod properties;
 pub mod replay;
 pub mod report;
 pub mod scenario;
+pub mod session;
 pub mod snapshot;
 pub mod transcript;

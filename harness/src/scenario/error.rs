@@ -164,3 +164,42 @@ pub(crate) fn list<S: AsRef<str>>(names: &[S]) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
+
+/// serde's message with names in double quotes, as the rest of insightsim writes them
+/// (serde writes `` unknown field `x` ``).
+pub(crate) fn serde_message(message: &str) -> String {
+    message.trim_end_matches('\n').replace('`', "\"")
+}
+
+/// Why a partition (`--partition K/N`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionError {
+    /// The text is not a valid `K/N`.
+    #[error("invalid partition \"{text}\": {problem}; write K/N with 1 <= K <= N, e.g. 2/4")]
+    Text {
+        text: String,
+        problem: PartitionProblem,
+    },
+    /// `K` and `N` do not name a partition.
+    #[error("invalid partition {k}/{n}: {problem}")]
+    Numbers {
+        k: usize,
+        n: usize,
+        problem: PartitionProblem,
+    },
+}
+
+/// What is wrong with a partition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionProblem {
+    #[error("there is no '/'")]
+    NoSlash,
+    #[error("\"{0}\" is not a whole number")]
+    NotANumber(String),
+    #[error("there must be at least one partition")]
+    NoPartitions,
+    #[error("partitions are numbered from 1")]
+    NumberedFromOne,
+    #[error("there are only {0} partitions")]
+    OnlySome(usize),
+}

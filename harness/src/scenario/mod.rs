@@ -15,7 +15,7 @@ mod schema;
 mod validate;
 mod write;
 
-pub use error::{ErrorKind, NameKind, ScenarioError};
+pub use error::{ErrorKind, NameKind, PartitionError, PartitionProblem, ScenarioError};
 pub use load::{Case, Suite, load_suite, parse_partition};
 pub use model::*;
 pub use parse::parse;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use simulator::engine::Trigger;
 use simulator::tenant::TenantSpec;
 
-use super::error::{ErrorKind, NameKind, list};
+use super::error::{ErrorKind, NameKind, list, serde_message};
 use super::key::KeyPath;
 use super::validate::{Check, Failure};
 
@@ -28,10 +28,7 @@ impl Catalog {
         serde_path_to_error::deserialize::<_, TenantSpec>(toml::Value::Table(tenant.clone()))
             .map_err(|e| {
                 let key = at.join(&KeyPath::from_serde(e.path()));
-                (
-                    key,
-                    ErrorKind::Shape(super::parse::serde_message(e.inner().message())),
-                )
+                (key, ErrorKind::Shape(serde_message(e.inner().message())))
             })?;
         // ...then the whole tenant, which checks what types cannot (ranges, unique names).
         let text =

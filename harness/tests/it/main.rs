@@ -1,3 +1,4 @@
 //! Integration tests of the harness.
 
+mod process;
 mod replay;
