@@ -49,8 +49,8 @@ pub struct LoadArgs {
     /// Print the report as JSON (no progress bar).
     #[arg(long, env = "INSIGHTSIM_LOAD_JSON")]
     json: bool,
-    /// Without --url: the in-process simulator's tenant. --seed also seeds the load's page
-    /// offsets.
+    // Without --url: the in-process simulator's tenant; --seed also seeds the load's page
+    // offsets.
     #[command(flatten)]
     tenant: TenantArgs,
 }
