@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use simulator::SimDuration;
 
+use super::key::KeyPath;
+
 /// A rejected scenario file. `Display` reads
 /// `scenarios/segment/x.toml:14: steps[2].evaluate_segment: unknown field "entity_cont", ...`;
 /// the line and the key are left out when they are not known (an unreadable file, a duplicate
@@ -42,6 +44,11 @@ impl std::error::Error for ScenarioError {
         }
     }
 }
+
+/// A failed check of a scenario: the key at fault and what is wrong (`parse` turns it into a
+/// [`ScenarioError`] with the line of the key).
+pub(crate) type Failure = (KeyPath, ErrorKind);
+pub(crate) type Check = Result<(), Failure>;
 
 /// What is wrong. Messages are lower-case fragments that say what to do instead.
 #[derive(Debug, thiserror::Error)]

@@ -5,9 +5,8 @@ use serde_json::{Map, Value};
 use simulator::engine::Trigger;
 use simulator::tenant::TenantSpec;
 
-use super::error::{ErrorKind, NameKind, list, serde_message};
+use super::error::{Check, ErrorKind, Failure, NameKind, list, serde_message};
 use super::key::KeyPath;
-use super::validate::{Check, Failure};
 
 /// The tenant a scenario runs on, for looking names up.
 pub(crate) struct Catalog {
