@@ -1,10 +1,10 @@
 //! Replaying a scenario against a flow on virtual time.
 //!
 //! [`Runner`] runs one case: it builds the case's simulator ([`tenant`]), starts the flow under
-//! test ([`FlowUnderTest`]; a command flow through [`command`], after [`discovery`] found its
-//! triggers), applies the steps ([`steps`]) along the [`timeline`], and gathers what happened
-//! into a [`CaseRun`]. In-process flows get [`inproc::InProcessIo`] on virtual time ([`time`]);
-//! every flow posts to the mocked [`sinks`].
+//! test ([`FlowUnderTest`]; a command flow through `command`, after `discovery` found its
+//! triggers), applies the steps ([`steps`]) along the `timeline`, and gathers what happened into
+//! a [`CaseRun`]. In-process flows get [`inproc::InProcessIo`] on virtual time ([`time`]); every
+//! flow posts to the mocked [`sinks`].
 
 mod case_run;
 mod command;

@@ -1,5 +1,5 @@
 //! [`Runner`]: runs cases against one flow. Each case gets a fresh simulator on virtual time,
-//! the flow under test, the sinks, and the scenario's [timeline](super::timeline).
+//! the flow under test, the sinks, and the scenario's timeline (`timeline.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Scenario files: the conformance suite as data.
 //!
-//! [`parse`] reads one file, [`load_suite`] a suite of them, [`write`] renders a scenario back
+//! [`parse`] reads one file, [`load_suite`] a suite of them, [`write()`] renders a scenario back
 //! to TOML (for shrunk property-test failures) and [`schema`] is the JSON Schema of the format.
 
 #[cfg(test)]
