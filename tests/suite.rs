@@ -7,21 +7,23 @@
 //!   fail, and catches each planted mistake.
 //! - `property::<law>::<flow>`: the laws hold for the reference flows over generated timelines;
 //!   `broken-property::<law>::<flow>` checks that the broken variant the law targets breaks it.
+//! - `tidy::no-orphaned-snapshots`: every file in `snapshots/` is produced by a reference trial.
 //! - `process::<flow>`: the suite run by the real binary against the flow as a process
 //!   (`insightsim run --flow-cmd "insightsim flow <name>"`), with a JUnit report.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use harness::case::{CaseSettings, run_case};
 use harness::flow::FlowFactory;
 use harness::flows::reference_flows;
 use harness::outcome::{CaseResult, Outcome};
-use harness::properties::{check_law, laws};
-use harness::replay::{FlowUnderTest, RunOptions, Runner};
+use harness::properties::laws;
+use harness::replay::{FlowUnderTest, RunOptions};
 use harness::report::Console;
-use harness::scenario::{Case, load_suite};
+use harness::scenario::{Case, Suite};
+use harness::session::{Selection, Session, snapshot_names};
 use harness::snapshot::{Mode, SnapshotStore};
 use libtest_mimic::{Arguments, Failed, Trial};
 use tokio::runtime::Runtime;
@@ -37,10 +39,14 @@ fn render(result: &CaseResult) -> String {
     String::from_utf8_lossy(&console.into_inner()).into_owned()
 }
 
-async fn runner(flow: FlowFactory) -> Result<Runner, Failed> {
-    Runner::new(FlowUnderTest::InProcess(flow), RunOptions::default())
-        .await
-        .map_err(|e| Failed::from(format!("cannot start the runner: {e:#}")))
+/// A session against the in-process `flow`, as `insightsim run --flow NAME` starts one.
+fn session(rt: &Runtime, flow: FlowFactory) -> Result<Session, Failed> {
+    Session::start(
+        rt.handle(),
+        FlowUnderTest::InProcess(flow),
+        RunOptions::default(),
+    )
+    .map_err(|e| Failed::from(format!("cannot start the runner: {e}")))
 }
 
 fn reference_trial(rt: Arc<Runtime>, flow: FlowFactory, case: Case, snapshots: PathBuf) -> Trial {
@@ -49,30 +55,13 @@ fn reference_trial(rt: Arc<Runtime>, flow: FlowFactory, case: Case, snapshots: P
         move || {
             let mode = Mode::from_env(false).map_err(|e| Failed::from(e.to_string()))?;
             let store = SnapshotStore::new(&snapshots, mode).with_source("insightsim run");
-            let result = rt.block_on(async {
-                let runner = runner(flow).await?;
-                let relative = case
-                    .path
-                    .strip_prefix(root())
-                    .unwrap_or(&case.path)
-                    .to_path_buf();
-                Ok::<_, Failed>(
-                    run_case(
-                        &runner,
-                        &case.id,
-                        &relative,
-                        &case.scenario,
-                        CaseSettings {
-                            snapshots: Some(&store),
-                            xfail: None,
-                        },
-                    )
-                    .await,
-                )
-            })?;
+            let mut session = session(&rt, flow)?
+                .with_snapshots(store)
+                .with_input_root(root());
+            let result = session.run_case(&case);
             match result.outcome {
                 Outcome::Pass | Outcome::Skipped => Ok(()),
-                _ => Err(render(&result).into()),
+                _ => Err(render(result).into()),
             }
         },
     )
@@ -80,28 +69,9 @@ fn reference_trial(rt: Arc<Runtime>, flow: FlowFactory, case: Case, snapshots: P
 
 fn broken_trial(rt: Arc<Runtime>, flow: FlowFactory, cases: Vec<Case>) -> Trial {
     Trial::test(format!("broken::{}", flow.name), move || {
-        let results = rt.block_on(async {
-            let runner = runner(flow).await?;
-            let mut results = Vec::new();
-            for case in &cases {
-                results.push(
-                    run_case(
-                        &runner,
-                        &case.id,
-                        &case.path,
-                        &case.scenario,
-                        CaseSettings::default(),
-                    )
-                    .await,
-                );
-            }
-            Ok::<_, Failed>(results)
-        })?;
-        let failed: Vec<&CaseResult> = results
-            .iter()
-            .filter(|r| r.outcome == Outcome::Fail)
-            .collect();
-        if failed.is_empty() {
+        let mut session = session(&rt, flow)?;
+        session.run_cases(&cases, |_| {});
+        if !session.results().iter().any(|r| r.outcome == Outcome::Fail) {
             return Err(format!(
                 "the broken variant {} ({}) passed every case: the suite does not catch its mistake",
                 flow.name,
@@ -157,11 +127,11 @@ fn property_trials(rt: &Arc<Runtime>, flows: &[FlowFactory]) -> Vec<Trial> {
             };
             let (rt, dir) = (rt.clone(), failures_dir.clone());
             trials.push(Trial::test(format!("{prefix}::{}::{}", law.id.trim_start_matches("property/"), flow.name), move || {
-                let runner = rt.block_on(runner(flow))?;
-                let result = check_law(rt.handle(), &runner, law, cases, 42, Some(&dir));
-                match (&result.failure, flow.broken) {
+                let mut session = session(&rt, flow)?;
+                let result = session.check_law(law, cases, Some(&dir));
+                match (result.failures.first(), flow.broken) {
                     (None, None) | (Some(_), Some(_)) => Ok(()),
-                    (Some(f), None) => Err(format!("{}\n{}", law.statement, f.as_failure().actual).into()),
+                    (Some(f), None) => Err(format!("{}\n{}", law.statement, f.actual).into()),
                     (None, Some(mistake)) => Err(format!(
                         "{} held for the broken variant {} ({mistake}) over {cases} generated timelines",
                         law.id, flow.name
@@ -231,6 +201,41 @@ fn check_junit(xml: &str) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Every `.snap` in `snapshots/` is produced by some (reference flow, case): a snapshot left
+/// behind by a renamed case or flow fails here instead of lingering unreviewed.
+fn orphaned_snapshots_trial(suite: &Suite, flows: &[FlowFactory], snapshots: PathBuf) -> Trial {
+    let produced = snapshot_names(flows, &suite.cases);
+    Trial::test("tidy::no-orphaned-snapshots", move || {
+        let entries = std::fs::read_dir(&snapshots)
+            .map_err(|e| Failed::from(format!("cannot read {}: {e}", snapshots.display())))?;
+        let mut orphaned = BTreeSet::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|e| Failed::from(format!("cannot read {}: {e}", snapshots.display())))?
+                .path();
+            let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".snap"))
+            else {
+                continue;
+            };
+            if !produced.contains(stem) {
+                orphaned.insert(path.display().to_string());
+            }
+        }
+        if orphaned.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "no (reference flow, case) produces these snapshots; delete them, or restore the case or flow that wrote them:\n{}",
+                orphaned.into_iter().collect::<Vec<_>>().join("\n")
+            )
+            .into())
+        }
+    })
+}
+
 fn main() {
     let args = Arguments::from_args();
     let rt = Arc::new(
@@ -240,13 +245,19 @@ fn main() {
             .build()
             .unwrap_or_else(|e| panic!("cannot build the runtime: {e}")),
     );
-    let scenarios = root().join("scenarios");
-    let suite = match load_suite(&scenarios, std::slice::from_ref(&scenarios)) {
+    let selection = Selection {
+        suite: root().join("scenarios"),
+        ..Selection::default()
+    };
+    let suite = match selection.load() {
         Ok(s) => s,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("{e}");
+        Err(e) => {
+            if let harness::session::SelectionError::Scenarios(errors) = &e {
+                for e in errors {
+                    eprintln!("{e}");
+                }
             }
+            eprintln!("{e}");
             std::process::exit(2);
         }
     };
@@ -271,6 +282,7 @@ fn main() {
         }
     }
     trials.extend(property_trials(&rt, &flows));
+    trials.push(orphaned_snapshots_trial(&suite, &flows, snapshots));
     trials.push(process_trial("teams-on-refresh-failure", true));
     trials.push(process_trial("teams-not-idempotent", false));
     libtest_mimic::run(&args, trials).exit();

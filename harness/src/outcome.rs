@@ -28,6 +28,20 @@ pub struct Failure {
     pub actual: String,
 }
 
+impl Failure {
+    pub fn new(
+        check: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Failure {
+        Failure {
+            check: check.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
 /// The snapshot comparison of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]

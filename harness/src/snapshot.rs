@@ -2,8 +2,9 @@
 //! `cargo insta accept` work on them.
 //!
 //! A snapshot of case `segment/fires-once-per-upward-crossing` run against flow
-//! `reference-email` is `snapshots/reference-email__segment__fires-once-per-upward-crossing.snap`
-//! (see [`name_for`]):
+//! `email-on-segment-threshold` is
+//! `snapshots/email-on-segment-threshold__segment__fires-once-per-upward-crossing.snap` (see
+//! [`name_for`]):
 //!
 //! ```text
 //! ---
@@ -11,8 +12,9 @@
 //! expression: transcript
 //! input_file: scenarios/segment/fires-once-per-upward-crossing.toml
 //! ---
-//! t=+0s      sim    evaluate segment HighValueCustomers -> 900
-//! t=+1d      sim    evaluate segment HighValueCustomers -> 1100
+//! +0s          call      POST triggers/segment-threshold-crossed/subscriptions -> 201
+//! +0s          step      evaluate_segment HighValueCustomers entity_count=900
+//! +1d          step      evaluate_segment HighValueCustomers entity_count=1100
 //! ```
 //!
 //! The header is insta's YAML metadata (`source`, `expression`, `input_file`), written with
@@ -22,6 +24,25 @@
 //!
 //! Contents are compared as insta compares them: `\r\n` becomes `\n` and trailing whitespace is
 //! ignored; the file holds the content followed by exactly one newline.
+//!
+//! # Why not insta's API
+//!
+//! `insightsim run` compares and records snapshots outside `cargo test`: against a user's flow,
+//! from an installed binary, in their CI. insta 1.x has no API for that:
+//!
+//! - its assertions (`assert_snapshot!`) panic on a mismatch, and decide inside the assertion
+//!   what to write, from `INSTA_UPDATE`, `CI` and `INSTA_FORCE_PASS`; the run needs a
+//!   [`SnapshotStatus`] per case, to grade it and report the diff;
+//! - they find the workspace from the crate that was compiled (`CARGO_MANIFEST_DIR` at build
+//!   time, else `cargo metadata`), which is not where an installed `insightsim` runs;
+//! - `insta::Snapshot::from_file` reads a file, but building a snapshot with this metadata and
+//!   saving it needs insta's crate-private constructors, and comparing contents goes through
+//!   `insta::internals`, which insta documents as having no stability guarantee.
+//!
+//! So this module reads and writes the format itself (the reader, the writer with insta's YAML
+//! quoting, and insta's update modes in [`Mode`]), and insta stays a dev-dependency that holds
+//! it to insta's own bytes: `insta_reads_what_the_store_writes` and
+//! `the_store_reads_what_insta_writes` in the tests below.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -111,7 +132,7 @@ pub enum SnapshotError {
 }
 
 /// The file stem of the snapshot of case `case_id` run against flow `flow`:
-/// `reference-email__segment__fires-once-per-upward-crossing`.
+/// `email-on-segment-threshold__segment__fires-once-per-upward-crossing`.
 ///
 /// The rule is insta's for a snapshot named `{flow}/{case_id}`: `/` and `\` become `__`. On top
 /// of that, any character other than an ASCII letter, digit, `-`, `_` or `.` becomes `_`, so the
@@ -443,10 +464,10 @@ fn yaml_scalar(s: &str) -> String {
 mod tests {
     use super::*;
 
-    const NAME: &str = "reference-email__segment__fires-once-per-upward-crossing";
+    const NAME: &str = "email-on-segment-threshold__segment__fires-once-per-upward-crossing";
     const INPUT: &str = "scenarios/segment/fires-once-per-upward-crossing.toml";
-    const TRANSCRIPT: &str = "t=+0s      sim    evaluate segment HighValueCustomers -> 900\n\
-                              t=+1d      sim    evaluate segment HighValueCustomers -> 1100\n";
+    const TRANSCRIPT: &str = "+0s          step      evaluate_segment HighValueCustomers entity_count=900\n\
+                              +1d          step      evaluate_segment HighValueCustomers entity_count=1100\n";
 
     fn store(dir: &Path, mode: Mode) -> SnapshotStore {
         SnapshotStore::new(dir.join("snapshots"), mode)
@@ -512,16 +533,19 @@ mod tests {
         expression: transcript
         input_file: scenarios/segment/fires-once-per-upward-crossing.toml
         ---
-        t=+0s      sim    evaluate segment HighValueCustomers -> 900
-        t=+1d      sim    evaluate segment HighValueCustomers -> 1100
+        +0s          step      evaluate_segment HighValueCustomers entity_count=900
+        +1d          step      evaluate_segment HighValueCustomers entity_count=1100
         ");
-        assert!(file(TRANSCRIPT).ends_with("-> 1100\n"));
+        assert!(file(TRANSCRIPT).ends_with("entity_count=1100\n"));
     }
 
     #[test]
     fn names_replace_slashes_as_insta_does_and_keep_file_names_portable() {
         assert_eq!(
-            name_for("reference-email", "segment/fires-once-per-upward-crossing"),
+            name_for(
+                "email-on-segment-threshold",
+                "segment/fires-once-per-upward-crossing"
+            ),
             NAME
         );
         assert_eq!(name_for("my flow", "a\\b/c:d@e"), "my_flow__a__b__c_d_e");
@@ -535,7 +559,7 @@ mod tests {
         };
         assert_eq!(path, format!("snapshots/{NAME}.snap"));
         assert!(diff.starts_with("--- no snapshot (file missing)\n+++ new transcript\n"));
-        assert!(diff.contains("\n+t=+1d      sim"));
+        assert!(diff.contains("\n++1d          step"), "{diff}");
         assert_eq!((snap, pending), (None, None));
 
         let (status, snap, pending) = check(Mode::Check, Some("other\n"), true, TRANSCRIPT);

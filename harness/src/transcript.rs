@@ -4,9 +4,9 @@
 //! ```text
 //! +0s          call      POST triggers/segment-threshold-crossed/subscriptions -> 201
 //! +1d          step      evaluate_segment HighValueCustomers entity_count=1100
-//! +1d          event     ev1 segment-threshold-crossed sub1 previousCount=900 entityCount=1100 threshold=1000
+//! +1d          event     ev1 segment-threshold-crossed sub1 segmentName=HighValueCustomers threshold=1000 previousCount=900 entityCount=1100
 //! +1d          deliver   ev1 attempt 1 -> status 202
-//! +1d          call      GET data/Customer?$filter=IsMemberOfSegment('HighValueCustomers')&$top=10 -> 200
+//! +1d          call      GET data/Customer?$filter=IsMemberOfSegment('HighValueCustomers')&$top=10&$select=CustomerId,FullName,EMail&$count=true -> 200
 //! +1d          sink      email {"subject":"Segment HighValueCustomers crossed 1000: 1100 members",...}
 //! ```
 //!

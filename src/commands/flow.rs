@@ -13,6 +13,8 @@ pub struct FlowArgs {
     #[arg(required_unless_present = "list")]
     name: Option<String>,
     /// List the reference flows, marking the deliberately broken variants.
+    // No environment twin, on purpose: `insightsim flow NAME` runs as a child of `insightsim run`
+    // and inherits its environment, where a twin would make the flow list and exit instead.
     #[arg(long)]
     list: bool,
 }

@@ -1,7 +1,6 @@
 //! `insightsim load`: drive many connections at a simulator and read how each was graded.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use simulator::rate_limit::{ConnectionReport, render_table};
 use simulator::{Clock, SimConfig, SimDuration, Simulator};
 
-use crate::commands::serve::tenant_spec;
+use crate::commands::tenant_args::TenantArgs;
 use crate::exit;
 
 #[derive(Debug, Args)]
@@ -48,20 +47,12 @@ pub struct LoadArgs {
     #[arg(long, env = "INSIGHTSIM_HONOUR_RETRY_AFTER")]
     honour_retry_after: bool,
     /// Print the report as JSON (no progress bar).
-    #[arg(long, env = "INSIGHTSIM_JSON")]
+    #[arg(long, env = "INSIGHTSIM_LOAD_JSON")]
     json: bool,
-    /// In-process simulator: seed.
-    #[arg(long, env = "INSIGHTSIM_SEED")]
-    seed: Option<u64>,
-    /// In-process simulator: number of customers.
-    #[arg(long, env = "INSIGHTSIM_CUSTOMERS")]
-    customers: Option<usize>,
-    /// In-process simulator: tenant file.
-    #[arg(long, env = "INSIGHTSIM_TENANT")]
-    tenant: Option<PathBuf>,
-    /// In-process simulator: the call limit (CALLS/WINDOW or off).
-    #[arg(long, env = "INSIGHTSIM_RATE_LIMIT")]
-    rate_limit: Option<String>,
+    // Without --url: the in-process simulator's tenant; --seed also seeds the load's page
+    // offsets.
+    #[command(flatten)]
+    tenant: TenantArgs,
 }
 
 pub fn run(args: LoadArgs) -> anyhow::Result<u8> {
@@ -92,12 +83,7 @@ async fn load(args: LoadArgs, duration: Option<Duration>) -> anyhow::Result<u8> 
     let (addr, in_process) = match &args.url {
         Some(url) => (loopback_addr(url)?, None),
         None => {
-            let spec = tenant_spec(
-                args.tenant.as_ref(),
-                args.seed,
-                args.customers,
-                args.rate_limit.as_deref(),
-            )?;
+            let spec = args.tenant.spec()?;
             let mut config = SimConfig::new(spec, Clock::wall(1.0));
             config.journal_capacity = 10_000;
             let sim = Arc::new(Simulator::new(config));
@@ -120,7 +106,7 @@ async fn load(args: LoadArgs, duration: Option<Duration>) -> anyhow::Result<u8> 
         skip_max: customers,
         page_size: 100,
         honour_retry_after: args.honour_retry_after,
-        seed: args.seed.unwrap_or(42),
+        seed: args.tenant.seed.unwrap_or(42),
     };
     let progress = Arc::new(LoadProgress::default());
     let bar = (!args.json).then(|| progress_bar(duration, args.requests));

@@ -4,3 +4,4 @@ pub mod flow;
 pub mod load;
 pub mod run;
 pub mod serve;
+pub mod tenant_args;

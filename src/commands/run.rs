@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use harness::case::{CaseSettings, run_case};
 use harness::flows::find_flow;
-use harness::outcome::{CaseResult, Outcome};
-use harness::properties;
-use harness::replay::{FlowUnderTest, RunOptions, Runner};
+use harness::outcome::CaseResult;
+use harness::replay::{FlowUnderTest, RunOptions};
 use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message};
-use harness::scenario::{self, Suite};
+use harness::scenario::{SinkKind, Suite};
+use harness::session::{Progress, Selection, SelectionError, Session, command_flow, url_flow};
 use harness::snapshot::{Mode, SnapshotStore};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -55,6 +54,8 @@ pub struct RunArgs {
     #[arg(long, env = "INSIGHTSIM_PARTITION")]
     partition: Option<String>,
     /// List the cases (id, level, triggers, requirement) and exit.
+    // No environment twin, on purpose: set once in a CI job's environment, it would turn every
+    // later `run` of the job into a listing that grades nothing and exits 0.
     #[arg(long)]
     list: bool,
     /// Replace every case's seed.
@@ -94,14 +95,15 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let paths = if args.paths.is_empty() {
-        vec![args.suite.clone()]
-    } else {
-        args.paths.clone()
+    let selection = Selection {
+        suite: args.suite.clone(),
+        paths: args.paths.clone(),
+        filter: args.filter.clone(),
+        partition: args.partition.clone(),
     };
-    let mut suite = match scenario::load_suite(&args.suite, &paths) {
+    let suite = match selection.load() {
         Ok(suite) => suite,
-        Err(errors) => {
+        Err(SelectionError::Scenarios(errors)) => {
             for e in &errors {
                 eprintln!("error: {e}");
             }
@@ -111,15 +113,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             );
             return Ok(exit::USAGE);
         }
+        Err(e) => return Err(e.into()),
     };
-    if !args.filter.is_empty() {
-        suite = suite.filter(&args.filter);
-    }
-    if let Some(p) = &args.partition {
-        let (k, n) =
-            scenario::parse_partition(p).map_err(|e| anyhow::anyhow!("--partition {p}: {e}"))?;
-        suite = suite.partition(k, n).map_err(anyhow::Error::msg)?;
-    }
     if args.list {
         print_list(&suite);
         return Ok(exit::SUCCESS);
@@ -127,15 +122,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let flow = flow_under_test(&args)?;
     let subscribe_timeout =
         simulator::SimDuration::parse(&args.subscribe_timeout).context("--subscribe-timeout")?;
-    let sinks_addr = match (&args.sinks_addr, &args.flow_url) {
-        (Some(addr), _) => Some(*addr),
-        (None, Some(_)) => Some(SocketAddr::from(([127, 0, 0, 1], 8081))),
-        (None, None) => None,
-    };
     let options = RunOptions {
         seed: args.seed,
-        sinks_addr,
-        subscribe_timeout: Duration::from_millis(subscribe_timeout.as_millis().max(1) as u64),
+        sinks_addr: args.sinks_addr,
+        subscribe_timeout: Duration::from_millis(
+            u64::try_from(subscribe_timeout.as_millis().max(1)).unwrap_or(u64::MAX),
+        ),
         ..RunOptions::default()
     };
     let mode = Mode::from_env(args.accept)?;
@@ -144,15 +136,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         Some(path) => Some(report::load_xfail(path)?),
         None => None,
     };
-    if let Some(x) = &xfail {
+    if let (Some(x), Some(path)) = (&xfail, &args.expected_failures) {
         let ids: Vec<&str> = suite.cases.iter().map(|c| c.id.as_str()).collect();
         for unknown in x.unknown_ids(&ids) {
             eprintln!(
                 "warning: {} lists {unknown}, which is not a case of this run",
-                args.expected_failures
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
+                path.display()
             );
         }
     }
@@ -163,14 +152,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let started = simulator::time::SimTime::from_millis(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64),
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
     );
-    let runner = runtime
-        .block_on(Runner::new(flow, options))
-        .context("cannot start the flow under test")?;
-    let flow_name = runner.flow_name();
+    let mut session = Session::start(runtime.handle(), flow, options)
+        .context("cannot start the flow under test")?
+        .with_snapshots(store);
+    if let Some(x) = xfail {
+        session = session.with_expected_failures(x);
+    }
     if args.flow_url.is_some() {
-        use harness::scenario::SinkKind;
+        let runner = session.runner();
         eprintln!(
             "serving the API at http://{} and the sinks at {} (Teams), {} (e-mail), {} (HTTP)",
             args.sim_addr,
@@ -184,150 +175,55 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .strict(args.strict)
         .reproduce_with(reproduce_prefix(&args));
     let bar = progress(suite.cases.len());
-    let mut results = Vec::with_capacity(suite.cases.len());
-    for (i, case) in suite.cases.iter().enumerate() {
-        bar.set_message(progress_message(i, suite.cases.len(), &case.id));
-        let settings = CaseSettings {
-            snapshots: Some(&store),
-            xfail: xfail.as_ref(),
-        };
-        let mut result = runtime.block_on(run_case(
-            &runner,
-            &case.id,
-            &case.path,
-            &case.scenario,
-            settings,
-        ));
-        result.flow = flow_name.clone();
-        bar.suspend(|| {
-            let _ = console.case(&result);
-        });
-        bar.inc(1);
-        results.push(result);
-    }
+    session.run_cases(&suite.cases, |event| match event {
+        Progress::Case { index, total, case } => {
+            bar.set_message(progress_message(index, total, &case.id));
+        }
+        Progress::Result(result) => {
+            bar.suspend(|| {
+                let _ = console.case(result);
+            });
+            bar.inc(1);
+        }
+        Progress::Law { .. } => {}
+    });
     bar.finish_and_clear();
     if args.properties > 0 {
-        for law in properties::laws() {
-            if !runner.triggers().iter().any(|t| t == law.trigger) {
-                continue;
-            }
-            eprintln!(
-                "checking {} over {} generated timelines",
-                law.id, args.properties
-            );
-            let seed = args.seed.unwrap_or(42);
-            let checked = properties::check_law(
-                runtime.handle(),
-                &runner,
-                law,
-                args.properties,
-                seed,
-                Some(&args.property_failures),
-            );
-            let result = property_result(&flow_name, seed, checked);
-            let _ = console.case(&result);
-            results.push(result);
-        }
+        session.check_laws(
+            args.properties,
+            Some(&args.property_failures),
+            |event| match event {
+                Progress::Law { law, timelines } => {
+                    eprintln!("checking {} over {timelines} generated timelines", law.id);
+                }
+                Progress::Result(result) => {
+                    let _ = console.case(result);
+                }
+                Progress::Case { .. } => {}
+            },
+        );
     }
-    let _ = console.summary(&results, args.strict);
+    let results = session.results();
+    let _ = console.summary(results, args.strict);
     let _ = std::io::stdout().flush();
-    write_reports(&args, &results, started)?;
-    Ok(match report::exit_code(&results, args.strict) {
+    write_reports(&args, results, started)?;
+    Ok(match report::exit_code(results, args.strict) {
         0 => exit::SUCCESS,
         _ => exit::FAILURES,
     })
 }
 
-/// A law's result as a case of the report.
-fn property_result(flow: &str, seed: u64, checked: properties::LawResult) -> CaseResult {
-    let failures: Vec<_> = checked.failure.iter().map(|f| f.as_failure()).collect();
-    CaseResult {
-        id: checked.law.id.to_owned(),
-        flow: flow.to_owned(),
-        requirement: format!("The flow MUST obey this law: {}", checked.law.statement),
-        level: harness::scenario::Level::Must,
-        seed,
-        outcome: if failures.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail
-        },
-        skip_reason: None,
-        failures,
-        duration: Duration::ZERO,
-        transcript: checked
-            .failure
-            .as_ref()
-            .map(|f| harness::scenario::write(&f.scenario))
-            .unwrap_or_default(),
-        snapshot: None,
-        flow_stderr: None,
-        expected_failure: false,
-    }
-}
-
 fn flow_under_test(args: &RunArgs) -> anyhow::Result<FlowUnderTest> {
     Ok(match (&args.flow, &args.flow_cmd, &args.flow_url) {
         (Some(name), None, None) => FlowUnderTest::InProcess(find_flow(name)?),
-        (None, Some(cmd), None) => FlowUnderTest::Command {
-            command: cmd.clone(),
-            name: args.flow_name.clone().unwrap_or_else(|| command_name(cmd)),
-        },
+        (None, Some(command), None) => command_flow(command, args.flow_name.clone()),
         (None, None, Some(url)) => {
-            let triggers = if args.triggers.is_empty() {
-                simulator::engine::Trigger::ALL
-                    .iter()
-                    .map(|t| t.id().to_owned())
-                    .collect()
-            } else {
-                for t in &args.triggers {
-                    if simulator::engine::Trigger::parse(t).is_none() {
-                        bail!("--triggers: unknown trigger {t}");
-                    }
-                }
-                args.triggers.clone()
-            };
-            FlowUnderTest::Url {
-                url: url.clone(),
-                name: args.flow_name.clone().unwrap_or_else(|| url_name(url)),
-                triggers,
-                sim_addr: args.sim_addr,
-            }
+            url_flow(url, args.flow_name.clone(), &args.triggers, args.sim_addr)?
         }
         _ => bail!(
             "say which flow to test: --flow NAME (a reference flow), --flow-cmd \"COMMAND\" or --flow-url URL"
         ),
     })
-}
-
-/// The name of a command flow in reports and snapshot files: the reference flow's name for
-/// `insightsim flow NAME` (so that it shares the in-process flow's snapshots), else the file
-/// name of the script or program it runs.
-fn command_name(command: &str) -> String {
-    let words = harness::replay::runner::shell_words(command);
-    let stem = |w: &str| {
-        std::path::Path::new(w)
-            .file_stem()
-            .map_or_else(|| w.to_owned(), |s| s.to_string_lossy().into_owned())
-    };
-    if let [program, sub, name, ..] = words.as_slice()
-        && stem(program) == "insightsim"
-        && sub == "flow"
-    {
-        return name.clone();
-    }
-    words
-        .iter()
-        .skip(1)
-        .find(|w| !w.starts_with('-') && (w.contains('.') || w.contains('/')))
-        .or(words.first())
-        .map_or_else(|| "flow".to_owned(), |w| stem(w))
-}
-
-/// The name of a URL flow in reports and snapshot files: its host and port.
-fn url_name(url: &str) -> String {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    rest.split('/').next().unwrap_or(rest).replace(':', "-")
 }
 
 fn reproduce_prefix(args: &RunArgs) -> String {

@@ -1,7 +1,6 @@
 //! `insightsim serve`: a simulated instance on localhost.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +9,7 @@ use clap::Args;
 use simulator::tenant::TenantSpec;
 use simulator::{Clock, SimConfig, Simulator};
 
+use crate::commands::tenant_args::TenantArgs;
 use crate::exit;
 
 #[derive(Debug, Args)]
@@ -17,18 +17,8 @@ pub struct ServeArgs {
     /// Address to listen on (loopback by default; anything else is reachable from the network).
     #[arg(long, env = "INSIGHTSIM_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Seed for ids, data and every random choice (overrides the tenant file).
-    #[arg(long, env = "INSIGHTSIM_SEED")]
-    seed: Option<u64>,
-    /// Number of customer profiles, 1 to 10000000 (overrides the tenant file).
-    #[arg(long, env = "INSIGHTSIM_CUSTOMERS")]
-    customers: Option<usize>,
-    /// Tenant file (TOML) read over the demo tenant; see `insightsim tenant`.
-    #[arg(long, env = "INSIGHTSIM_TENANT")]
-    tenant: Option<PathBuf>,
-    /// The connector call limit per connection: CALLS/WINDOW (e.g. 100/60s, 10/2s) or off.
-    #[arg(long, env = "INSIGHTSIM_RATE_LIMIT")]
-    rate_limit: Option<String>,
+    #[command(flatten)]
+    tenant: TenantArgs,
     /// Run simulated time this many times faster than the wall clock.
     #[arg(long, env = "INSIGHTSIM_SPEED", default_value_t = 1.0)]
     speed: f64,
@@ -37,40 +27,11 @@ pub struct ServeArgs {
     admin_token: Option<String>,
 }
 
-/// Loads the tenant and applies the command-line overrides.
-pub fn tenant_spec(
-    tenant: Option<&PathBuf>,
-    seed: Option<u64>,
-    customers: Option<usize>,
-    rate_limit: Option<&str>,
-) -> anyhow::Result<TenantSpec> {
-    let mut spec = match tenant {
-        Some(path) => TenantSpec::from_file(path)?,
-        None => TenantSpec::demo(),
-    };
-    if let Some(seed) = seed {
-        spec.seed = seed;
-    }
-    if let Some(customers) = customers {
-        spec.customers = customers;
-    }
-    if let Some(limit) = rate_limit {
-        spec.limits.rate_limit = limit.to_owned();
-    }
-    spec.validate()?;
-    Ok(spec)
-}
-
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed {} must be a positive number", args.speed);
     }
-    let spec = tenant_spec(
-        args.tenant.as_ref(),
-        args.seed,
-        args.customers,
-        args.rate_limit.as_deref(),
-    )?;
+    let spec = args.tenant.spec()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

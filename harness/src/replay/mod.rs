@@ -1,9 +1,31 @@
 //! Replaying a scenario against a flow on virtual time.
+//!
+//! [`Runner`] runs one case: it builds the case's simulator ([`tenant`]), starts the flow under
+//! test ([`FlowUnderTest`]; a command flow through `command`, after `discovery` found its
+//! triggers), applies the steps ([`steps`]) along the `timeline`, and gathers what happened into
+//! a [`CaseRun`]. In-process flows get [`inproc::InProcessIo`] on virtual time ([`time`]); every
+//! flow posts to the mocked [`sinks`].
 
+mod case_run;
+mod command;
+mod discovery;
+mod flow_under_test;
 pub mod inproc;
-pub mod runner;
+mod runner;
 pub mod sinks;
 pub mod steps;
+mod subscriptions;
+pub mod tenant;
 pub mod time;
+mod timeline;
 
-pub use runner::{CaseRun, FLOW_TOKEN, FlowUnderTest, HARNESS_TOKEN, RunOptions, Runner};
+pub use case_run::CaseRun;
+pub use command::{CommandError, split_command};
+pub use flow_under_test::FlowUnderTest;
+pub use runner::{RunOptions, Runner, RunnerError};
+pub use tenant::{CaseTenantError, build_simulator};
+
+/// The bearer token of the flow's connection (in-process and command flows).
+pub const FLOW_TOKEN: &str = "flow";
+/// The bearer token of the harness's own calls (steps that create or update items).
+pub const HARNESS_TOKEN: &str = "insightsim-harness";

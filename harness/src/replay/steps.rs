@@ -9,7 +9,7 @@ use simulator::engine::{
 };
 use simulator::faults::RouteFaultConfig;
 
-use super::runner::HARNESS_TOKEN;
+use super::HARNESS_TOKEN;
 use crate::scenario::{Outcome, RefreshKind, Step};
 
 /// An API call made by the harness itself (its own connection).

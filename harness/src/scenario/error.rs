@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use simulator::SimDuration;
 
+use super::key::KeyPath;
+
 /// A rejected scenario file. `Display` reads
 /// `scenarios/segment/x.toml:14: steps[2].evaluate_segment: unknown field "entity_cont", ...`;
 /// the line and the key are left out when they are not known (an unreadable file, a duplicate
@@ -42,6 +44,11 @@ impl std::error::Error for ScenarioError {
         }
     }
 }
+
+/// A failed check of a scenario: the key at fault and what is wrong (`parse` turns it into a
+/// [`ScenarioError`] with the line of the key).
+pub(crate) type Failure = (KeyPath, ErrorKind);
+pub(crate) type Check = Result<(), Failure>;
 
 /// What is wrong. Messages are lower-case fragments that say what to do instead.
 #[derive(Debug, thiserror::Error)]
@@ -163,4 +170,43 @@ pub(crate) fn list<S: AsRef<str>>(names: &[S]) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
+}
+
+/// serde's message with names in double quotes, as the rest of insightsim writes them
+/// (serde writes `` unknown field `x` ``).
+pub(crate) fn serde_message(message: &str) -> String {
+    message.trim_end_matches('\n').replace('`', "\"")
+}
+
+/// Why a partition (`--partition K/N`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionError {
+    /// The text is not a valid `K/N`.
+    #[error("invalid partition \"{text}\": {problem}; write K/N with 1 <= K <= N, e.g. 2/4")]
+    Text {
+        text: String,
+        problem: PartitionProblem,
+    },
+    /// `K` and `N` do not name a partition.
+    #[error("invalid partition {k}/{n}: {problem}")]
+    Numbers {
+        k: usize,
+        n: usize,
+        problem: PartitionProblem,
+    },
+}
+
+/// What is wrong with a partition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionProblem {
+    #[error("there is no '/'")]
+    NoSlash,
+    #[error("\"{0}\" is not a whole number")]
+    NotANumber(String),
+    #[error("there must be at least one partition")]
+    NoPartitions,
+    #[error("partitions are numbered from 1")]
+    NumberedFromOne,
+    #[error("there are only {0} partitions")]
+    OnlySome(usize),
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{ErrorKind, ScenarioError};
+use super::error::{ErrorKind, PartitionError, PartitionProblem, ScenarioError};
 use super::key::KeyPath;
 use super::model::{Level, Scenario};
 use super::parse::parse;
@@ -241,8 +241,8 @@ impl Suite {
     /// Partition `k` of `n` (1-based): the cases whose index in id order `i` has
     /// `i % n == k - 1`. Deterministic for a given suite, and every case is in exactly one
     /// partition; filter first, so that the partitions of a filtered run stay balanced.
-    pub fn partition(self, k: usize, n: usize) -> Result<Suite, String> {
-        check_partition(k, n).map_err(|m| format!("invalid partition {k}/{n}: {m}"))?;
+    pub fn partition(self, k: usize, n: usize) -> Result<Suite, PartitionError> {
+        check_partition(k, n).map_err(|problem| PartitionError::Numbers { k, n, problem })?;
         let cases = self
             .cases
             .into_iter()
@@ -274,30 +274,31 @@ fn matches_prefix(pattern: &str, id: &str) -> bool {
 }
 
 /// Reads `--partition K/N`: 1-based, `1 <= K <= N`.
-pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
-    let invalid = |why: &str| {
-        format!("invalid partition \"{text}\": {why}; write K/N with 1 <= K <= N, e.g. 2/4")
+pub fn parse_partition(text: &str) -> Result<(usize, usize), PartitionError> {
+    let invalid = |problem| PartitionError::Text {
+        text: text.to_owned(),
+        problem,
     };
     let (k, n) = text
         .split_once('/')
-        .ok_or_else(|| invalid("there is no '/'"))?;
+        .ok_or_else(|| invalid(PartitionProblem::NoSlash))?;
     let number = |s: &str| {
         s.trim()
             .parse::<usize>()
-            .map_err(|_| invalid(&format!("\"{s}\" is not a whole number")))
+            .map_err(|_| invalid(PartitionProblem::NotANumber(s.to_owned())))
     };
     let (k, n) = (number(k)?, number(n)?);
-    check_partition(k, n).map_err(|m| invalid(&m))?;
+    check_partition(k, n).map_err(invalid)?;
     Ok((k, n))
 }
 
-fn check_partition(k: usize, n: usize) -> Result<(), String> {
+fn check_partition(k: usize, n: usize) -> Result<(), PartitionProblem> {
     if n == 0 {
-        Err("there must be at least one partition".to_owned())
+        Err(PartitionProblem::NoPartitions)
     } else if k == 0 {
-        Err("partitions are numbered from 1".to_owned())
+        Err(PartitionProblem::NumberedFromOne)
     } else if k > n {
-        Err(format!("there are only {n} partitions"))
+        Err(PartitionProblem::OnlySome(n))
     } else {
         Ok(())
     }
@@ -486,7 +487,7 @@ mod tests {
         assert_eq!(parse_partition("2/4"), Ok((2, 4)));
         assert_eq!(parse_partition("1/1"), Ok((1, 1)));
         let errors = ["0/4", "5/4", "1/0", "2", "a/4", "-1/4"]
-            .map(|t| parse_partition(t).unwrap_err())
+            .map(|t| parse_partition(t).unwrap_err().to_string())
             .join("\n");
         assert_snapshot!(errors, @r#"
         invalid partition "0/4": partitions are numbered from 1; write K/N with 1 <= K <= N, e.g. 2/4
@@ -496,7 +497,10 @@ mod tests {
         invalid partition "a/4": "a" is not a whole number; write K/N with 1 <= K <= N, e.g. 2/4
         invalid partition "-1/4": "-1" is not a whole number; write K/N with 1 <= K <= N, e.g. 2/4
         "#);
-        assert!(suite(&[]).partition(3, 2).is_err());
+        assert_eq!(
+            suite(&[]).partition(3, 2).unwrap_err().to_string(),
+            "invalid partition 3/2: there are only 2 partitions"
+        );
     }
 
     proptest! {

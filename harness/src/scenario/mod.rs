@@ -1,6 +1,6 @@
 //! Scenario files: the conformance suite as data.
 //!
-//! [`parse`] reads one file, [`load_suite`] a suite of them, [`write`] renders a scenario back
+//! [`parse`] reads one file, [`load_suite`] a suite of them, [`write()`] renders a scenario back
 //! to TOML (for shrunk property-test failures) and [`schema`] is the JSON Schema of the format.
 
 #[cfg(test)]
@@ -15,7 +15,7 @@ mod schema;
 mod validate;
 mod write;
 
-pub use error::{ErrorKind, NameKind, ScenarioError};
+pub use error::{ErrorKind, NameKind, PartitionError, PartitionProblem, ScenarioError};
 pub use load::{Case, Suite, load_suite, parse_partition};
 pub use model::*;
 pub use parse::parse;

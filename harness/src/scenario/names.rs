@@ -5,9 +5,8 @@ use serde_json::{Map, Value};
 use simulator::engine::Trigger;
 use simulator::tenant::TenantSpec;
 
-use super::error::{ErrorKind, NameKind, list};
+use super::error::{Check, ErrorKind, Failure, NameKind, list, serde_message};
 use super::key::KeyPath;
-use super::validate::{Check, Failure};
 
 /// The tenant a scenario runs on, for looking names up.
 pub(crate) struct Catalog {
@@ -28,10 +27,7 @@ impl Catalog {
         serde_path_to_error::deserialize::<_, TenantSpec>(toml::Value::Table(tenant.clone()))
             .map_err(|e| {
                 let key = at.join(&KeyPath::from_serde(e.path()));
-                (
-                    key,
-                    ErrorKind::Shape(super::parse::serde_message(e.inner().message())),
-                )
+                (key, ErrorKind::Shape(serde_message(e.inner().message())))
             })?;
         // ...then the whole tenant, which checks what types cannot (ranges, unique names).
         let text =

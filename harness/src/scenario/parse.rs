@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::error::{ErrorKind, ScenarioError};
+use super::error::{ErrorKind, ScenarioError, serde_message};
 use super::key::{KeyPath, line_of};
 use super::model::Scenario;
 use super::validate;
@@ -87,12 +87,6 @@ pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
     })?;
     validate::check(&scenario).map_err(|(key, kind)| error(key.line_in(text), &key, kind))?;
     Ok(scenario)
-}
-
-/// serde's message with names in double quotes, as the rest of insightsim writes them
-/// (serde writes `` unknown field `x` ``).
-pub(crate) fn serde_message(message: &str) -> String {
-    message.trim_end_matches('\n').replace('`', "\"")
 }
 
 #[cfg(test)]

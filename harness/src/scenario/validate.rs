@@ -6,14 +6,10 @@ use simulator::SimDuration;
 use simulator::engine::{EngineError, Trigger};
 use simulator::faults::{RouteFaultConfig, RouteFaults};
 
-use super::error::ErrorKind;
+use super::error::{Check, ErrorKind, Failure};
 use super::key::KeyPath;
 use super::model::{Count, Expect, RefreshStep, Scenario, Step};
 use super::names::Catalog;
-
-/// A failed check: the key at fault and what is wrong.
-pub(crate) type Failure = (KeyPath, ErrorKind);
-pub(crate) type Check = Result<(), Failure>;
 
 /// Checks everything a scenario file alone can be checked for. The id is checked for its
 /// characters only: whether it matches the file's path is the loader's business.

@@ -1,3 +1,5 @@
 //! Integration tests of the harness.
 
+mod architecture;
+mod process;
 mod replay;

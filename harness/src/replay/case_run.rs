@@ -1,0 +1,66 @@
+//! What a case run observed ([`CaseRun`]), and gathering it from the simulator and the sinks.
+
+use std::collections::BTreeMap;
+
+use simulator::engine::{DeliveryView, EventView, Subscription};
+use simulator::journal::JournalEntry;
+use simulator::rate_limit::ConnectionReport;
+use simulator::{SimDuration, SimTime, Simulator};
+
+use super::HARNESS_TOKEN;
+use super::sinks::{SinkCall, Sinks};
+use crate::outcome::Failure;
+
+/// Everything observed while a case ran.
+#[derive(Debug, Default, Clone)]
+pub struct CaseRun {
+    pub instance_id: String,
+    pub start: SimTime,
+    pub end: SimTime,
+    pub steps: Vec<(SimTime, String)>,
+    /// The last journal entry before the first step (calls up to it turned the flow on).
+    pub first_step_seq: Option<u64>,
+    pub journal: Vec<JournalEntry>,
+    pub events: Vec<EventView>,
+    pub deliveries: Vec<DeliveryView>,
+    pub subscriptions: Vec<Subscription>,
+    pub sink_calls: Vec<SinkCall>,
+    /// Call-limit grading of the flow's connections.
+    pub grades: Vec<ConnectionReport>,
+    /// Generated rows per entity (for paging checks).
+    pub entity_rows: BTreeMap<String, u64>,
+    /// The window of the call limit, when it is on.
+    pub window: Option<SimDuration>,
+    /// The largest page the API serves.
+    pub page_size_max: u64,
+    pub flow_stderr: Option<String>,
+    /// Problems that stop a case from being graded normally (a step failed, the flow crashed,
+    /// it never subscribed).
+    pub errors: Vec<Failure>,
+}
+
+impl CaseRun {
+    /// Whether a journal entry is a call of the flow (not of the harness).
+    pub fn is_flow_call(entry: &JournalEntry) -> bool {
+        entry.connection.as_deref() != Some(HARNESS_TOKEN)
+    }
+
+    /// Gathers what the simulator and the sinks observed, through the simulator's observation
+    /// facade (the harness never reaches into its state).
+    pub(super) fn collect(&mut self, sim: &Simulator, sinks: &Sinks) {
+        self.journal = sim.journal.since(0);
+        self.events = sim.events();
+        self.deliveries = sim.deliveries();
+        self.subscriptions = sim.subscriptions();
+        self.entity_rows = sim.entity_rows();
+        self.grades = sim
+            .limiter
+            .report(sim.clock.now())
+            .into_iter()
+            .filter(|r| r.connection != HARNESS_TOKEN)
+            .collect();
+        self.window = sim.limiter.setting().limit().map(|l| l.window);
+        self.page_size_max = sim.spec.limits.page_size_max as u64;
+        self.sink_calls = sinks.calls();
+    }
+}

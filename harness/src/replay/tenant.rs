@@ -1,0 +1,71 @@
+//! The simulator of one case: the demo tenant with the scenario's overrides, on a frozen clock.
+
+use simulator::tenant::TenantSpec;
+use simulator::tenant::spec::TenantError;
+use simulator::{Clock, SimConfig, SimTime, Simulator};
+
+use crate::scenario::Scenario;
+
+/// Why a case's simulator could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseTenantError {
+    #[error("cannot write the tenant overrides of {id} as TOML")]
+    Write {
+        id: String,
+        #[source]
+        source: toml::ser::Error,
+    },
+    #[error("the [tenant] table of {id} does not make a valid tenant")]
+    Invalid {
+        id: String,
+        #[source]
+        source: TenantError,
+    },
+}
+
+/// Builds the case's simulator: the demo tenant, the scenario's overrides (the schedule off and
+/// no random task failures, unless they say otherwise), a frozen clock.
+pub fn build_simulator(
+    scenario: &Scenario,
+    seed: Option<u64>,
+) -> Result<Simulator, CaseTenantError> {
+    build_simulator_salted(scenario, seed, None)
+}
+
+/// [`build_simulator`] with the simulator's id salt (which makes its ids differ from another
+/// run's; see `Runner::run`).
+pub(super) fn build_simulator_salted(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    id_salt: Option<String>,
+) -> Result<Simulator, CaseTenantError> {
+    let mut tenant = scenario.tenant.clone();
+    let refresh = tenant
+        .entry("refresh")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = refresh {
+        t.entry("schedule_enabled")
+            .or_insert(toml::Value::Boolean(false));
+        // A case fails only what it says to fail: no random task failures unless it sets them.
+        let mut none = toml::Table::new();
+        for k in ["transient", "permanent", "timeout"] {
+            none.insert(k.into(), toml::Value::Float(0.0));
+        }
+        t.entry("failures").or_insert(toml::Value::Table(none));
+    }
+    let text = toml::to_string(&tenant).map_err(|source| CaseTenantError::Write {
+        id: scenario.id.clone(),
+        source,
+    })?;
+    let mut spec = TenantSpec::from_toml_over_demo(&text, &format!("{} (tenant)", scenario.id))
+        .map_err(|source| CaseTenantError::Invalid {
+            id: scenario.id.clone(),
+            source,
+        })?;
+    spec.seed = seed.unwrap_or_else(|| scenario.seed());
+    let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
+    let mut config = SimConfig::new(spec, clock);
+    config.journal_capacity = 1_000_000;
+    config.id_salt = id_salt;
+    Ok(Simulator::new(config))
+}

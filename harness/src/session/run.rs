@@ -1,0 +1,247 @@
+//! [`Session`]: the case loop and the property checks of one run against one flow.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use super::naming::URL_SINKS_ADDR;
+use crate::case::{CaseSettings, run_case};
+use crate::flow::FlowFactory;
+use crate::outcome::{CaseResult, Outcome};
+use crate::properties::{Law, LawResult, check_law, laws};
+use crate::replay::{FlowUnderTest, RunOptions, Runner, RunnerError};
+use crate::report::XfailList;
+use crate::scenario::{Case, Level, write};
+use crate::snapshot::{SnapshotStore, name_for};
+
+/// The seed of the generated timelines when the run does not replace seeds (`--seed`).
+pub const DEFAULT_LAW_SEED: u64 = 42;
+
+/// What a run is doing, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// Case `index` (0-based) of `total` is about to run.
+    Case {
+        index: usize,
+        total: usize,
+        case: &'a Case,
+    },
+    /// A law is about to be checked over `timelines` generated timelines.
+    Law { law: &'a Law, timelines: u32 },
+    /// A case or a law was graded.
+    Result(&'a CaseResult),
+}
+
+/// One run against one flow: the runner, where snapshots are compared, the flow's expected
+/// failures, and the results so far.
+///
+/// Its methods block on the given runtime, so they are called from outside it (a `main`, a test
+/// trial), as the CLI and `tests/suite.rs` do. See the crate docs for an example.
+#[derive(Debug)]
+pub struct Session {
+    runtime: Handle,
+    runner: Runner,
+    snapshots: Option<SnapshotStore>,
+    /// Scenario paths are written into snapshot headers relative to this directory.
+    input_root: Option<PathBuf>,
+    xfail: Option<XfailList>,
+    results: Vec<CaseResult>,
+}
+
+impl Session {
+    /// Starts the runner for `flow` on `runtime` (for a command flow, this discovers its
+    /// triggers). A flow behind a URL gets its sinks on [`URL_SINKS_ADDR`] unless `options` say
+    /// where.
+    pub fn start(
+        runtime: &Handle,
+        flow: FlowUnderTest,
+        mut options: RunOptions,
+    ) -> Result<Session, RunnerError> {
+        if options.sinks_addr.is_none() && matches!(flow, FlowUnderTest::Url { .. }) {
+            options.sinks_addr = Some(URL_SINKS_ADDR);
+        }
+        let runner = runtime.block_on(Runner::new(flow, options))?;
+        Ok(Session {
+            runtime: runtime.clone(),
+            runner,
+            snapshots: None,
+            input_root: None,
+            xfail: None,
+            results: Vec::new(),
+        })
+    }
+
+    /// Compares transcripts with the snapshots of `store` (for cases that ask for one).
+    #[must_use]
+    pub fn with_snapshots(mut self, store: SnapshotStore) -> Session {
+        self.snapshots = Some(store);
+        self
+    }
+
+    /// Writes scenario paths into snapshot headers relative to `root` (the workspace), rather
+    /// than as the suite was given.
+    #[must_use]
+    pub fn with_input_root(mut self, root: impl Into<PathBuf>) -> Session {
+        self.input_root = Some(root.into());
+        self
+    }
+
+    /// Grades against the flow's expected failures.
+    #[must_use]
+    pub fn with_expected_failures(mut self, list: XfailList) -> Session {
+        self.xfail = Some(list);
+        self
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    pub fn flow_name(&self) -> String {
+        self.runner.flow_name()
+    }
+
+    /// Runs one case, records its result and returns it.
+    pub fn run_case(&mut self, case: &Case) -> &CaseResult {
+        let input = match &self.input_root {
+            Some(root) => case.path.strip_prefix(root).unwrap_or(&case.path),
+            None => case.path.as_path(),
+        };
+        let settings = CaseSettings {
+            snapshots: self.snapshots.as_ref(),
+            xfail: self.xfail.as_ref(),
+        };
+        let result = self.runtime.block_on(run_case(
+            &self.runner,
+            &case.id,
+            input,
+            &case.scenario,
+            settings,
+        ));
+        self.push(result)
+    }
+
+    /// Runs `cases` in order, telling `progress` before each and after each.
+    pub fn run_cases(&mut self, cases: &[Case], mut progress: impl FnMut(Progress<'_>)) {
+        for (index, case) in cases.iter().enumerate() {
+            progress(Progress::Case {
+                index,
+                total: cases.len(),
+                case,
+            });
+            progress(Progress::Result(self.run_case(case)));
+        }
+    }
+
+    /// The laws the flow is held to: those about a trigger it handles.
+    pub fn laws(&self) -> Vec<Law> {
+        laws()
+            .into_iter()
+            .filter(|law| self.runner.triggers().iter().any(|t| t == law.trigger))
+            .collect()
+    }
+
+    /// Checks `law` over `timelines` generated timelines (seeded by the run's seed, or
+    /// [`DEFAULT_LAW_SEED`]), writes a minimal failing timeline to `failures_dir` (when given),
+    /// and records the outcome as a case of the run.
+    pub fn check_law(
+        &mut self,
+        law: Law,
+        timelines: u32,
+        failures_dir: Option<&Path>,
+    ) -> &CaseResult {
+        let seed = self.runner.options.seed.unwrap_or(DEFAULT_LAW_SEED);
+        let checked = check_law(
+            &self.runtime,
+            &self.runner,
+            law,
+            timelines,
+            seed,
+            failures_dir,
+        );
+        let result = law_result(&self.flow_name(), seed, &checked);
+        self.push(result)
+    }
+
+    /// Checks every law the flow is held to ([`Session::laws`]), telling `progress` before and
+    /// after each.
+    pub fn check_laws(
+        &mut self,
+        timelines: u32,
+        failures_dir: Option<&Path>,
+        mut progress: impl FnMut(Progress<'_>),
+    ) {
+        for law in self.laws() {
+            progress(Progress::Law {
+                law: &law,
+                timelines,
+            });
+            progress(Progress::Result(self.check_law(
+                law,
+                timelines,
+                failures_dir,
+            )));
+        }
+    }
+
+    /// Every result so far, cases first, in the order they ran.
+    pub fn results(&self) -> &[CaseResult] {
+        &self.results
+    }
+
+    pub fn into_results(self) -> Vec<CaseResult> {
+        self.results
+    }
+
+    fn push(&mut self, result: CaseResult) -> &CaseResult {
+        self.results.push(result);
+        &self.results[self.results.len() - 1]
+    }
+}
+
+/// A law's outcome as a case of the report: a `MUST`, failed with the minimal failing timeline
+/// (as a scenario file) in place of a transcript.
+fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
+    let failures: Vec<_> = checked.failure.iter().map(|f| f.as_failure()).collect();
+    CaseResult {
+        id: checked.law.id.to_owned(),
+        flow: flow.to_owned(),
+        requirement: format!("The flow MUST obey this law: {}", checked.law.statement),
+        level: Level::Must,
+        seed,
+        outcome: if failures.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        skip_reason: None,
+        failures,
+        duration: Duration::ZERO,
+        transcript: checked
+            .failure
+            .as_ref()
+            .map(|f| write(&f.scenario))
+            .unwrap_or_default(),
+        snapshot: None,
+        flow_stderr: None,
+        expected_failure: false,
+    }
+}
+
+/// The snapshot files (stems, see [`name_for`]) that running `cases` against the correct flows
+/// among `flows` produces: one per (flow, case) where the case asks for a snapshot and the flow
+/// handles every trigger of the case.
+pub fn snapshot_names(flows: &[FlowFactory], cases: &[Case]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for flow in flows.iter().filter(|f| f.broken.is_none()) {
+        let triggers = (flow.make)().triggers();
+        for case in cases.iter().filter(|c| c.scenario.expect.snapshot) {
+            if case.triggers().iter().all(|t| triggers.contains(t)) {
+                names.insert(name_for(flow.name, &case.id));
+            }
+        }
+    }
+    names
+}
