@@ -30,6 +30,8 @@ enum Command {
     Schema,
     /// Print the demo tenant file (a starting point for --tenant).
     Tenant,
+    /// Print the OpenAPI 3.1 document of the simulated API (served at /openapi.json too).
+    Openapi(commands::openapi::OpenApiArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
             Ok(exit::SUCCESS)
         }
         Command::Flow(args) => commands::flow::run(args),
+        Command::Openapi(args) => commands::openapi::run(args),
         Command::Tenant => {
             print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
             Ok(exit::SUCCESS)

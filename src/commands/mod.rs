@@ -2,5 +2,6 @@
 
 pub mod flow;
 pub mod load;
+pub mod openapi;
 pub mod run;
 pub mod serve;

@@ -4,6 +4,8 @@ mod api;
 mod consistency;
 mod http;
 mod lifecycle;
+mod openapi;
 mod paging;
 mod parity;
+mod routes;
 mod support;
