@@ -44,6 +44,7 @@ pub async fn run_case(
         expected_failure: settings
             .xfail
             .is_some_and(|x| x.expects(&flow, id).is_some()),
+        calls: Default::default(),
     };
     if let Some(reason) = runner.skip_reason(scenario) {
         result.outcome = Outcome::Skipped;
@@ -54,6 +55,7 @@ pub async fn run_case(
     let run = runner.run(scenario).await;
     result.transcript = transcript::render(&run);
     result.flow_stderr = run.flow_stderr.clone();
+    result.calls = crate::report::CallLog::of_run(&run);
     result.failures = check(scenario, &run);
     // A run that could not be carried out (the flow did not start, a step failed) has nothing
     // worth comparing: its failures say why.
