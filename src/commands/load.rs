@@ -50,6 +50,10 @@ pub struct LoadArgs {
     /// Print the report as JSON (no progress bar).
     #[arg(long, env = "INSIGHTSIM_JSON")]
     json: bool,
+    /// Write a self-contained HTML report here: the grading and a call-limit timeline of every
+    /// connection.
+    #[arg(long, env = "INSIGHTSIM_LOAD_HTML")]
+    html: Option<PathBuf>,
     /// In-process simulator: seed.
     #[arg(long, env = "INSIGHTSIM_SEED")]
     seed: Option<u64>,
@@ -154,6 +158,15 @@ async fn load(args: LoadArgs, duration: Option<Duration>) -> anyhow::Result<u8> 
     };
     grades.retain(|g| g.connection != SETUP_TOKEN);
     print_report(&args, &report, &grades);
+    if let Some(path) = &args.html {
+        let mut log = report.calls.clone();
+        log.calls_max = grades.iter().find_map(|g| g.ideal_per_window);
+        if let Some(g) = grades.first() {
+            log.window_ms = g.window.as_millis().max(1);
+        }
+        std::fs::write(path, harness::report::load_html(&report, &grades, &log))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some((_, handle)) = in_process {
         handle.shutdown(Duration::from_secs(1)).await;
     }
