@@ -32,6 +32,8 @@ enum Command {
     Tenant,
     /// Print the OpenAPI 3.1 document of the simulated API (served at /openapi.json too).
     Openapi(commands::openapi::OpenApiArgs),
+    /// The Power Platform custom connector of the simulated API (export).
+    Connector(commands::connector::ConnectorArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         }
         Command::Flow(args) => commands::flow::run(args),
         Command::Openapi(args) => commands::openapi::run(args),
+        Command::Connector(args) => commands::connector::run(args),
         Command::Tenant => {
             print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
             Ok(exit::SUCCESS)

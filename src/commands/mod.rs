@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod connector;
 pub mod flow;
 pub mod load;
 pub mod openapi;

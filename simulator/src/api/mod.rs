@@ -4,6 +4,7 @@
 //! nothing else; the harness's in-process flows call [`handle`] directly.
 
 mod auth;
+pub mod connector;
 mod control;
 mod lifecycle;
 pub mod openapi;
