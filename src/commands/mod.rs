@@ -5,4 +5,5 @@ pub mod flow;
 pub mod load;
 pub mod openapi;
 pub mod run;
+pub mod schema;
 pub mod serve;

@@ -18,4 +18,4 @@ pub use json::{JSON_FORMAT, RunMeta, json};
 pub use junit::{JunitError, feature_of, junit};
 pub use tally::{Tally, Verdict, exit_code};
 pub use timeline::{CallLog, CallRecord};
-pub use xfail::{XfailEntry, XfailError, XfailList, load_xfail, parse_xfail};
+pub use xfail::{XfailEntry, XfailError, XfailList, load_xfail, parse_xfail, xfail_schema};

@@ -10,3 +10,4 @@ mod paging;
 mod parity;
 mod routes;
 mod support;
+mod tunnel;
