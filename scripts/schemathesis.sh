@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Schemathesis against a started `insightsim serve`: property-based requests generated from
-# /openapi.json, checked for server errors, response schema, status code and content type
+# /openapi.json (valid and invalid data, and stateful sequences along the document's links),
+# checked for server errors, response schema, status code, content type and response header
 # conformance. Zero failures expected; each failure it ever found is a regression test in
 # simulator/tests/it/ (see the README).
 #
@@ -48,8 +49,8 @@ echo "==> schemathesis against $base/openapi.json (max $MAX_EXAMPLES examples pe
 set +e
 "$venv/bin/st" --no-color run --report-dir "$out" "$base/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --mode positive \
-    --phases examples,coverage,fuzzing \
+    --mode all \
+    --phases examples,coverage,fuzzing,stateful \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --seed "$SEED" \
@@ -62,7 +63,12 @@ set +e
 status=$?
 set -e
 tail -n 40 "$out/output.txt"
-# One generated test case is one request (positive mode, no stateful phase).
-requests="$(sed -n 's/^ *\([0-9][0-9]*\) generated.*/\1/p' "$out/output.txt" | tail -n 1)"
-echo "schemathesis: $requests requests sent (exit $status)"
+# The requests that reached the API, as the server counted them (its journal of /v1 calls).
+requests="$(curl -fsS "$base/_sim/state" | python3 -c 'import json, sys; j = json.load(sys.stdin)["journal"]; print(j["entries"] + j["dropped"])')"
+cases="$(sed -n 's/^ *\([0-9][0-9]*\) generated.*/\1/p' "$out/output.txt" | tail -n 1)"
+summary="$(grep -E '^ *[0-9]+ generated' "$out/output.txt" | tail -n 1)"
+passed="$(echo "$summary" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p')"
+failed="$(echo "$summary" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')"
+echo "schemathesis: $cases test cases, $requests requests to /v1 (exit $status)"
+echo "schemathesis: ${passed:-0} passed, ${failed:-0} failed"
 exit "$status"

@@ -192,6 +192,10 @@ fn operation(
             let headers: Map<String, Value> = reply.headers.iter().map(|h| header(*h)).collect();
             r.insert("headers".into(), Value::Object(headers));
         }
+        let links = links(route.operation_id, reply.status);
+        if !links.is_empty() {
+            r.insert("links".into(), Value::Object(links));
+        }
         answers.insert(reply.status.to_string(), Value::Object(r));
     }
     let mut op = json!({
@@ -212,6 +216,33 @@ fn operation(
         });
     }
     op
+}
+
+/// Where an answer's ids lead (OpenAPI links), so that a stateful client such as Schemathesis
+/// can follow a created subscription or job to the operations that take its id.
+fn links(operation_id: &str, status: u16) -> Map<String, Value> {
+    const SUBSCRIPTION: &[&str] = &["getSubscription", "unsubscribe"];
+    const JOB: &[&str] = &["getJob", "cancelJob"];
+    let (targets, id_param, pointer) = match (operation_id, status) {
+        ("subscribe", 201) => (SUBSCRIPTION, "id", "/id"),
+        ("submitJob" | "submitJobManage", 202) => (JOB, "jobId", "/jobId"),
+        _ => return Map::new(),
+    };
+    targets
+        .iter()
+        .map(|target| {
+            let mut parameters = Map::new();
+            parameters.insert("instanceId".into(), "$request.path.instanceId".into());
+            if *target != "getJob" && *target != "cancelJob" {
+                parameters.insert("trigger".into(), "$request.path.trigger".into());
+            }
+            parameters.insert(id_param.into(), format!("$response.body#{pointer}").into());
+            (
+                target.to_string(),
+                json!({ "operationId": target, "parameters": parameters }),
+            )
+        })
+        .collect()
 }
 
 fn security(tenant: &Tenant, surface: Surface) -> Value {
