@@ -255,3 +255,74 @@ fn a_page_without_calls_has_no_plot_and_escapes_text() {
     );
     assert!(page.contains("A &lt;flow&gt; MUST &amp; &quot;quote&quot;"));
 }
+
+#[test]
+fn the_load_page_plots_every_connection_as_the_driver_saw_it() {
+    use std::sync::Arc;
+
+    use simulator::tenant::TenantSpec;
+    use simulator::{Clock, SimConfig, Simulator};
+
+    use crate::load::{LoadConfig, LoadProgress, run as load};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (report, grades) = runtime.block_on(async {
+        let mut spec = TenantSpec::demo();
+        spec.customers = 200;
+        spec.limits.rate_limit = "5/60s".to_owned();
+        let sim = Arc::new(Simulator::new(SimConfig::new(spec, Clock::wall(1.0))));
+        let handle = simulator::server::start(sim.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let config = LoadConfig {
+            addr: handle.local_addr,
+            connections: 2,
+            token_prefix: "load".to_owned(),
+            shared_token: false,
+            duration: None,
+            requests: Some(30),
+            path_template: format!(
+                "/v1/instances/{}/data/Customer?$top=10&$skip={{skip}}",
+                sim.instance_id
+            ),
+            skip_max: 200,
+            page_size: 10,
+            honour_retry_after: false,
+            seed: 1,
+        };
+        let report = load(config, Arc::new(LoadProgress::default()))
+            .await
+            .unwrap();
+        let grades = sim.limiter.report(sim.now());
+        handle.shutdown(std::time::Duration::from_secs(1)).await;
+        (report, grades)
+    });
+    let mut log = report.calls.clone();
+    log.calls_max = grades.iter().find_map(|g| g.ideal_per_window);
+    log.window_ms = grades[0].window.as_millis();
+    assert_eq!(log.calls.len() as u64, report.requests);
+    let page = load_html(&report, &grades, &log);
+    let els = elements(&page);
+    let plots: Vec<&Element> = els
+        .iter()
+        .filter(|e| e.name == "svg" && e.has_class("timeline"))
+        .collect();
+    assert_eq!(plots.len(), grades.len());
+    for g in &grades {
+        let marks: Vec<&Element> = els
+            .iter()
+            .filter(|e| e.svg.as_deref() == Some(g.connection.as_str()) && e.has_class("call"))
+            .collect();
+        assert_eq!(marks.len() as u64, g.calls, "{}", g.connection);
+        let throttled = marks.iter().filter(|m| m.has_class("throttled")).count() as u64;
+        assert_eq!(throttled, g.throttled, "{}", g.connection);
+        // Within a second and a 60 s window, every call after the first 429 is early, for the
+        // driver's clock and the server's alike.
+        let early = marks.iter().filter(|m| m.has_class("early")).count() as u64;
+        assert_eq!(early, g.early_retries, "{}", g.connection);
+        assert!(early > 0);
+    }
+}
