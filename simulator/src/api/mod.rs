@@ -8,6 +8,7 @@ pub mod connector;
 mod control;
 mod lifecycle;
 pub mod openapi;
+pub mod route;
 pub mod routes;
 pub mod schemas;
 mod v1;

@@ -311,6 +311,7 @@ fn the_load_page_plots_every_connection_as_the_driver_saw_it() {
         .filter(|e| e.name == "svg" && e.has_class("timeline"))
         .collect();
     assert_eq!(plots.len(), grades.len());
+    let mut early_total = 0;
     for g in &grades {
         let marks: Vec<&Element> = els
             .iter()
@@ -323,6 +324,9 @@ fn the_load_page_plots_every_connection_as_the_driver_saw_it() {
         // driver's clock and the server's alike.
         let early = marks.iter().filter(|m| m.has_class("early")).count() as u64;
         assert_eq!(early, g.early_retries, "{}", g.connection);
-        assert!(early > 0);
+        early_total += early;
     }
+    // 30 requests against 5 admitted per connection: at least 20 throttled, so some early
+    // retries, however the driver shared the requests between its connections.
+    assert!(early_total > 0);
 }
