@@ -249,3 +249,60 @@ fn a_host_that_is_not_a_url_is_refused_with_an_example() {
         assert!(err.to_string().contains("e.g. https://"), "{err}");
     }
 }
+
+/// Every operation of the connector is a route the simulator serves, and every picker calls an
+/// operation of the connector with parameters that operation has.
+#[test]
+fn the_connector_only_calls_what_the_simulator_serves() {
+    let (definition, _) = files();
+    let paths = definition["paths"].as_object().unwrap();
+    let mut ops = std::collections::BTreeMap::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if method.starts_with("x-ms-") {
+                continue;
+            }
+            let concrete = path
+                .replace("{instanceId}", "i")
+                .replace("{trigger}", "full-refresh-completed");
+            assert!(
+                simulator::api::routes::find(&method.to_ascii_uppercase(), &concrete).is_some(),
+                "{method} {path} is not a route of the simulator"
+            );
+            let names: Vec<String> = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect();
+            ops.insert(op["operationId"].as_str().unwrap().to_owned(), names);
+        }
+    }
+    let mut pickers = 0;
+    let mut stack: Vec<&Value> = vec![&definition["paths"]];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if let Some(d) = map.get("x-ms-dynamic-values") {
+                    pickers += 1;
+                    let target = d["operationId"].as_str().unwrap();
+                    let params = ops
+                        .get(target)
+                        .unwrap_or_else(|| panic!("picker calls unknown {target}"));
+                    for p in d["parameters"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, _)| k)
+                    {
+                        assert!(params.contains(p), "{target} has no parameter {p}");
+                    }
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    assert!(pickers >= 5, "{pickers} pickers");
+}
