@@ -26,10 +26,14 @@ enum Command {
     Load(commands::load::LoadArgs),
     /// Run a reference flow as a process (started by `run --flow-cmd`); --list shows them.
     Flow(commands::flow::FlowArgs),
-    /// Print the JSON Schema of the scenario file format.
-    Schema,
+    /// Print the JSON Schema of a file you write: scenario (the default), tenant, expected-failures.
+    Schema(commands::schema::SchemaArgs),
     /// Print the demo tenant file (a starting point for --tenant).
     Tenant,
+    /// Print the OpenAPI 3.1 document of the simulated API (served at /openapi.json too).
+    Openapi(commands::openapi::OpenApiArgs),
+    /// The Power Platform custom connector of the simulated API (export).
+    Connector(commands::connector::ConnectorArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,11 +42,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Run(args) => commands::run::run(*args),
         Command::Load(args) => commands::load::run(args),
-        Command::Schema => {
-            println!("{}", harness::scenario::schema());
-            Ok(exit::SUCCESS)
-        }
+        Command::Schema(args) => commands::schema::run(args),
         Command::Flow(args) => commands::flow::run(args),
+        Command::Openapi(args) => commands::openapi::run(args),
+        Command::Connector(args) => commands::connector::run(args),
         Command::Tenant => {
             print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
             Ok(exit::SUCCESS)

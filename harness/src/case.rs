@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use crate::check::check;
 use crate::outcome::{CaseResult, Failure, Outcome, SnapshotStatus};
-use crate::replay::Runner;
-use crate::report::XfailList;
+use crate::replay::{CaseRun, Runner};
+use crate::report::{CallLog, XfailList};
 use crate::scenario::{Level, Scenario};
 use crate::snapshot::{SnapshotStore, fails_case, name_for};
 use crate::transcript;
@@ -44,6 +44,7 @@ pub async fn run_case(
         expected_failure: settings
             .xfail
             .is_some_and(|x| x.expects(&flow, id).is_some()),
+        calls: Default::default(),
     };
     if let Some(reason) = runner.skip_reason(scenario) {
         result.outcome = Outcome::Skipped;
@@ -54,6 +55,7 @@ pub async fn run_case(
     let run = runner.run(scenario).await;
     result.transcript = transcript::render(&run);
     result.flow_stderr = run.flow_stderr.clone();
+    result.calls = call_log(&run);
     result.failures = check(scenario, &run);
     // A run that could not be carried out (the flow did not start, a step failed) has nothing
     // worth comparing: its failures say why.
@@ -104,4 +106,15 @@ fn snapshot_failure(status: &SnapshotStatus) -> Failure {
         expected,
         actual,
     }
+}
+
+/// The flow's calls in a case run, with the case's call limit (for the HTML report's plots).
+fn call_log(run: &CaseRun) -> CallLog {
+    CallLog::from_journal(
+        &run.journal,
+        run.start,
+        CaseRun::is_flow_call,
+        run.grades.iter().find_map(|g| g.ideal_per_window),
+        run.window.map(|w| w.as_millis()),
+    )
 }

@@ -61,6 +61,10 @@ pub struct LoadReport {
     pub latency_ms_max: f64,
     pub statuses: BTreeMap<u16, u64>,
     pub throttled: u64,
+    /// Every answer each connection got, for the HTML report's plots (`calls_max` and the
+    /// window are the caller's to fill in from the grading). Not in the JSON output.
+    #[serde(skip)]
+    pub calls: crate::report::CallLog,
 }
 
 /// Why a load run could not start.
@@ -89,6 +93,9 @@ struct ConnResult {
     statuses: BTreeMap<u16, u64>,
     bytes: u64,
     errors: u64,
+    /// `(ms since the run started, status, Retry-After)` of every answer, in order.
+    calls: Vec<(i64, u16, Option<u64>)>,
+    token: String,
 }
 
 /// Runs the load and returns its report.
@@ -120,7 +127,9 @@ pub async fn run(config: LoadConfig, progress: Arc<LoadProgress>) -> Result<Load
                 issued.clone(),
                 progress.clone(),
             );
-            tokio::spawn(async move { connection(i, &config, &stop, &issued, &progress).await })
+            tokio::spawn(
+                async move { connection(i, &config, &stop, &issued, &progress, started).await },
+            )
         })
         .collect();
     if let Some(d) = config.duration {
@@ -133,8 +142,17 @@ pub async fn run(config: LoadConfig, progress: Arc<LoadProgress>) -> Result<Load
     let mut latencies = new_histogram();
     let mut statuses = BTreeMap::new();
     let (mut bytes, mut errors) = (0u64, 0u64);
+    let mut calls = Vec::new();
     for task in tasks {
         if let Ok(r) = task.await {
+            calls.extend(r.calls.iter().map(|&(at_ms, status, retry_after_s)| {
+                crate::report::CallRecord {
+                    at_ms,
+                    connection: r.token.clone(),
+                    status,
+                    retry_after_s,
+                }
+            }));
             let _ = latencies.add(&r.latencies);
             for (s, n) in r.statuses {
                 *statuses.entry(s).or_insert(0) += n;
@@ -158,6 +176,14 @@ pub async fn run(config: LoadConfig, progress: Arc<LoadProgress>) -> Result<Load
         latency_ms_max: ms(latencies.max()),
         throttled: statuses.get(&429).copied().unwrap_or(0),
         statuses,
+        calls: {
+            calls.sort_by_key(|c| c.at_ms);
+            crate::report::CallLog {
+                calls_max: None,
+                window_ms: crate::report::timeline::DEFAULT_WINDOW_MS,
+                calls,
+            }
+        },
     })
 }
 
@@ -173,17 +199,20 @@ async fn connection(
     stop: &AtomicBool,
     issued: &AtomicU64,
     progress: &LoadProgress,
+    started: Instant,
 ) -> ConnResult {
+    let token = if config.shared_token {
+        config.token_prefix.clone()
+    } else {
+        format!("{}-{index}", config.token_prefix)
+    };
     let mut result = ConnResult {
         latencies: new_histogram(),
         statuses: BTreeMap::new(),
         bytes: 0,
         errors: 0,
-    };
-    let token = if config.shared_token {
-        config.token_prefix.clone()
-    } else {
-        format!("{}-{index}", config.token_prefix)
+        calls: Vec::new(),
+        token: token.clone(),
     };
     let authorization = format!("Bearer {token}");
     let host = config.addr.to_string();
@@ -239,6 +268,11 @@ async fn connection(
             .latencies
             .record(start.elapsed().as_micros().max(1) as u64);
         *result.statuses.entry(status).or_insert(0) += 1;
+        result.calls.push((
+            start.duration_since(started).as_millis() as i64,
+            status,
+            retry_after,
+        ));
         progress.requests.fetch_add(1, Ordering::Relaxed);
         if status == 429
             && config.honour_retry_after

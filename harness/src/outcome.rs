@@ -82,6 +82,10 @@ pub struct CaseResult {
     pub flow_stderr: Option<String>,
     /// The case is on the flow's expected-failure list.
     pub expected_failure: bool,
+    /// The flow's API calls and the call limit, for the HTML report's plots (not in the JSON
+    /// report, whose format it would change).
+    #[serde(skip)]
+    pub calls: crate::report::CallLog,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

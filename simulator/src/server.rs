@@ -167,7 +167,13 @@ async fn serve_request(
     };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let host = header("host").map_or_else(|| peer.to_string(), str::to_owned);
-    let base_url = format!("http://{host}");
+    // Behind a TLS-terminating tunnel (the custom connector's set-up), absolute URLs such as a
+    // subscription's Location must use the scheme the client used.
+    let scheme = match header("x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let base_url = format!("{scheme}://{host}");
     let api_req = ApiRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),

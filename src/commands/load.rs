@@ -1,6 +1,7 @@
 //! `insightsim load`: drive many connections at a simulator and read how each was graded.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -49,6 +50,10 @@ pub struct LoadArgs {
     /// Print the report as JSON (no progress bar).
     #[arg(long, env = "INSIGHTSIM_LOAD_JSON")]
     json: bool,
+    /// Write a self-contained HTML report here: the grading and a call-limit timeline of every
+    /// connection.
+    #[arg(long, env = "INSIGHTSIM_LOAD_HTML")]
+    html: Option<PathBuf>,
     // Without --url: the in-process simulator's tenant; --seed also seeds the load's page
     // offsets.
     #[command(flatten)]
@@ -140,6 +145,15 @@ async fn load(args: LoadArgs, duration: Option<Duration>) -> anyhow::Result<u8> 
     };
     grades.retain(|g| g.connection != SETUP_TOKEN);
     print_report(&args, &report, &grades);
+    if let Some(path) = &args.html {
+        let mut log = report.calls.clone();
+        log.calls_max = grades.iter().find_map(|g| g.ideal_per_window);
+        if let Some(g) = grades.first() {
+            log.window_ms = g.window.as_millis().max(1);
+        }
+        std::fs::write(path, harness::report::load_html(&report, &grades, &log))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some((_, handle)) = in_process {
         handle.shutdown(Duration::from_secs(1)).await;
     }

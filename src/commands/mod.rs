@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+pub mod connector;
 pub mod flow;
 pub mod load;
+pub mod openapi;
 pub mod run;
+pub mod schema;
 pub mod serve;
 pub mod tenant_args;

@@ -79,6 +79,9 @@ pub struct RunArgs {
     /// Write a JSON report here.
     #[arg(long, env = "INSIGHTSIM_JSON")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report here (failing cases first, call-limit plots).
+    #[arg(long, env = "INSIGHTSIM_HTML")]
+    html: Option<PathBuf>,
     /// Also check the property laws with this many generated timelines each (0: off).
     #[arg(long, env = "INSIGHTSIM_PROPERTIES", default_value_t = 0)]
     properties: u32,
@@ -263,16 +266,20 @@ fn write_reports(
         let xml = report::junit(results, args.strict)?;
         std::fs::write(path, xml).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    let meta = RunMeta {
+        flow: results.first().map(|r| r.flow.clone()).unwrap_or_default(),
+        seed: args.seed,
+        strict: args.strict,
+        started: started.to_rfc3339(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
     if let Some(path) = &args.json {
-        let meta = RunMeta {
-            flow: results.first().map(|r| r.flow.clone()).unwrap_or_default(),
-            seed: args.seed,
-            strict: args.strict,
-            started: started.to_rfc3339(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        };
         let value = report::json(results, args.strict, &meta);
         std::fs::write(path, serde_json::to_string_pretty(&value)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html(results, args.strict, &meta))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())

@@ -216,6 +216,7 @@ pub(crate) mod tests {
             snapshot: None,
             flow_stderr: None,
             expected_failure: xfail,
+            calls: Default::default(),
         }
     }
 

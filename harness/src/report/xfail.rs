@@ -46,20 +46,47 @@ pub struct XfailList {
     entries: Vec<XfailEntry>,
 }
 
-#[derive(Deserialize)]
+/// An expected-failure file: the cases a flow is known to fail.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct File {
+    /// The format of the file: 1.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1))]
     format: Option<Spanned<u32>>,
+    /// The expected failures.
     #[serde(default)]
     case: Vec<RawEntry>,
 }
 
-#[derive(Deserialize)]
+/// One known failure.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
+    /// The case id (its path under `scenarios/` without `.toml`), e.g. `paging/export-visits-every-customer-once`.
+    #[schemars(with = "String")]
     id: Spanned<String>,
+    /// The flow it applies to (as `run` names it); every flow when absent.
+    #[schemars(with = "Option<String>")]
     flow: Option<Spanned<String>>,
+    /// Why it fails (an issue link, say): printed with the case.
+    #[schemars(with = "String")]
     reason: Spanned<String>,
+}
+
+/// The `$id` of the expected-failure list's schema: a name, not a location.
+pub const XFAIL_SCHEMA_ID: &str = "urn:insightsim:expected-failures:format-1";
+
+/// The JSON Schema (draft 2020-12, pretty JSON) of an expected-failure file read as JSON, for
+/// editors and `insightsim schema expected-failures`.
+pub fn xfail_schema() -> String {
+    let mut schema = schemars::schema_for!(File);
+    schema.insert("$id".to_owned(), XFAIL_SCHEMA_ID.into());
+    schema.insert(
+        "title".to_owned(),
+        "insightsim expected failures, format 1".into(),
+    );
+    // Serializing a `serde_json::Value` cannot fail.
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
 /// Reads an expected-failure file.
@@ -222,6 +249,29 @@ id = "segment/fires-once"
 flow = "other-flow"
 reason = "fires on downward crossings"
 "#;
+
+    /// The schema's verdict on a file: `ok`, or the first violation.
+    fn schema_check(toml_text: &str) -> String {
+        let schema: serde_json::Value = serde_json::from_str(&xfail_schema()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let table: toml::Table = toml_text.parse().unwrap();
+        let instance = serde_json::to_value(table).unwrap();
+        validator.iter_errors(&instance).next().map_or_else(
+            || "ok".to_owned(),
+            |e| format!("{}: {e}", e.instance_path()),
+        )
+    }
+
+    #[test]
+    fn the_schema_accepts_what_the_parser_accepts_and_refuses_unknown_keys() {
+        let good = "format = 1\n[[case]]\nid = \"a/b\"\nflow = \"f\"\nreason = \"r\"\n";
+        assert!(parse(good).is_ok());
+        assert_eq!(schema_check(good), "ok");
+        let typo = "[[case]]\nid = \"a/b\"\nreson = \"r\"\n";
+        assert!(parse(typo).is_err());
+        assert_ne!(schema_check(typo), "ok");
+        assert_ne!(schema_check("format = 2\n"), "ok");
+    }
 
     #[test]
     fn a_list_reads_and_answers_per_flow() {

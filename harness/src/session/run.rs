@@ -227,6 +227,7 @@ fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
         snapshot: None,
         flow_stderr: None,
         expected_failure: false,
+        calls: Default::default(),
     }
 }
 

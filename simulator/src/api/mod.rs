@@ -4,8 +4,13 @@
 //! nothing else; the harness's in-process flows call [`handle`] directly.
 
 mod auth;
+pub mod connector;
 mod control;
 mod lifecycle;
+pub mod openapi;
+pub mod route;
+pub mod routes;
+pub mod schemas;
 mod v1;
 
 use crate::body::Body;
@@ -105,97 +110,7 @@ impl From<ApiError> for ApiResponse {
     }
 }
 
-/// Every route of the simulated API, as `(method, path)` with `{placeholders}`: the parity
-/// ledger (`docs/parity.md`) lists each of them, and a test checks both that the ledger does and
-/// that every route answers.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/v1/instances"),
-    ("GET", "/v1/instances/{instanceId}"),
-    ("GET", "/v1/instances/{instanceId}/manage/entities"),
-    ("GET", "/v1/instances/{instanceId}/manage/entities/{entity}"),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/manage/entities/{entity}/entitysize",
-    ),
-    ("GET", "/v1/instances/{instanceId}/data/{entity}"),
-    ("POST", "/v1/instances/{instanceId}/data/{entity}"),
-    (
-        "PATCH",
-        "/v1/instances/{instanceId}/data/{entity}/{entityId}",
-    ),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/partitions/{entity}/{n}.csv",
-    ),
-    ("POST", "/v1/instances/{instanceId}/statusreport"),
-    ("POST", "/v1/instances/{instanceId}/statusreport/v2"),
-    ("GET", "/v1/instances/{instanceId}/manage/datasources"),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/manage/datasources/{dataSource}",
-    ),
-    ("GET", "/v1/instances/{instanceId}/manage/segments"),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/manage/segments/{segment}",
-    ),
-    ("GET", "/v1/instances/{instanceId}/manage/measures"),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/manage/measures/{measure}",
-    ),
-    ("GET", "/v1/instances/{instanceId}/workflows/main/jobs"),
-    ("POST", "/v1/instances/{instanceId}/workflows/main/jobs"),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/workflows/main/jobs/{jobId}",
-    ),
-    (
-        "POST",
-        "/v1/instances/{instanceId}/workflows/main/jobs/{jobId}/cancel",
-    ),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/manage/workflows/main/jobs",
-    ),
-    (
-        "POST",
-        "/v1/instances/{instanceId}/manage/workflows/main/jobs",
-    ),
-    (
-        "POST",
-        "/v1/instances/{instanceId}/triggers/{trigger}/subscriptions",
-    ),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/triggers/{trigger}/subscriptions",
-    ),
-    (
-        "GET",
-        "/v1/instances/{instanceId}/triggers/{trigger}/subscriptions/{id}",
-    ),
-    (
-        "DELETE",
-        "/v1/instances/{instanceId}/triggers/{trigger}/subscriptions/{id}",
-    ),
-    ("GET", "/_sim/health"),
-    ("GET", "/_sim/state"),
-    ("POST", "/_sim/reset"),
-    ("GET", "/_sim/clock"),
-    ("POST", "/_sim/clock/advance"),
-    ("POST", "/_sim/refresh"),
-    ("POST", "/_sim/datasources/{dataSource}/refresh"),
-    ("POST", "/_sim/segments/{segment}/evaluate"),
-    ("POST", "/_sim/measures/{measure}/evaluate"),
-    ("GET", "/_sim/journal"),
-    ("GET", "/_sim/events"),
-    ("GET", "/_sim/deliveries"),
-    ("POST", "/_sim/deliveries/{id}/redeliver"),
-    ("GET", "/_sim/ratelimit"),
-    ("GET", "/_sim/faults"),
-    ("PUT", "/_sim/faults"),
-    ("GET", "/_sim/reports"),
-];
+pub use routes::ROUTES;
 
 /// Answers one request.
 pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
@@ -205,6 +120,9 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
     }
     if path == "/_sim" || path.starts_with("/_sim/") {
         return control::handle(sim, req);
+    }
+    if path == "/openapi.json" {
+        return openapi::serve(sim, req);
     }
     ApiError::not_found(
         "UnknownPath",

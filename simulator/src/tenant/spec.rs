@@ -15,7 +15,7 @@ use crate::time::{SimDuration, SimTime};
 pub const DEMO_TENANT_TOML: &str = include_str!("demo.toml");
 
 /// A whole tenant definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TenantSpec {
     /// The instance's display name.
@@ -40,7 +40,7 @@ pub struct TenantSpec {
 }
 
 /// The simulated connector's limits, and the server's own protection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSpec {
     /// The connector call limit per connection: `CALLS/WINDOW` (e.g. `100/60s`) or `off`.
@@ -68,7 +68,7 @@ pub struct LimitsSpec {
 }
 
 /// Who may call the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSpec {
     /// Accepted bearer tokens; empty means any non-empty token.
@@ -80,7 +80,7 @@ pub struct AuthSpec {
 }
 
 /// The refresh lifecycle: schedule, task durations and failure rates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RefreshSpec {
     /// Whether scheduled full refreshes run.
@@ -103,7 +103,7 @@ pub struct RefreshSpec {
 }
 
 /// How long each stage's tasks take, as `MIN..MAX` ranges.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct StageDurations {
     pub ingestion: DurationRange,
@@ -117,7 +117,7 @@ pub struct StageDurations {
 }
 
 /// Per-attempt probabilities that a task fails.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FailureRates {
     /// Fails, and is retried (up to `task_retries_max`).
@@ -136,7 +136,7 @@ pub struct DurationRange {
 }
 
 /// Webhook delivery: the platform's retry policy and the allowed targets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySpec {
     /// `exponential` (the platform default), `fixed` or `none`.
@@ -154,7 +154,7 @@ pub struct DeliverySpec {
 }
 
 /// One data source: a contacts table (feeding unification) and optionally an activity table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSourceSpec {
     pub name: String,
@@ -175,7 +175,7 @@ fn default_ds_kind() -> String {
 }
 
 /// A source table of contacts; its key becomes an alternate-key column of `Customer`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactTableSpec {
     /// Table name without the data source prefix (`Contacts` gives `PoS_Contacts`).
@@ -189,7 +189,7 @@ pub struct ContactTableSpec {
 }
 
 /// A source table of activities, unified into `UnifiedActivity`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityTableSpec {
     pub table: String,
@@ -201,7 +201,7 @@ pub struct ActivityTableSpec {
 }
 
 /// The kinds of activity the generator knows how to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityKind {
     Purchase,
@@ -212,7 +212,7 @@ pub enum ActivityKind {
 }
 
 /// A segment and how its members are chosen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentSpec {
     pub name: String,
@@ -234,7 +234,7 @@ fn default_volatility() -> f64 {
     0.05
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentRank {
     TotalSpend,
@@ -245,7 +245,7 @@ pub enum SegmentRank {
 }
 
 /// A business measure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasureSpec {
     pub name: String,
@@ -263,7 +263,7 @@ pub struct MeasureSpec {
     pub volatility: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MeasureSource {
     TotalRevenue,

@@ -1,9 +1,13 @@
 //! Integration tests of the simulator: the API in-process (most of them) and over real sockets.
 
 mod api;
+mod connector;
 mod consistency;
 mod http;
 mod lifecycle;
+mod openapi;
 mod paging;
 mod parity;
+mod routes;
 mod support;
+mod tunnel;
