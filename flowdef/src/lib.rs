@@ -3,4 +3,17 @@
 //! `check`, which lists every construct insightsim cannot run.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod check;
 pub mod expr;
+pub mod load;
+pub mod model;
+pub mod operations;
+
+pub use check::{FlowReport, Problem, Report, check, check_with};
+pub use load::{Format, LoadError, LoadedFlow, load, load_bytes, load_with};
+pub use operations::{Connector, OperationMap, Sink};
+pub mod host;
+pub mod runtime;
+
+pub use host::{BoxFuture, Host, Reply};
+pub use runtime::{ActionRecord, Engine, NotRunnable, RunOutcome, RunRecord};
