@@ -201,15 +201,14 @@ fn load_json(
     {
         let mut connections = Connections::new();
         let mut problems = Vec::new();
-        match beside("connections.json") {
-            Some(bytes) => match parse_json(&bytes, "connections.json") {
+        if let Some(bytes) = beside("connections.json") {
+            match parse_json(&bytes, "connections.json") {
                 Ok(c) => connections = standard_connections(&c),
                 Err(e) => problems.push(Problem {
                     path: "connections.json".to_owned(),
                     message: e.to_string(),
                 }),
-            },
-            None => {}
+            }
         }
         let mut flow = build(
             def,
@@ -242,7 +241,10 @@ fn load_json(
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "one private constructor with named parts")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one private constructor with named parts"
+)]
 fn build(
     def: &Value,
     path: &JsonPath,
@@ -427,7 +429,11 @@ fn load_zip(bytes: &[u8], shown: &str, map: &OperationMap) -> Result<Vec<LoadedF
         })
         .collect();
     let (chosen, format, what) = if !flow_defs.is_empty() {
-        (flow_defs, Format::PowerAutomatePackage, "the Power Automate package")
+        (
+            flow_defs,
+            Format::PowerAutomatePackage,
+            "the Power Automate package",
+        )
     } else if !workflows.is_empty() {
         (workflows, Format::Solution, "the solution")
     } else {

@@ -31,11 +31,7 @@ impl Connector {
     /// The connector of an API id or connection name (`/providers/Microsoft.PowerApps/apis/
     /// shared_customerinsights`, `.../managedApis/teams`, `shared_office365`).
     pub fn of_api(api: &str) -> Option<Connector> {
-        let last = api
-            .rsplit('/')
-            .next()
-            .unwrap_or(api)
-            .to_ascii_lowercase();
+        let last = api.rsplit('/').next().unwrap_or(api).to_ascii_lowercase();
         let name = last.strip_prefix("shared_").unwrap_or(&last);
         let name = name.split(['-', '_']).next().unwrap_or(name);
         match name {
@@ -190,7 +186,8 @@ impl OperationMap {
     pub fn by_id(&self, connector: Connector, id: &str) -> Option<&Operation> {
         self.operations.iter().find(|o| {
             o.connector == connector
-                && (o.id.eq_ignore_ascii_case(id) || o.also.iter().any(|a| a.eq_ignore_ascii_case(id)))
+                && (o.id.eq_ignore_ascii_case(id)
+                    || o.also.iter().any(|a| a.eq_ignore_ascii_case(id)))
         })
     }
 
@@ -281,7 +278,9 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -301,10 +300,21 @@ mod tests {
     fn the_built_in_table_parses_and_covers_the_connector() {
         let map = OperationMap::parse(BUILT_IN, "operations.toml").unwrap();
         assert_eq!(map.triggers.len(), 6);
-        for id in ["GetItems", "GetItem", "CreateItem", "UpdateItem", "GetEntities", "GetPartitions", "SendStatusReport"] {
+        for id in [
+            "GetItems",
+            "GetItem",
+            "CreateItem",
+            "UpdateItem",
+            "GetEntities",
+            "GetPartitions",
+            "SendStatusReport",
+        ] {
             assert!(map.by_id(Connector::CustomerInsights, id).is_some(), "{id}");
         }
-        assert!(map.by_id(Connector::Teams, "PostMessageToConversation").is_some());
+        assert!(
+            map.by_id(Connector::Teams, "PostMessageToConversation")
+                .is_some()
+        );
         assert!(map.by_id(Connector::Outlook, "sendemailv2").is_some());
     }
 
@@ -320,7 +330,14 @@ mod tests {
             .unwrap();
         assert_eq!(op.id, "GetItems");
         assert_eq!(params["table"], "Customer_Measure");
-        assert!(map.by_path(Connector::CustomerInsights, "DELETE", "/datasets/a/tables/b/items").is_none());
+        assert!(
+            map.by_path(
+                Connector::CustomerInsights,
+                "DELETE",
+                "/datasets/a/tables/b/items"
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -331,13 +348,21 @@ mod tests {
         )
         .unwrap();
         let map = OperationMap::built_in().merged(extra);
-        assert_eq!(map.by_id(Connector::CustomerInsights, "GetItems").unwrap().path, "GET /x/{table}");
+        assert_eq!(
+            map.by_id(Connector::CustomerInsights, "GetItems")
+                .unwrap()
+                .path,
+            "GET /x/{table}"
+        );
         let err = OperationMap::parse(
             "[[operation]]\nconnector = \"teams\"\nid = \"X\"\npath = \"POST /x\"\n",
             "mine.toml",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("needs exactly one of `api`"), "{err}");
+        assert!(
+            err.to_string().contains("needs exactly one of `api`"),
+            "{err}"
+        );
         let err = OperationMap::parse("[[operation]]\nconector = 1\n", "mine.toml").unwrap_err();
         assert!(err.to_string().starts_with("mine.toml: "), "{err}");
     }
@@ -349,7 +374,12 @@ mod tests {
             Some(Connector::CustomerInsights)
         );
         assert_eq!(Connector::of_api("shared_teams_1"), Some(Connector::Teams));
-        assert_eq!(Connector::of_api("/subscriptions/x/providers/Microsoft.Web/locations/w/managedApis/office365"), Some(Connector::Outlook));
+        assert_eq!(
+            Connector::of_api(
+                "/subscriptions/x/providers/Microsoft.Web/locations/w/managedApis/office365"
+            ),
+            Some(Connector::Outlook)
+        );
         assert_eq!(Connector::of_api("shared_sharepointonline"), None);
     }
 }

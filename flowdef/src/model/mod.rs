@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-pub use duration::{parse_duration, format_duration};
+pub use duration::{format_duration, parse_duration};
 pub use parse::{ACTION_TYPES, Connections, parse_definition};
 pub use tmpl::{JsonPath, Tmpl, parse_string};
 
@@ -177,14 +177,37 @@ pub struct ConnectorCall {
 #[derive(Debug, Clone)]
 pub enum ActionKind {
     Connector(ConnectorCall),
-    Http { inputs: Tmpl },
-    Compose { inputs: Tmpl },
-    InitializeVariable { variables: Vec<VariableDecl> },
-    SetVariable { name: String, value: Tmpl },
-    IncrementVariable { name: String, value: Option<Tmpl>, sign: i64 },
-    AppendToArrayVariable { name: String, value: Tmpl },
-    AppendToStringVariable { name: String, value: Tmpl },
-    If { expression: Cond, actions: Actions, else_actions: Actions },
+    Http {
+        inputs: Tmpl,
+    },
+    Compose {
+        inputs: Tmpl,
+    },
+    InitializeVariable {
+        variables: Vec<VariableDecl>,
+    },
+    SetVariable {
+        name: String,
+        value: Tmpl,
+    },
+    IncrementVariable {
+        name: String,
+        value: Option<Tmpl>,
+        sign: i64,
+    },
+    AppendToArrayVariable {
+        name: String,
+        value: Tmpl,
+    },
+    AppendToStringVariable {
+        name: String,
+        value: Tmpl,
+    },
+    If {
+        expression: Cond,
+        actions: Actions,
+        else_actions: Actions,
+    },
     Switch {
         expression: Tmpl,
         cases: Vec<(String, Value, Actions)>,
@@ -202,15 +225,41 @@ pub enum ActionKind {
         timeout_ms: i64,
         actions: Actions,
     },
-    Scope { actions: Actions },
-    Terminate { status: Status, error: Option<Tmpl> },
-    Response { inputs: Tmpl },
-    ParseJson { content: Tmpl, schema: Value },
-    Query { from: Tmpl, filter: Tmpl },
-    Select { from: Tmpl, select: Tmpl },
-    Join { from: Tmpl, join_with: Tmpl },
-    Table { from: Tmpl, format: String, columns: Option<Vec<(Tmpl, Tmpl)>> },
-    Wait { interval: Option<(Tmpl, Tmpl)>, until: Option<Tmpl> },
+    Scope {
+        actions: Actions,
+    },
+    Terminate {
+        status: Status,
+        error: Option<Tmpl>,
+    },
+    Response {
+        inputs: Tmpl,
+    },
+    ParseJson {
+        content: Tmpl,
+        schema: Value,
+    },
+    Query {
+        from: Tmpl,
+        filter: Tmpl,
+    },
+    Select {
+        from: Tmpl,
+        select: Tmpl,
+    },
+    Join {
+        from: Tmpl,
+        join_with: Tmpl,
+    },
+    Table {
+        from: Tmpl,
+        format: String,
+        columns: Option<Vec<(Tmpl, Tmpl)>>,
+    },
+    Wait {
+        interval: Option<(Tmpl, Tmpl)>,
+        until: Option<Tmpl>,
+    },
 }
 
 impl ActionKind {

@@ -84,7 +84,7 @@ fn get<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     })
 }
 
-fn obj<'a>(v: Option<&'a Value>) -> Option<&'a Map<String, Value>> {
+fn obj(v: Option<&Value>) -> Option<&Map<String, Value>> {
     v.and_then(Value::as_object)
 }
 
@@ -133,7 +133,8 @@ pub fn parse_definition(
                 );
             }
             if let Some((name, trigger)) = t.iter().next() {
-                definition.trigger = parse_trigger(&mut ctx, name, trigger, &triggers_path.key(name));
+                definition.trigger =
+                    parse_trigger(&mut ctx, name, trigger, &triggers_path.key(name));
             }
         }
     }
@@ -208,9 +209,10 @@ fn shape_fits(pattern: &str, method: &str, shape: &str) -> bool {
     let want: Vec<&str> = pp.trim().trim_matches('/').split('/').collect();
     let got: Vec<&str> = shape.trim_matches('/').split('/').collect();
     want.len() == got.len()
-        && want.iter().zip(&got).all(|(w, g)| {
-            (w.starts_with('{') && w.ends_with('}')) || w.eq_ignore_ascii_case(g)
-        })
+        && want
+            .iter()
+            .zip(&got)
+            .all(|(w, g)| (w.starts_with('{') && w.ends_with('}')) || w.eq_ignore_ascii_case(g))
 }
 
 fn parse_trigger(ctx: &mut Ctx<'_>, name: &str, t: &Value, path: &JsonPath) -> Option<Trigger> {
@@ -270,7 +272,9 @@ fn parse_trigger(ctx: &mut Ctx<'_>, name: &str, t: &Value, path: &JsonPath) -> O
         }
         op
     } else {
-        let method = get(inputs, "method").and_then(Value::as_str).unwrap_or("POST");
+        let method = get(inputs, "method")
+            .and_then(Value::as_str)
+            .unwrap_or("POST");
         let path_t = ctx.tmpl_at(inputs, "path", &inputs_path);
         let shape = path_shape(&path_t).unwrap_or_default();
         let op = ctx
@@ -355,7 +359,10 @@ fn runtime_concurrency(
     match v.as_u64() {
         Some(n @ 1..=100) => Some(n as u32),
         _ => {
-            ctx.problem(&p, format!("concurrency {key} must be a whole number from 1 to 100, not {v}"));
+            ctx.problem(
+                &p,
+                format!("concurrency {key} must be a whole number from 1 to 100, not {v}"),
+            );
             None
         }
     }
@@ -413,7 +420,9 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
                     Some(st) => list.push(st),
                     None => ctx.problem(
                         &p,
-                        format!("runAfter status {s} is not Succeeded, Failed, Skipped or TimedOut"),
+                        format!(
+                            "runAfter status {s} is not Succeeded, Failed, Skipped or TimedOut"
+                        ),
                     ),
                 }
             }
@@ -467,7 +476,12 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
         "InitializeVariable" => {
             let mut variables = Vec::new();
             let list = get(inputs, "variables").and_then(Value::as_array);
-            for (i, v) in list.map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+            for (i, v) in list
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 let p = ip.key("variables").index(i);
                 let Some(vo) = v.as_object() else {
                     ctx.problem(&p, "a variable must be a JSON object");
@@ -498,7 +512,10 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
                 });
             }
             if variables.is_empty() {
-                ctx.problem(&ip.key("variables"), "InitializeVariable declares no variable");
+                ctx.problem(
+                    &ip.key("variables"),
+                    "InitializeVariable declares no variable",
+                );
             }
             ActionKind::InitializeVariable { variables }
         }
@@ -572,12 +589,19 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
             check_options(ctx, o, path, &["Sequential"]);
             let sequential = get(o, "operationOptions")
                 .and_then(Value::as_str)
-                .is_some_and(|s| s.split(',').any(|x| x.trim().eq_ignore_ascii_case("Sequential")));
+                .is_some_and(|s| {
+                    s.split(',')
+                        .any(|x| x.trim().eq_ignore_ascii_case("Sequential"))
+                });
             let concurrency = runtime_concurrency(ctx, o, path, "repetitions");
             ActionKind::Foreach {
                 items: ctx.tmpl_at(o, "foreach", path),
                 actions: children(ctx, "actions"),
-                concurrency: if sequential { 1 } else { concurrency.unwrap_or(20) },
+                concurrency: if sequential {
+                    1
+                } else {
+                    concurrency.unwrap_or(20)
+                },
             }
         }
         "Until" => {
@@ -602,7 +626,10 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
                     }
                 },
             };
-            let timeout_ms = match limit.and_then(|l| get(l, "timeout")).and_then(Value::as_str) {
+            let timeout_ms = match limit
+                .and_then(|l| get(l, "timeout"))
+                .and_then(Value::as_str)
+            {
                 None => 3_600_000,
                 Some(t) => parse_duration(t).unwrap_or_else(|e| {
                     ctx.problem(&path.key("limit").key("timeout"), e);
@@ -663,23 +690,25 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
             if format != "CSV" && format != "HTML" {
                 ctx.problem(&ip.key("format"), "a table's format is CSV or HTML");
             }
-            let columns = get(inputs, "columns").and_then(Value::as_array).map(|cols| {
-                cols.iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let p = ip.key("columns").index(i);
-                        let header = match c.get("header") {
-                            Some(h) => ctx.tmpl(h, &p.key("header")),
-                            None => Tmpl::Str(Template::Literal(String::new())),
-                        };
-                        let value = match c.get("value") {
-                            Some(v) => ctx.tmpl(v, &p.key("value")),
-                            None => Tmpl::Null,
-                        };
-                        (header, value)
-                    })
-                    .collect()
-            });
+            let columns = get(inputs, "columns")
+                .and_then(Value::as_array)
+                .map(|cols| {
+                    cols.iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            let p = ip.key("columns").index(i);
+                            let header = match c.get("header") {
+                                Some(h) => ctx.tmpl(h, &p.key("header")),
+                                None => Tmpl::Str(Template::Literal(String::new())),
+                            };
+                            let value = match c.get("value") {
+                                Some(v) => ctx.tmpl(v, &p.key("value")),
+                                None => Tmpl::Null,
+                            };
+                            (header, value)
+                        })
+                        .collect()
+                });
             ActionKind::Table {
                 from: ctx.tmpl_at(inputs, "from", &ip),
                 format,
@@ -691,9 +720,13 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
                 let p = ip.key("interval");
                 (ctx.tmpl_at(i, "count", &p), ctx.tmpl_at(i, "unit", &p))
             });
-            let until = obj(get(inputs, "until")).map(|u| ctx.tmpl_at(u, "timestamp", &ip.key("until")));
+            let until =
+                obj(get(inputs, "until")).map(|u| ctx.tmpl_at(u, "timestamp", &ip.key("until")));
             if interval.is_none() && until.is_none() {
-                ctx.problem(&ip, "Wait needs an interval {count, unit} or until {timestamp}");
+                ctx.problem(
+                    &ip,
+                    "Wait needs an interval {count, unit} or until {timestamp}",
+                );
             }
             ActionKind::Wait { interval, until }
         }
@@ -728,12 +761,12 @@ fn parse_connector(
     inputs: &Map<String, Value>,
     ip: &JsonPath,
 ) -> Option<ConnectorCall> {
-    let connection = match connection_name(inputs) {
-        Some(c) => c,
-        None => {
-            ctx.problem(&ip.key("host"), "the action names no connection (inputs.host)");
-            return None;
-        }
+    let Some(connection) = connection_name(inputs) else {
+        ctx.problem(
+            &ip.key("host"),
+            "the action names no connection (inputs.host)",
+        );
+        return None;
     };
     let Some(connector) = connector_of(ctx, inputs, &connection) else {
         ctx.problem(
@@ -777,7 +810,13 @@ fn parse_connector(
             .and_then(Value::as_str)
             .unwrap_or("get")
             .to_owned();
-        let all = ctx.tmpl(&Value::Object(inputs.clone()), ip);
+        // Only what the call is made of: the host names the connection (resolved above), and
+        // `$connections` is the platform's, not a parameter a run can read.
+        let mut call = inputs.clone();
+        for k in ["host", "retryPolicy", "authentication"] {
+            call.remove(k);
+        }
+        let all = ctx.tmpl(&Value::Object(call), ip);
         let shape = all.get("path").and_then(path_shape).unwrap_or_default();
         let Some(op) = ctx
             .map
@@ -827,7 +866,10 @@ fn parse_retry(ctx: &mut Ctx<'_>, r: &Value, path: &JsonPath) -> Option<RetryPol
             Some(c) => match c.as_u64() {
                 Some(n @ 1..=90) => n as u32,
                 _ => {
-                    ctx.problem(&path.key("count"), format!("retry count must be from 1 to 90, not {c}"));
+                    ctx.problem(
+                        &path.key("count"),
+                        format!("retry count must be from 1 to 90, not {c}"),
+                    );
                     4
                 }
             },
@@ -871,8 +913,18 @@ fn parse_cond(ctx: &mut Ctx<'_>, v: &Value, path: &JsonPath) -> Cond {
             };
             let known = matches!(
                 op.to_ascii_lowercase().as_str(),
-                "and" | "or" | "not" | "equals" | "greater" | "greaterorequals" | "less"
-                    | "lessorequals" | "contains" | "startswith" | "endswith" | "empty"
+                "and"
+                    | "or"
+                    | "not"
+                    | "equals"
+                    | "greater"
+                    | "greaterorequals"
+                    | "less"
+                    | "lessorequals"
+                    | "contains"
+                    | "startswith"
+                    | "endswith"
+                    | "empty"
             );
             if !known {
                 ctx.problem(

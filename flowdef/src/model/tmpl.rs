@@ -80,11 +80,9 @@ impl Tmpl {
             Tmpl::Bool(b) => Value::Bool(*b),
             Tmpl::Number(n) => Value::Number(n.clone()),
             Tmpl::Str(t) => eval_template(t, scope)?,
-            Tmpl::Array(a) => Value::Array(
-                a.iter()
-                    .map(|x| x.eval(scope))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Tmpl::Array(a) => {
+                Value::Array(a.iter().map(|x| x.eval(scope)).collect::<Result<_, _>>()?)
+            }
             Tmpl::Object(o) => {
                 let mut m = Map::new();
                 for (k, x) in o {
@@ -200,7 +198,11 @@ mod tests {
 
     #[test]
     fn paths_quote_keys_that_are_not_identifiers() {
-        let p = JsonPath::root().key("actions").key("Get items").key("$top").index(2);
+        let p = JsonPath::root()
+            .key("actions")
+            .key("Get items")
+            .key("$top")
+            .index(2);
         assert_eq!(p.0, "$.actions['Get items']['$top'][2]");
     }
 
@@ -219,7 +221,10 @@ mod tests {
         assert_eq!(found.len(), 3, "{found:?}");
         assert_eq!(found[0].0, "$.a");
         assert!(found[0].1.starts_with("unknown function frob()"));
-        assert_eq!(found[1], ("$.b[1]".into(), "add() takes 2 argument(s), not 1".into()));
+        assert_eq!(
+            found[1],
+            ("$.b[1]".into(), "add() takes 2 argument(s), not 1".into())
+        );
         assert_eq!(found[2].0, "$.c");
         assert!(matches!(t.get("a"), Some(Tmpl::Str(_))));
     }
@@ -227,9 +232,17 @@ mod tests {
     #[test]
     fn finds_a_parameter_binding() {
         let mut problems = Vec::new();
-        let t = Tmpl::parse(&json!("@parameters('Segment')"), &JsonPath::root(), &mut problems);
+        let t = Tmpl::parse(
+            &json!("@parameters('Segment')"),
+            &JsonPath::root(),
+            &mut problems,
+        );
         assert_eq!(t.bound_parameter(), Some("Segment"));
-        let t = Tmpl::parse(&json!("@{parameters('Segment')}"), &JsonPath::root(), &mut problems);
+        let t = Tmpl::parse(
+            &json!("@{parameters('Segment')}"),
+            &JsonPath::root(),
+            &mut problems,
+        );
         assert_eq!(t.bound_parameter(), None);
     }
 }

@@ -54,8 +54,10 @@ fn check(v: &Value, schema: &Value, path: &str, errors: &mut Vec<String>) {
             }
         }
     }
-    if let (Some(o), Some(props)) = (v.as_object(), s.get("properties").and_then(Value::as_object))
-    {
+    if let (Some(o), Some(props)) = (
+        v.as_object(),
+        s.get("properties").and_then(Value::as_object),
+    ) {
         for (k, sub) in props {
             if let Some(x) = o.get(k) {
                 check(x, sub, &format!("{path}.{k}"), errors);
@@ -133,7 +135,10 @@ mod tests {
             "n": {"type": ["integer", "null"]},
             "tags": {"type": "array", "items": {"type": "string"}},
         }});
-        assert_eq!(validate(&json!({"id": "a", "n": null, "tags": ["x"]}), &schema), Ok(()));
+        assert_eq!(
+            validate(&json!({"id": "a", "n": null, "tags": ["x"]}), &schema),
+            Ok(())
+        );
         let errors = validate(&json!({"n": 1.5, "tags": ["x", 2]}), &schema).unwrap_err();
         assert_eq!(
             errors,
@@ -151,7 +156,10 @@ mod tests {
             ("Name".to_owned(), vec![json!("Ada, L"), json!("Bob")]),
             ("N".to_owned(), vec![json!(1), json!("<2>")]),
         ];
-        assert_eq!(table(&cols, 2, false), "Name,N\r\n\"Ada, L\",1\r\nBob,<2>\r\n");
+        assert_eq!(
+            table(&cols, 2, false),
+            "Name,N\r\n\"Ada, L\",1\r\nBob,<2>\r\n"
+        );
         assert!(table(&cols, 2, true).contains("<td>&lt;2&gt;</td>"));
     }
 }

@@ -144,7 +144,9 @@ impl RunRecord {
                 format_duration(a.end_ms - a.start_ms),
             );
             if let Some(e) = &a.error {
-                let message = e.get("message").map_or_else(|| short(e, 200), |m| short(m, 200));
+                let message = e
+                    .get("message")
+                    .map_or_else(|| short(e, 200), |m| short(m, 200));
                 let _ = writeln!(out, "      error: {message}");
             }
             if let Some(n) = &a.note {
@@ -167,7 +169,9 @@ impl RunRecord {
             if matches!(a.status, Status::Failed | Status::TimedOut)
                 && let Some(e) = &a.error
             {
-                let message = e.get("message").map_or_else(|| short(e, 300), |m| short(m, 300));
+                let message = e
+                    .get("message")
+                    .map_or_else(|| short(e, 300), |m| short(m, 300));
                 out.push(format!(
                     "action '{}' ({}) {}: {message}",
                     a.name,

@@ -38,6 +38,14 @@ pub(crate) fn encode(value: &str) -> String {
     out
 }
 
+/// A query option's text: booleans as JSON writes them (`$count=true`), the rest as text.
+fn query_text(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => b.to_string(),
+        other => to_text(other),
+    }
+}
+
 /// Power Automate's flattened parameter names (`emailMessage/To`, `item/CustomerId`) as nested
 /// objects.
 fn unflatten(params: &Value) -> Map<String, Value> {
@@ -112,7 +120,7 @@ fn api_target(
     }
     for q in &op.query {
         if let Some(v) = params.get(q).filter(|v| !v.is_null()) {
-            let text = to_text(v);
+            let text = query_text(v);
             if !text.is_empty() {
                 query.push(format!("{q}={}", encode(&text)));
             }
@@ -210,7 +218,9 @@ pub(crate) async fn connector(
                 out.status = Some(crate::model::Status::Failed);
                 out.code = Some(404);
                 out.outputs["statusCode"] = json!(404);
-                out.error = Some(json!({"code": "ItemNotFound", "message": format!("no item with {key_name} '{id}'")}));
+                out.error = Some(
+                    json!({"code": "ItemNotFound", "message": format!("no item with {key_name} '{id}'")}),
+                );
             }
         }
     }
@@ -265,7 +275,7 @@ pub(crate) async fn http(
                 .flatten()
             {
                 path.push(if path.contains('?') { '&' } else { '?' });
-                path += &format!("{}={}", encode(k), encode(&to_text(v)));
+                path += &format!("{}={}", encode(k), encode(&query_text(v)));
             }
             // The HTTP action authenticates itself: its bearer token is its connection.
             let auth = inputs
@@ -383,7 +393,11 @@ async fn call_once(
             && let Some(after) = reply.retry_after_s
         {
             // The platform honours Retry-After on 429 (LA-HTTP).
-            wait = wait.max(i64::try_from(after).unwrap_or(i64::MAX / 2).saturating_mul(1000));
+            wait = wait.max(
+                i64::try_from(after)
+                    .unwrap_or(i64::MAX / 2)
+                    .saturating_mul(1000),
+            );
         }
         if let Some(limit) = a.timeout_ms
             && host.now_ms() + wait - start > limit
@@ -419,7 +433,11 @@ async fn send(
         && (200..300).contains(&last.status)
     {
         let mut pages = 1;
-        while let Some(next) = body.get("@odata.nextLink").and_then(Value::as_str).map(str::to_owned) {
+        while let Some(next) = body
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        {
             let have = body["value"].as_array().map_or(0, Vec::len) as u64;
             if have >= min || pages >= PAGES_MAX {
                 break;
@@ -442,7 +460,11 @@ async fn send(
             if let Some(v) = body["value"].as_array_mut() {
                 v.extend(more);
             }
-            body["@odata.nextLink"] = reply.body.get("@odata.nextLink").cloned().unwrap_or(Value::Null);
+            body["@odata.nextLink"] = reply
+                .body
+                .get("@odata.nextLink")
+                .cloned()
+                .unwrap_or(Value::Null);
             last = reply;
         }
         if let Some(o) = body.as_object_mut() {
@@ -486,7 +508,11 @@ async fn send(
     if !waited.is_empty() && ok {
         out.note = Some(format!(
             "succeeded after {attempts} calls, waiting {} between them",
-            waited.iter().map(|w| format_duration(*w)).collect::<Vec<_>>().join(", ")
+            waited
+                .iter()
+                .map(|w| format_duration(*w))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out

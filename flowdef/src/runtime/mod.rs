@@ -6,8 +6,8 @@ mod data;
 mod history;
 mod io;
 mod run;
-mod scope;
 mod sched;
+mod scope;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 
 pub use history::{ActionRecord, RunOutcome, RunRecord};
 
-use crate::expr::value::as_bool;
 use crate::expr::FixedScope;
+use crate::expr::value::as_bool;
 use crate::host::{Host, Reply};
 use crate::load::LoadedFlow;
 use crate::model::{Status, Trigger};
@@ -205,7 +205,12 @@ impl Engine {
             let reply = self
                 .shared
                 .host
-                .api(&trigger.connection, "POST", &path, Some(Value::Object(body)))
+                .api(
+                    &trigger.connection,
+                    "POST",
+                    &path,
+                    Some(Value::Object(body)),
+                )
                 .await;
             if let Some(loc) = &reply.location {
                 self.locations.lock().push(loc.clone());
@@ -348,7 +353,10 @@ impl Engine {
         self.history.lock().push(RunRecord {
             id,
             trigger: self.trigger().name.clone(),
-            event_id: body.get("eventId").and_then(Value::as_str).map(str::to_owned),
+            event_id: body
+                .get("eventId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             trigger_body: body.clone(),
             outcome,
             start_ms: now,
@@ -361,8 +369,15 @@ impl Engine {
     /// One run; returns the status of its `Response` action, if it had one.
     async fn run(&self, body: Value) -> Option<u16> {
         let id = self.next_id();
-        let event_id = body.get("eventId").and_then(Value::as_str).map(str::to_owned);
-        let seed = fnv(&[&self.shared.flow.name, &id, event_id.as_deref().unwrap_or("")]);
+        let event_id = body
+            .get("eventId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let seed = fnv(&[
+            &self.shared.flow.name,
+            &id,
+            event_id.as_deref().unwrap_or(""),
+        ]);
         let run = RunShared::new(
             self.shared.clone(),
             id.clone(),

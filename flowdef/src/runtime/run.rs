@@ -12,10 +12,10 @@ use super::EngineShared;
 use super::data;
 use super::history::ActionRecord;
 use super::io;
-use super::scope::RunScope;
 use super::sched::{Group, Lane};
-use crate::expr::value::{Num, as_bool, loose_eq, to_text, type_name};
+use super::scope::RunScope;
 use crate::expr;
+use crate::expr::value::{Num, as_bool, loose_eq, to_text, type_name};
 use crate::host::BoxFuture;
 use crate::model::{Action, ActionKind, Actions, Cond, Status, Tmpl, VariableDecl, walk};
 
@@ -185,7 +185,9 @@ impl RunShared {
                         "the action '{name}' has not run yet at this point (check the runAfter of the action reading it)"
                     ))
                 } else {
-                    Err(format!("the action '{name}' does not exist in the definition"))
+                    Err(format!(
+                        "the action '{name}' does not exist in the definition"
+                    ))
                 }
             }
         }
@@ -205,7 +207,9 @@ impl RunShared {
             .flat_map(|level| level.keys())
             .collect();
         if children.is_empty() {
-            return Err(format!("result('{scope}'): '{scope}' is not a scope, branch or loop"));
+            return Err(format!(
+                "result('{scope}'): '{scope}' is not a scope, branch or loop"
+            ));
         }
         let state = self.state.lock();
         let mut out = Vec::new();
@@ -245,7 +249,11 @@ impl RunShared {
     fn push(&self, record: ActionRecord) {
         let mut state = self.state.lock();
         let i = state.records.len();
-        state.results.entry(record.name.clone()).or_default().push(i);
+        state
+            .results
+            .entry(record.name.clone())
+            .or_default()
+            .push(i);
         state.records.push(record);
     }
 
@@ -525,14 +533,20 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                     a.push(v);
                     Ok(Value::Array(a))
                 }
-                other => Err(format!("can only append to an array, not {}", type_name(other))),
+                other => Err(format!(
+                    "can only append to an array, not {}",
+                    type_name(other)
+                )),
             })
         }
         ActionKind::AppendToStringVariable { name, value } => {
             let v = try_eval!(eval(run, ctx, value));
             set_variable(run, name, v, |old, v| match old {
                 Value::String(s) => Ok(Value::String(format!("{s}{}", to_text(&v)))),
-                other => Err(format!("can only append text to a string, not {}", type_name(other))),
+                other => Err(format!(
+                    "can only append text to a string, not {}",
+                    type_name(other)
+                )),
             })
         }
         ActionKind::If {
@@ -560,7 +574,9 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
             let (case, level) = cases
                 .iter()
                 .find(|(_, c, _)| loose_eq(c, &v) || to_text(c) == to_text(&v))
-                .map_or(("default", default), |(name, _, level)| (name.as_str(), level));
+                .map_or(("default", default), |(name, _, level)| {
+                    (name.as_str(), level)
+                });
             let status = exec_level(run, level, ctx).await;
             Outcome {
                 status: Some(status),
@@ -606,7 +622,11 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                 if i >= *count {
                     note = Some(format!(
                         "stopped after {i} iterations, its limit.count{}, before its condition was true; the run went on as if the loop had finished",
-                        if *count == 60 { " (60 is the default when limit.count is not set)" } else { "" }
+                        if *count == 60 {
+                            " (60 is the default when limit.count is not set)"
+                        } else {
+                            ""
+                        }
                     ));
                     break status;
                 }
@@ -635,13 +655,19 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                 None => None,
             };
             run.state.lock().terminated = Some((*status, error.clone()));
-            Outcome::ok(json!({"runStatus": status.as_str(), "runError": error}), Value::Null)
+            Outcome::ok(
+                json!({"runStatus": status.as_str(), "runError": error}),
+                Value::Null,
+            )
         }
         ActionKind::Response { inputs } => {
             let v = try_eval!(eval(run, ctx, inputs));
             let code = v
                 .get("statusCode")
-                .and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok())))
+                .and_then(|c| {
+                    c.as_u64()
+                        .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+                })
                 .unwrap_or(200);
             let code = u16::try_from(code).unwrap_or(200);
             run.state.lock().response = Some(code);
@@ -656,8 +682,11 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                 Value::String(s) => match serde_json::from_str::<Value>(s) {
                     Ok(p) => p,
                     Err(e) => {
-                        return Outcome::failed("InvalidJSON", format!("the content is not JSON: {e}"))
-                            .with_inputs(json!({"content": v}));
+                        return Outcome::failed(
+                            "InvalidJSON",
+                            format!("the content is not JSON: {e}"),
+                        )
+                        .with_inputs(json!({"content": v}));
                     }
                 },
                 other => other.clone(),
@@ -665,18 +694,27 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
             if let Err(errors) = data::validate(&parsed, schema) {
                 return Outcome::failed(
                     "ValidationFailed",
-                    format!("the content does not match the schema: {}", errors.join("; ")),
+                    format!(
+                        "the content does not match the schema: {}",
+                        errors.join("; ")
+                    ),
                 )
                 .with_inputs(json!({"content": v, "schema": schema}));
             }
-            Outcome::ok(json!({"content": v, "schema": schema}), json!({"body": parsed}))
+            Outcome::ok(
+                json!({"content": v, "schema": schema}),
+                json!({"body": parsed}),
+            )
         }
         ActionKind::Query { from, filter } => {
             let from_v = try_eval!(eval(run, ctx, from));
             let Value::Array(items) = &from_v else {
                 return Outcome::failed(
                     "InvalidTemplate",
-                    format!("Filter array's from must be an array, got {}", type_name(&from_v)),
+                    format!(
+                        "Filter array's from must be an array, got {}",
+                        type_name(&from_v)
+                    ),
                 );
             };
             let mut kept = Vec::new();
@@ -721,8 +759,15 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                     format!("Join's from must be an array, got {}", type_name(&from_v)),
                 );
             };
-            let s = items.iter().map(to_text).collect::<Vec<_>>().join(&to_text(&with));
-            Outcome::ok(json!({"from": from_v, "joinWith": with}), json!({"body": s}))
+            let s = items
+                .iter()
+                .map(to_text)
+                .collect::<Vec<_>>()
+                .join(&to_text(&with));
+            Outcome::ok(
+                json!({"from": from_v, "joinWith": with}),
+                json!({"body": s}),
+            )
         }
         ActionKind::Table {
             from,
@@ -733,7 +778,10 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
             let Value::Array(items) = &from_v else {
                 return Outcome::failed(
                     "InvalidTemplate",
-                    format!("Create table's from must be an array, got {}", type_name(&from_v)),
+                    format!(
+                        "Create table's from must be an array, got {}",
+                        type_name(&from_v)
+                    ),
                 );
             };
             let mut cols: Vec<(String, Vec<Value>)> = Vec::new();
@@ -760,31 +808,44 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                         .map(|o| o.keys().cloned().collect())
                         .unwrap_or_default();
                     for k in keys {
-                        let cells = items.iter().map(|i| i.get(&k).cloned().unwrap_or(Value::Null)).collect();
+                        let cells = items
+                            .iter()
+                            .map(|i| i.get(&k).cloned().unwrap_or(Value::Null))
+                            .collect();
                         cols.push((k, cells));
                     }
                 }
             }
             let body = data::table(&cols, items.len(), format == "HTML");
-            Outcome::ok(json!({"from": from_v, "format": format}), json!({"body": body}))
+            Outcome::ok(
+                json!({"from": from_v, "format": format}),
+                json!({"body": body}),
+            )
         }
         ActionKind::Wait { interval, until } => {
             let host = &*run.engine.host;
             let (inputs, wait_ms) = if let Some((count, unit)) = interval {
                 let c = try_eval!(eval(run, ctx, count));
                 let u = try_eval!(eval(run, ctx, unit));
-                let n = try_eval!(c
-                    .as_i64()
-                    .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()))
-                    .ok_or_else(|| format!("Wait's count must be a whole number, got {c}")));
+                let n = try_eval!(
+                    c.as_i64()
+                        .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()))
+                        .ok_or_else(|| format!("Wait's count must be a whole number, got {c}"))
+                );
                 let unit = to_text(&u);
                 let from = crate::expr::time::from_millis(start);
                 let to = try_eval!(crate::expr::time::add(from, n, &unit));
-                (json!({"interval": {"count": n, "unit": unit}}), to.as_millisecond() - start)
+                (
+                    json!({"interval": {"count": n, "unit": unit}}),
+                    to.as_millisecond() - start,
+                )
             } else if let Some(ts) = until {
                 let t = try_eval!(eval(run, ctx, ts));
                 let at = try_eval!(crate::expr::time::parse(&to_text(&t)));
-                (json!({"until": {"timestamp": t}}), at.as_millisecond() - start)
+                (
+                    json!({"until": {"timestamp": t}}),
+                    at.as_millisecond() - start,
+                )
             } else {
                 (Value::Null, 0)
             };
@@ -821,7 +882,10 @@ fn initialize(run: &RunShared, ctx: &Ctx, variables: &[VariableDecl]) -> Outcome
         if state.variables.contains_key(&key) {
             return Outcome::failed(
                 "InvalidTemplate",
-                format!("the variable '{}' is already initialized; InitializeVariable runs once per variable, at the top level of the flow", decl.name),
+                format!(
+                    "the variable '{}' is already initialized; InitializeVariable runs once per variable, at the top level of the flow",
+                    decl.name
+                ),
             );
         }
         state.variables.insert(
@@ -881,7 +945,10 @@ fn set_variable(
         }
     };
     var.value = new.clone();
-    Outcome::ok(json!({"name": name, "value": given}), json!({"body": {"name": var.name, "value": new}}))
+    Outcome::ok(
+        json!({"name": name, "value": given}),
+        json!({"body": {"name": var.name, "value": new}}),
+    )
 }
 
 async fn foreach(
@@ -908,7 +975,10 @@ async fn foreach(
     if list.len() > FOREACH_ITEMS_MAX {
         return Outcome::failed(
             "ForeachTooManyItems",
-            format!("{} items are more than the {FOREACH_ITEMS_MAX} a Foreach takes", list.len()),
+            format!(
+                "{} items are more than the {FOREACH_ITEMS_MAX} a Foreach takes",
+                list.len()
+            ),
         );
     }
     let n = list.len();
@@ -941,13 +1011,19 @@ async fn foreach(
     };
     let failed = results.iter().filter(|s| **s != Status::Succeeded).count();
     let mut out = Outcome {
-        status: Some(if failed > 0 { Status::Failed } else { Status::Succeeded }),
+        status: Some(if failed > 0 {
+            Status::Failed
+        } else {
+            Status::Succeeded
+        }),
         inputs: json!({"items": n, "concurrency": concurrency}),
         outputs: json!({"iterations": n}),
         ..Outcome::default()
     };
     if failed > 0 {
-        out.error = Some(json!({"code": "ActionFailed", "message": format!("{failed} of {n} iteration(s) failed")}));
+        out.error = Some(
+            json!({"code": "ActionFailed", "message": format!("{failed} of {n} iteration(s) failed")}),
+        );
     }
     if concurrency > 1 && n > 1 && writes_variables(actions) {
         out.note = Some(format!(
@@ -964,8 +1040,7 @@ fn writes_variables(actions: &Actions) -> bool {
     all.iter().any(|a| {
         matches!(
             a.kind,
-            ActionKind::SetVariable { .. }
-                | ActionKind::IncrementVariable { .. }
+            ActionKind::SetVariable { .. } | ActionKind::IncrementVariable { .. }
         )
     })
 }

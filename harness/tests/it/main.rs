@@ -1,3 +1,4 @@
 //! Integration tests of the harness.
 
+mod definitions;
 mod replay;

@@ -1,0 +1,4 @@
+//! Integration tests of flowdef: the shipped definitions, packages, and the runtime on a
+//! scripted host.
+
+mod definitions;
