@@ -100,7 +100,7 @@ async fn the_teams_definition_passes_every_refresh_failed_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_email_definition_passes_every_segment_case() {
-    assert!(passes_every_case("email-on-segment-threshold.json", 0).await >= 9);
+    assert!(passes_every_case("packages/email-on-segment-threshold.zip", 0).await >= 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +116,8 @@ async fn the_logic_apps_standard_export_passes_every_full_refresh_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_flows_for_the_other_triggers_pass_their_cases() {
     passes_every_case("teams-on-measure-threshold.arm.json", 0).await;
-    passes_every_case("status-report-on-refresh-succeeded.json", 0).await;
+    // The second flow of the solution export.
+    passes_every_case("packages/contoso-customer-insights-solution.zip", 1).await;
     passes_every_case("unification-summary.definition.json", 0).await;
 }
 
