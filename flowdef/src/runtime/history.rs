@@ -159,20 +159,35 @@ impl RunRecord {
         out
     }
 
-    /// What a flow maker should read first: each failed action with its error, and each note.
+    /// What a flow maker should read first: each note, the actions that ended the run
+    /// (`Terminate`), and, when the run did not succeed, each failed action with its error.
+    /// Repeats (the same finding in every iteration of a loop) are counted, not repeated.
     pub fn findings(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let failed_run = !matches!(self.outcome, RunOutcome::Ran(Status::Succeeded));
+        let mut found: Vec<(String, usize)> = Vec::new();
+        let mut add = |f: String| match found.iter_mut().find(|(g, _)| *g == f) {
+            Some((_, n)) => *n += 1,
+            None => found.push((f, 1)),
+        };
         for a in &self.actions {
             if let Some(n) = &a.note {
-                out.push(format!("action '{}' ({}): {n}", a.name, a.kind));
+                add(format!("action '{}' ({}): {n}", a.name, a.kind));
             }
-            if matches!(a.status, Status::Failed | Status::TimedOut)
+            if a.kind == "Terminate" && a.status == Status::Succeeded {
+                let status = a.inputs["runStatus"].as_str().unwrap_or("Failed");
+                add(format!(
+                    "action '{}' (Terminate) ended the run as {status}",
+                    a.name
+                ));
+            }
+            if failed_run
+                && matches!(a.status, Status::Failed | Status::TimedOut)
                 && let Some(e) = &a.error
             {
                 let message = e
                     .get("message")
                     .map_or_else(|| short(e, 300), |m| short(m, 300));
-                out.push(format!(
+                add(format!(
                     "action '{}' ({}) {}: {message}",
                     a.name,
                     a.kind,
@@ -181,9 +196,11 @@ impl RunRecord {
             }
         }
         if let RunOutcome::TriggerFailed(why) = &self.outcome {
-            out.push(format!("trigger '{}': {why}", self.trigger));
+            add(format!("trigger '{}': {why}", self.trigger));
         }
-        out.dedup();
-        out
+        found
+            .into_iter()
+            .map(|(f, n)| if n > 1 { format!("{f} (×{n})") } else { f })
+            .collect()
     }
 }

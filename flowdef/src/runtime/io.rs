@@ -25,11 +25,14 @@ enum Target {
     Sink(Sink, Value),
 }
 
-/// Percent-encodes a query value or path segment (unreserved characters and parentheses stay).
+/// Percent-encodes a query value or path segment: unreserved characters, parentheses, `$` and
+/// `,` stay (`$top`, `$select=A,B` read as written in journals); `&`, `=`, `'`, spaces do not.
 pub(crate) fn encode(value: &str) -> String {
     let mut out = String::new();
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'(' | b')') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~' | b'(' | b')' | b'$' | b',')
+        {
             out.push(b as char);
         } else {
             out += &format!("%{b:02X}");
