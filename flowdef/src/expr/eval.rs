@@ -31,6 +31,144 @@ pub trait Scope {
     fn callback_url(&self) -> String;
     /// A deterministic random number (seeded per run) for `rand()` and `guid()`.
     fn random(&self) -> u64;
+
+    /// `outputs('X')`, or `body('X')` when `body`. The default reads [`Scope::action`]; a scope
+    /// holding large outputs overrides it to copy only the part asked for.
+    fn action_output(&self, name: &str, body: bool) -> Result<Value, String> {
+        let record = self.action(name)?;
+        let outputs = record.get("outputs").cloned().unwrap_or(Value::Null);
+        if !body {
+            return Ok(outputs);
+        }
+        match outputs {
+            Value::Object(mut o) => o.remove("body").ok_or_else(|| {
+                format!("action '{name}' has no body in its outputs; use outputs('{name}')")
+            }),
+            _ => Err(format!(
+                "action '{name}' has no body; use outputs('{name}')"
+            )),
+        }
+    }
+
+    /// Lends `outputs('X')` (or `body('X')`) to `f` without copying it, where the scope can
+    /// (the default copies).
+    fn peek_action_output(
+        &self,
+        name: &str,
+        body: bool,
+        f: &mut dyn FnMut(Result<&Value, String>),
+    ) {
+        let v = self.action_output(name, body);
+        f(v.as_ref().map_err(Clone::clone));
+    }
+
+    /// Lends `item()` to `f` without copying it, where the scope can (the default copies).
+    fn peek_item(&self, f: &mut dyn FnMut(Result<&Value, String>)) {
+        let v = self.item();
+        f(v.as_ref().map_err(Clone::clone));
+    }
+}
+
+/// Where a chain starts.
+enum Root<'e> {
+    Output(&'e str, bool),
+    Item,
+}
+
+/// `body('X')?['value'][0]`-like chains: a workflow function with a literal argument, then
+/// property and index steps with literal keys.
+fn chain(e: &Expr) -> Option<(Root<'_>, Vec<(&Expr, bool)>)> {
+    let mut steps = Vec::new();
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Index {
+                target,
+                index,
+                safe,
+            } if matches!(**index, Expr::Str(_) | Expr::Int(_)) => {
+                steps.push((&**index, *safe));
+                cur = target;
+            }
+            Expr::Call { name, args } => {
+                let root = match args.as_slice() {
+                    [] if name.eq_ignore_ascii_case("item") => Root::Item,
+                    [Expr::Str(action)] if name.eq_ignore_ascii_case("body") => {
+                        Root::Output(action, true)
+                    }
+                    [Expr::Str(action)] if name.eq_ignore_ascii_case("outputs") => {
+                        Root::Output(action, false)
+                    }
+                    _ => return None,
+                };
+                steps.reverse();
+                return Some((root, steps));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Walks a chain's steps by reference: `Ok(None)` is a null result.
+fn walk<'v>(mut v: &'v Value, steps: &[(&Expr, bool)]) -> Result<Option<&'v Value>, String> {
+    for (step, safe) in steps {
+        let key = match step {
+            Expr::Str(k) => Value::String(k.clone()),
+            Expr::Int(i) => Value::from(*i),
+            _ => return Err("unexpected step".to_owned()),
+        };
+        match (v, &key) {
+            (Value::Null, _) if *safe => return Ok(None),
+            (Value::Object(o), Value::String(k)) => match property(o, k) {
+                Some(x) => v = x,
+                None if *safe => return Ok(None),
+                None => return access(v.clone(), &key, false).map(|_| None),
+            },
+            (Value::Array(a), Value::Number(n)) => {
+                match n
+                    .as_i64()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .and_then(|i| a.get(i))
+                {
+                    Some(x) => v = x,
+                    None if *safe => return Ok(None),
+                    None => return access(v.clone(), &key, false).map(|_| None),
+                }
+            }
+            _ => return access(v.clone(), &key, *safe).map(|_| None),
+        }
+    }
+    Ok(Some(v))
+}
+
+/// Evaluates a chain on the action's outputs without copying more than the result (or, for
+/// `length`, nothing). `None` when `e` is not such a chain.
+fn eval_chain(e: &Expr, scope: &dyn Scope, length: bool) -> Option<Result<Value, String>> {
+    let (root, steps) = chain(e)?;
+    let mut out = None;
+    let mut lend = |root: Result<&Value, String>| {
+        out = Some(root.and_then(|r| {
+            let found = walk(r, &steps)?;
+            if !length {
+                return Ok(found.cloned().unwrap_or(Value::Null));
+            }
+            match found {
+                Some(Value::Array(a)) => Ok(Value::from(a.len() as i64)),
+                Some(Value::String(s)) => Ok(Value::from(s.chars().count() as i64)),
+                Some(Value::Object(o)) => Ok(Value::from(o.len() as i64)),
+                Some(other) => Err(format!(
+                    "length() expects an array or a string, got {}",
+                    type_name(other)
+                )),
+                None => Err("length() expects an array or a string, got null".to_owned()),
+            }
+        }));
+    };
+    match root {
+        Root::Output(action, body) => scope.peek_action_output(action, body, &mut lend),
+        Root::Item => scope.peek_item(&mut lend),
+    }
+    out
 }
 
 /// An expression that failed: what went wrong (the caller adds the JSON path).
@@ -77,6 +215,12 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
         Expr::Float(x) => Ok(super::value::float(*x)),
         Expr::Str(s) => Ok(Value::String(s.clone())),
         Expr::Call { name, args } => {
+            if name.eq_ignore_ascii_case("length")
+                && let [arg] = args.as_slice()
+                && let Some(r) = eval_chain(arg, scope, true)
+            {
+                return r;
+            }
             let lower = name.to_ascii_lowercase();
             if lower == "if" && args.len() == 3 {
                 // Only the branch taken is evaluated, so `if(empty(x), 0, x[0])` is safe.
@@ -104,24 +248,38 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
             index,
             safe,
         } => {
+            if let Some(r) = eval_chain(e, scope, false) {
+                return r;
+            }
             let t = eval(target, scope)?;
             let i = eval(index, scope)?;
-            access(&t, &i, *safe)
+            access(t, &i, *safe)
         }
         Expr::Member { target, name, safe } => {
             let t = eval(target, scope)?;
-            access(&t, &Value::String(name.clone()), *safe)
+            access(t, &Value::String(name.clone()), *safe)
         }
     }
 }
 
 /// `t[i]`: a property of an object (by name, ignoring case), an element of an array (by
-/// integer index). With `safe` (`?[]`), a null target or a missing property gives null.
-fn access(t: &Value, i: &Value, safe: bool) -> Result<Value, String> {
+/// integer index). With `safe` (`?[]`), a null target or a missing property gives null. The
+/// target is consumed, so the part is moved out rather than copied.
+fn access(t: Value, i: &Value, safe: bool) -> Result<Value, String> {
     match (t, i) {
         (Value::Null, _) if safe => Ok(Value::Null),
-        (Value::Object(o), Value::String(k)) => match property(o, k) {
-            Some(v) => Ok(v.clone()),
+        (Value::Object(mut o), Value::String(k)) => match property(&o, k) {
+            Some(_) => {
+                let key = if o.contains_key(k.as_str()) {
+                    k.clone()
+                } else {
+                    o.keys()
+                        .find(|x| x.eq_ignore_ascii_case(k))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                Ok(o.remove(&key).unwrap_or(Value::Null))
+            }
             None if safe => Ok(Value::Null),
             None => {
                 let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
@@ -138,12 +296,12 @@ fn access(t: &Value, i: &Value, safe: bool) -> Result<Value, String> {
         },
         (Value::Array(a), Value::Number(n)) => {
             let idx = n.as_i64().unwrap_or(-1);
-            match usize::try_from(idx).ok().and_then(|u| a.get(u)) {
-                Some(v) => Ok(v.clone()),
+            let len = a.len();
+            match usize::try_from(idx).ok().and_then(|u| a.into_iter().nth(u)) {
+                Some(v) => Ok(v),
                 None if safe => Ok(Value::Null),
                 None => Err(format!(
-                    "index {n} is out of range: the array has {} element(s)",
-                    a.len()
+                    "index {n} is out of range: the array has {len} element(s)"
                 )),
             }
         }
@@ -151,9 +309,9 @@ fn access(t: &Value, i: &Value, safe: bool) -> Result<Value, String> {
             "cannot read [{}] of null; use ?[...] for null-safe access",
             to_text(i)
         )),
-        _ => Err(format!(
+        (t, _) => Err(format!(
             "cannot index {} with {}",
-            type_name(t),
+            type_name(&t),
             type_name(i)
         )),
     }

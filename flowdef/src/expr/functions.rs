@@ -1046,14 +1046,8 @@ pub fn call(name: &str, lower: &str, args: Vec<Value>, scope: &dyn Scope) -> R {
                 .cloned()
                 .unwrap_or(Value::Null))
         }
-        "body" | "actionbody" => {
-            let n = string_arg(name, &a[0])?;
-            record_part(scope.action(n)?, "body", n)
-        }
-        "outputs" | "actionoutputs" => {
-            let n = string_arg(name, &a[0])?;
-            record_part(scope.action(n)?, "outputs", n)
-        }
+        "body" | "actionbody" => scope.action_output(string_arg(name, &a[0])?, true),
+        "outputs" | "actionoutputs" => scope.action_output(string_arg(name, &a[0])?, false),
         "actions" => scope.action(string_arg(name, &a[0])?),
         "items" => scope.items(string_arg(name, &a[0])?),
         "item" => scope.item(),

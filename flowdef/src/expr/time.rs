@@ -4,7 +4,7 @@
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Span, Timestamp, ToSpan};
+use jiff::{SignedDuration, Span, Timestamp};
 
 /// Parses an ISO 8601 timestamp: with an offset or `Z` (`2026-01-01T10:00:00+02:00`), without
 /// one (taken as UTC, as the engine does), or a date alone (midnight UTC).
@@ -40,20 +40,21 @@ pub fn from_millis(ms: i64) -> Timestamp {
 pub fn add(ts: Timestamp, count: i64, unit: &str) -> Result<Timestamp, String> {
     let unit_l = unit.trim().to_ascii_lowercase();
     let unit_l = unit_l.strip_suffix('s').unwrap_or(&unit_l);
-    let span: Span = match unit_l {
-        "second" => count.seconds(),
-        "minute" => count.minutes(),
-        "hour" => count.hours(),
-        "day" => count.days(),
-        "week" => count.weeks(),
-        "month" => count.months(),
-        "year" => count.years(),
+    let span = match unit_l {
+        "second" => Span::new().try_seconds(count),
+        "minute" => Span::new().try_minutes(count),
+        "hour" => Span::new().try_hours(count),
+        "day" => Span::new().try_days(count),
+        "week" => Span::new().try_weeks(count),
+        "month" => Span::new().try_months(count),
+        "year" => Span::new().try_years(count),
         _ => {
             return Err(format!(
                 "unknown time unit '{unit}'; use Second, Minute, Hour, Day, Week, Month or Year"
             ));
         }
-    };
+    }
+    .map_err(|_| format!("adding {count} {unit} leaves the range of dates"))?;
     let z = ts.to_zoned(TimeZone::UTC);
     z.checked_add(span)
         .map(|z| z.timestamp())

@@ -62,21 +62,26 @@ pub struct RunRecord {
 impl ActionRecord {
     /// `actions('X')` as expressions see it.
     pub fn to_value(&self) -> Value {
-        let mut v = serde_json::json!({
-            "name": self.name,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "status": self.status.as_str(),
-            "startTime": time_text(self.start_ms),
-            "endTime": time_text(self.end_ms),
-        });
+        let mut v = serde_json::Map::new();
+        v.insert("name".to_owned(), Value::String(self.name.clone()));
+        v.insert("inputs".to_owned(), self.inputs.clone());
+        v.insert("outputs".to_owned(), self.outputs.clone());
+        v.insert(
+            "status".to_owned(),
+            Value::String(self.status.as_str().to_owned()),
+        );
+        v.insert(
+            "startTime".to_owned(),
+            Value::String(time_text(self.start_ms)),
+        );
+        v.insert("endTime".to_owned(), Value::String(time_text(self.end_ms)));
         if let Some(code) = self.code {
-            v["code"] = Value::from(code);
+            v.insert("code".to_owned(), Value::from(code));
         }
         if let Some(e) = &self.error {
-            v["error"] = e.clone();
+            v.insert("error".to_owned(), e.clone());
         }
-        v
+        Value::Object(v)
     }
 }
 

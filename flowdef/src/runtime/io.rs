@@ -429,8 +429,13 @@ async fn send(
     let mut attempts = 0;
     let mut waited = Vec::new();
     let (reply, note) = call_once(run, a, ctx, start, &target, &mut attempts, &mut waited).await;
-    let mut body = reply.body.clone();
     let mut last = reply;
+    // A success's body moves into the outputs; a failure's stays for its error message.
+    let mut body = if (200..300).contains(&last.status) {
+        std::mem::take(&mut last.body)
+    } else {
+        last.body.clone()
+    };
     let mut note = note;
     if let (Some(min), Target::Api { connection, .. }) = (paginate, &target)
         && (200..300).contains(&last.status)
@@ -459,15 +464,19 @@ async fn send(
                 note = n;
                 break;
             }
-            let more = reply.body["value"].as_array().cloned().unwrap_or_default();
-            if let Some(v) = body["value"].as_array_mut() {
-                v.extend(more);
-            }
-            body["@odata.nextLink"] = reply
+            let mut reply = reply;
+            let next = reply
                 .body
                 .get("@odata.nextLink")
                 .cloned()
                 .unwrap_or(Value::Null);
+            if let (Some(v), Value::Array(more)) =
+                (body["value"].as_array_mut(), reply.body["value"].take())
+            {
+                v.extend(more);
+            }
+            body["@odata.nextLink"] = next;
+            reply.body = Value::Null;
             last = reply;
         }
         if let Some(o) = body.as_object_mut() {
@@ -475,7 +484,11 @@ async fn send(
         }
     }
     let code = last.status;
-    let mut outputs = json!({"statusCode": code, "headers": {}, "body": body});
+    let mut outputs = super::object([
+        ("statusCode", Value::from(code)),
+        ("headers", json!({})),
+        ("body", body),
+    ]);
     if let Some(loc) = &last.location {
         outputs["headers"]["Location"] = json!(loc);
     }

@@ -27,6 +27,11 @@ use crate::operations::OperationMap;
 use run::{Ctx, RunShared, exec_level};
 use sched::Lane;
 
+/// A JSON object from pairs, moving the values (`json!` would serialize each `Value` again).
+pub(crate) fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
 /// What every run of a flow shares.
 pub(crate) struct EngineShared {
     pub(crate) flow: Arc<LoadedFlow>,
@@ -318,7 +323,14 @@ impl Engine {
 
     fn trigger_scope(&self, body: &Value) -> FixedScope {
         FixedScope {
-            trigger: json!({"name": self.trigger().name, "outputs": {"headers": {}, "body": body}, "status": "Succeeded"}),
+            trigger: object([
+                ("name", Value::String(self.trigger().name.clone())),
+                (
+                    "outputs",
+                    object([("headers", json!({})), ("body", body.clone())]),
+                ),
+                ("status", Value::String("Succeeded".to_owned())),
+            ]),
             parameters: self.shared.parameters.clone().into_iter().collect(),
             now_ms: self.shared.host.now_ms(),
             ..FixedScope::default()
@@ -391,7 +403,7 @@ impl Engine {
             lane: Lane::Top,
         };
         let level = exec_level(&run, &self.shared.flow.definition.actions, &ctx).await;
-        let records = run.records();
+        let records = run.take_records();
         let (status, error) = match run.terminated() {
             Some((s, e)) => (s, e),
             None => {
@@ -424,6 +436,12 @@ impl Engine {
     /// Every run so far, in the order they ended (skipped deliveries included).
     pub fn history(&self) -> Vec<RunRecord> {
         self.history.lock().clone()
+    }
+
+    /// Takes the runs recorded since the last take (cheaper than `history` for a caller that
+    /// keeps them itself).
+    pub fn take_history(&self) -> Vec<RunRecord> {
+        std::mem::take(&mut *self.history.lock())
     }
 }
 

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use super::EngineShared;
 use super::data;
 use super::history::ActionRecord;
 use super::io;
 use super::sched::{Group, Lane};
 use super::scope::RunScope;
+use super::{EngineShared, object};
 use crate::expr;
 use crate::expr::value::{Num, as_bool, loose_eq, to_text, type_name};
 use crate::host::BoxFuture;
@@ -29,6 +29,8 @@ pub(crate) struct Frame {
     /// The current item of a `Foreach` (`None` in an `Until`).
     pub(crate) item: Option<Value>,
     pub(crate) index: usize,
+    /// Whether the loop runs one iteration at a time (an `Until`, a sequential `Foreach`).
+    pub(crate) sequential: bool,
 }
 
 /// Where a piece of the run executes: inside which loops, on which lane.
@@ -134,16 +136,96 @@ impl RunShared {
     }
 
     pub(crate) fn trigger_record(&self) -> Value {
-        json!({
-            "name": self.trigger_name,
-            "inputs": {},
-            "outputs": {"headers": {"Content-Type": "application/json"}, "body": self.trigger_body},
-            "status": "Succeeded",
-        })
+        object([
+            ("name", Value::String(self.trigger_name.clone())),
+            ("inputs", json!({})),
+            (
+                "outputs",
+                object([
+                    ("headers", json!({"Content-Type": "application/json"})),
+                    ("body", self.trigger_body.clone()),
+                ]),
+            ),
+            ("status", Value::String("Succeeded".to_owned())),
+        ])
     }
 
-    pub(crate) fn records(&self) -> Vec<ActionRecord> {
-        self.state.lock().records.clone()
+    /// The records of the run, taken (at its end).
+    pub(crate) fn take_records(&self) -> Vec<ActionRecord> {
+        std::mem::take(&mut self.state.lock().records)
+    }
+
+    /// Lends `outputs('X')` (or `body('X')`) to `f` under the run's lock, without a copy.
+    pub(crate) fn peek_part(
+        &self,
+        name: &str,
+        iteration: &[usize],
+        body: bool,
+        f: &mut dyn FnMut(Result<&Value, String>),
+    ) {
+        {
+            let state = self.state.lock();
+            if let Some(list) = state.results.get(name) {
+                let same = list.iter().rev().find(|&&i| {
+                    let p = &state.records[i].iteration;
+                    p.len() <= iteration.len() && p[..] == iteration[..p.len()]
+                });
+                if let Some(&i) = same.or(list.last()) {
+                    let outputs = &state.records[i].outputs;
+                    if !body {
+                        return f(Ok(outputs));
+                    }
+                    return match outputs.get("body") {
+                        Some(b) if outputs.is_object() => f(Ok(b)),
+                        _ => f(Err(format!(
+                            "action '{name}' has no body; use outputs('{name}')"
+                        ))),
+                    };
+                }
+            }
+        }
+        let v = self.action_part(name, iteration, body);
+        f(v.as_ref().map_err(Clone::clone));
+    }
+
+    /// `outputs('X')` (or `body('X')` with `body`), cloning only that part of the record.
+    pub(crate) fn action_part(
+        &self,
+        name: &str,
+        iteration: &[usize],
+        body: bool,
+    ) -> Result<Value, String> {
+        {
+            let state = self.state.lock();
+            if let Some(list) = state.results.get(name) {
+                let same = list.iter().rev().find(|&&i| {
+                    let p = &state.records[i].iteration;
+                    p.len() <= iteration.len() && p[..] == iteration[..p.len()]
+                });
+                if let Some(&i) = same.or(list.last()) {
+                    let outputs = &state.records[i].outputs;
+                    if !body {
+                        return Ok(outputs.clone());
+                    }
+                    return match outputs.get("body") {
+                        Some(b) if outputs.is_object() => Ok(b.clone()),
+                        _ => Err(format!(
+                            "action '{name}' has no body; use outputs('{name}')"
+                        )),
+                    };
+                }
+            }
+        }
+        // Not run yet, or named in another case: the general path says why.
+        let record = self.action_value(name, iteration)?;
+        let outputs = record.get("outputs").cloned().unwrap_or(Value::Null);
+        if !body {
+            return Ok(outputs);
+        }
+        outputs
+            .get("body")
+            .cloned()
+            .ok_or_else(|| format!("action '{name}' has no body; use outputs('{name}')"))
     }
 
     pub(crate) fn terminated(&self) -> Option<(Status, Option<Value>)> {
@@ -246,19 +328,46 @@ impl RunShared {
         }
     }
 
-    fn push(&self, record: ActionRecord) {
+    /// Records an execution. Inside a loop whose iterations run one at a time, the previous
+    /// iteration's execution of the same action keeps its status and timing, but its large
+    /// arrays are summarized: expressions now read the new execution, and a long export would
+    /// otherwise hold every page it fetched. (Concurrent iterations keep everything: one may
+    /// still read its own execution.)
+    fn push(&self, record: ActionRecord, sequential: bool) {
         let mut state = self.state.lock();
         let i = state.records.len();
-        state
-            .results
-            .entry(record.name.clone())
-            .or_default()
-            .push(i);
+        let list = state.results.entry(record.name.clone()).or_default();
+        let previous = list.last().copied();
+        list.push(i);
+        if let Some(p) = previous
+            && sequential
+        {
+            let old = &mut state.records[p];
+            let (a, b) = (&old.iteration, &record.iteration);
+            if a.len() == b.len() && !a.is_empty() && a[..a.len() - 1] == b[..b.len() - 1] {
+                summarize(&mut old.inputs, 0);
+                summarize(&mut old.outputs, 0);
+            }
+        }
         state.records.push(record);
     }
 
     fn is_terminated(&self) -> bool {
         self.state.lock().terminated.is_some()
+    }
+}
+
+/// Arrays longer than this in a superseded record are replaced by a count.
+const KEPT_ITEMS_MAX: usize = 20;
+
+fn summarize(v: &mut Value, depth: usize) {
+    match v {
+        Value::Array(a) if a.len() > KEPT_ITEMS_MAX => {
+            *v = Value::String(format!("[{} items, not kept in the run history]", a.len()));
+        }
+        Value::Array(a) if depth < 4 => a.iter_mut().for_each(|x| summarize(x, depth + 1)),
+        Value::Object(o) if depth < 4 => o.values_mut().for_each(|x| summarize(x, depth + 1)),
+        _ => {}
     }
 }
 
@@ -436,7 +545,7 @@ fn skip(run: &RunShared, ctx: &Ctx, a: &Action) {
         end_ms: now,
         attempts: 0,
         note: None,
-    });
+    }, ctx.frames.last().is_some_and(|f| f.sequential));
 }
 
 /// Runs one action and records it; returns its status.
@@ -462,20 +571,23 @@ pub(crate) fn exec_action<'a>(
                 crate::model::format_duration(limit)
             )}));
         }
-        run.push(ActionRecord {
-            name: a.name.clone(),
-            kind: a.kind.type_name(),
-            iteration: ctx.frames.iter().map(|f| f.index).collect(),
-            status,
-            code: out.code,
-            inputs: out.inputs,
-            outputs: out.outputs,
-            error: out.error,
-            start_ms: start,
-            end_ms: end,
-            attempts: out.attempts,
-            note: out.note,
-        });
+        run.push(
+            ActionRecord {
+                name: a.name.clone(),
+                kind: a.kind.type_name(),
+                iteration: ctx.frames.iter().map(|f| f.index).collect(),
+                status,
+                code: out.code,
+                inputs: out.inputs,
+                outputs: out.outputs,
+                error: out.error,
+                start_ms: start,
+                end_ms: end,
+                attempts: out.attempts,
+                note: out.note,
+            },
+            ctx.frames.last().is_some_and(|f| f.sequential),
+        );
         status
     })
 }
@@ -605,6 +717,7 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                     name: a.name.clone(),
                     item: None,
                     index: i as usize,
+                    sequential: true,
                 });
                 let inner = Ctx {
                     frames,
@@ -686,7 +799,7 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                             "InvalidJSON",
                             format!("the content is not JSON: {e}"),
                         )
-                        .with_inputs(json!({"content": v}));
+                        .with_inputs(object([("content", v)]));
                     }
                 },
                 other => other.clone(),
@@ -699,11 +812,11 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                         errors.join("; ")
                     ),
                 )
-                .with_inputs(json!({"content": v, "schema": schema}));
+                .with_inputs(object([("content", v), ("schema", schema.clone())]));
             }
             Outcome::ok(
-                json!({"content": v, "schema": schema}),
-                json!({"body": parsed}),
+                object([("content", v), ("schema", schema.clone())]),
+                object([("body", parsed)]),
             )
         }
         ActionKind::Query { from, filter } => {
@@ -729,7 +842,10 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                     kept.push(item.clone());
                 }
             }
-            Outcome::ok(json!({"from": from_v}), json!({"body": kept}))
+            Outcome::ok(
+                object([("from", from_v)]),
+                object([("body", Value::Array(kept))]),
+            )
         }
         ActionKind::Select { from, select } => {
             let from_v = try_eval!(eval(run, ctx, from));
@@ -748,7 +864,10 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                 };
                 out.push(try_eval!(select.eval(&scope).map_err(|e| e.to_string())));
             }
-            Outcome::ok(json!({"from": from_v}), json!({"body": out}))
+            Outcome::ok(
+                object([("from", from_v)]),
+                object([("body", Value::Array(out))]),
+            )
         }
         ActionKind::Join { from, join_with } => {
             let from_v = try_eval!(eval(run, ctx, from));
@@ -765,8 +884,8 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
                 .collect::<Vec<_>>()
                 .join(&to_text(&with));
             Outcome::ok(
-                json!({"from": from_v, "joinWith": with}),
-                json!({"body": s}),
+                object([("from", from_v), ("joinWith", with)]),
+                object([("body", Value::String(s))]),
             )
         }
         ActionKind::Table {
@@ -818,8 +937,8 @@ async fn run_kind(run: &RunShared, a: &Action, ctx: &Ctx, start: i64) -> Outcome
             }
             let body = data::table(&cols, items.len(), format == "HTML");
             Outcome::ok(
-                json!({"from": from_v, "format": format}),
-                json!({"body": body}),
+                object([("from", from_v), ("format", Value::String(format.clone()))]),
+                object([("body", Value::String(body))]),
             )
         }
         ActionKind::Wait { interval, until } => {
@@ -896,7 +1015,12 @@ fn initialize(run: &RunShared, ctx: &Ctx, variables: &[VariableDecl]) -> Outcome
                 value: value.clone(),
             },
         );
-        inputs.push(json!({"name": decl.name, "type": decl.ty, "value": value}));
+        drop(state);
+        inputs.push(object([
+            ("name", Value::String(decl.name.clone())),
+            ("type", Value::String(decl.ty.clone())),
+            ("value", value),
+        ]));
     }
     Outcome::ok(json!({"variables": inputs}), Value::Null)
 }
@@ -940,14 +1064,19 @@ fn set_variable(
     let new = match update(&var.value, given.clone()).and_then(|v| coerce(&var.ty, v, &var.name)) {
         Ok(v) => v,
         Err(message) => {
-            return Outcome::failed("InvalidTemplate", message)
-                .with_inputs(json!({"name": name, "value": given}));
+            return Outcome::failed("InvalidTemplate", message).with_inputs(object([
+                ("name", Value::String(name.to_owned())),
+                ("value", given),
+            ]));
         }
     };
     var.value = new.clone();
     Outcome::ok(
-        json!({"name": name, "value": given}),
-        json!({"body": {"name": var.name, "value": new}}),
+        object([("name", Value::String(name.to_owned())), ("value", given)]),
+        object([(
+            "body",
+            object([("name", Value::String(var.name.clone())), ("value", new)]),
+        )]),
     )
 }
 
@@ -998,6 +1127,7 @@ async fn foreach(
                     name: name.clone(),
                     item: Some(list[i].clone()),
                     index: i,
+                    sequential: concurrency == 1,
                 });
                 Box::pin(async move {
                     let ctx = Ctx { frames, lane };

@@ -29,6 +29,19 @@ impl Scope for RunScope<'_> {
         self.run.action_value(name, &self.iteration())
     }
 
+    fn action_output(&self, name: &str, body: bool) -> Result<Value, String> {
+        self.run.action_part(name, &self.iteration(), body)
+    }
+
+    fn peek_action_output(
+        &self,
+        name: &str,
+        body: bool,
+        f: &mut dyn FnMut(Result<&Value, String>),
+    ) {
+        self.run.peek_part(name, &self.iteration(), body, f);
+    }
+
     fn variable(&self, name: &str) -> Result<Value, String> {
         self.run.variable(name)
     }
@@ -66,6 +79,17 @@ impl Scope for RunScope<'_> {
             .find(|f| f.item.is_some())
             .and_then(|f| f.item.clone())
             .ok_or_else(|| "item() is used outside a Foreach loop".to_owned())
+    }
+
+    fn peek_item(&self, f: &mut dyn FnMut(Result<&Value, String>)) {
+        let found = match self.element {
+            Some(e) => Some(e),
+            None => self.frames.iter().rev().find_map(|fr| fr.item.as_ref()),
+        };
+        match found {
+            Some(v) => f(Ok(v)),
+            None => f(Err("item() is used outside a Foreach loop".to_owned())),
+        }
     }
 
     fn items(&self, loop_name: &str) -> Result<Value, String> {

@@ -543,3 +543,121 @@ fn turning_on_subscribes_with_bound_parameters_and_off_unsubscribes() {
         "HighValueCustomers"
     );
 }
+
+#[test]
+fn variable_actions_loop_indexes_and_waits() {
+    let host = Script::new(vec![]);
+    let start = host.now_ms();
+    let r = run(
+        flow(json!({
+            "Init": {"type": "InitializeVariable", "inputs": {"variables": [
+                {"name": "list", "type": "array"}, {"name": "text", "type": "string", "value": "a"},
+                {"name": "n", "type": "integer", "value": 10}]}},
+            "Loop": {"type": "Until", "expression": "@equals(length(variables('list')), 3)", "runAfter": {"Init": ["Succeeded"]},
+                "actions": {
+                    "Push": {"type": "AppendToArrayVariable", "inputs": {"name": "list", "value": "@iterationIndexes('Loop')"}},
+                    "Grow": {"type": "AppendToStringVariable", "inputs": {"name": "text", "value": "@{iterationIndexes('Loop')}"}, "runAfter": {"Push": ["Succeeded"]}},
+                    "Down": {"type": "DecrementVariable", "inputs": {"name": "n", "value": 2}, "runAfter": {"Grow": ["Succeeded"]}}
+                }},
+            "Bad": {"type": "SetVariable", "inputs": {"name": "n", "value": "ten"}, "runAfter": {"Loop": ["Succeeded"]}},
+            "Later": {"type": "Wait", "inputs": {"until": {"timestamp": "@addMinutes(utcNow(), 5)"}}, "runAfter": {"Bad": ["Failed"]}},
+            "Result": {"type": "Compose", "inputs": {"list": "@variables('list')", "text": "@variables('text')", "n": "@variables('n')",
+                "run": "@workflow()?['run']?['name']"}, "runAfter": {"Later": ["Succeeded"]}}
+        })),
+        &host,
+        json!({}),
+    );
+    assert_eq!(
+        action(&r, "Result").outputs,
+        json!({"list": [0, 1, 2], "text": "a012", "n": 4, "run": "run1"})
+    );
+    let bad = action(&r, "Bad");
+    assert_eq!(bad.status, Status::Failed);
+    assert!(
+        bad.error.as_ref().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("of type integer and cannot hold a string")
+    );
+    assert_eq!(*host.sleeps.lock(), [300_000]);
+    assert_eq!(host.now_ms() - start, 300_000);
+}
+
+#[test]
+fn a_time_limit_stops_retries_that_would_end_past_it() {
+    let mut limited = get_items();
+    limited["limit"] = json!({"timeout": "PT20S"});
+    let host = Script::new(vec![throttled(15), throttled(15), reply(200, json!({}))]);
+    let r = run(flow(json!({"Get": limited})), &host, json!({}));
+    let a = action(&r, "Get");
+    assert_eq!((a.status, a.attempts), (Status::TimedOut, 2));
+    assert!(
+        a.note
+            .as_deref()
+            .unwrap()
+            .contains("limit.timeout of PT20S ran out before retry 2")
+    );
+    assert_eq!(*host.sleeps.lock(), [15_000]);
+}
+
+#[test]
+fn the_run_history_renders_one_line_per_action() {
+    let host = Script::new(vec![throttled(30)]);
+    let r = run(
+        flow(json!({"Get": get_items()})),
+        &host,
+        json!({"eventId": "ev1"}),
+    );
+    assert_eq!(
+        r.render(),
+        "run1 When_done event=ev1 Succeeded in PT30S\n  +PT0S     Succeeded Get (OpenApiConnection) 200 after 2 calls PT30S\n      note: succeeded after 2 calls, waiting PT30S between them\n"
+    );
+}
+
+#[test]
+fn loops_keep_what_each_iteration_reads_and_summarize_the_rest() {
+    let body = |each: Value| {
+        json!({"Each": {
+            "type": "Foreach", "foreach": "@range(0, 3)",
+            "actions": {
+                "Big": {"type": "Compose", "inputs": "@range(item(), 30)"},
+                "Count": {"type": "Compose", "inputs": "@first(outputs('Big'))", "runAfter": {"Big": ["Succeeded"]}}
+            },
+            "runtimeConfiguration": each
+        }})
+    };
+    let host = Script::new(vec![]);
+    // Concurrent: each iteration reads its own output; nothing is summarized.
+    let r = run(
+        flow(body(json!({"concurrency": {"repetitions": 3}}))),
+        &host,
+        json!({}),
+    );
+    let counts: Vec<&Value> = r
+        .actions
+        .iter()
+        .filter(|a| a.name == "Count")
+        .map(|a| &a.outputs)
+        .collect();
+    assert_eq!(counts, [&json!(0), &json!(1), &json!(2)]);
+    assert!(
+        r.actions
+            .iter()
+            .filter(|a| a.name == "Big")
+            .all(|a| a.outputs.is_array())
+    );
+    // Sequential: the earlier iterations' large outputs are summarized, the last one kept.
+    let r = run(
+        flow(body(json!({"concurrency": {"repetitions": 1}}))),
+        &host,
+        json!({}),
+    );
+    let bigs: Vec<&Value> = r
+        .actions
+        .iter()
+        .filter(|a| a.name == "Big")
+        .map(|a| &a.outputs)
+        .collect();
+    assert_eq!(bigs[0], &json!("[30 items, not kept in the run history]"));
+    assert_eq!(bigs[2].as_array().map(Vec::len), Some(30));
+}

@@ -85,8 +85,6 @@ pub struct DefinitionFlow {
     trigger: &'static str,
     engine: OnceLock<Engine>,
     log: RunLog,
-    /// Runs already copied to the log.
-    logged: Mutex<usize>,
 }
 
 impl DefinitionFlow {
@@ -108,7 +106,6 @@ impl DefinitionFlow {
             trigger,
             engine: OnceLock::new(),
             log,
-            logged: Mutex::new(0),
         }
     }
 
@@ -129,12 +126,7 @@ impl DefinitionFlow {
     }
 
     fn publish(&self, engine: &Engine) {
-        let history = engine.history();
-        let mut logged = self.logged.lock();
-        if history.len() > *logged {
-            self.log.0.lock().extend(history[*logged..].iter().cloned());
-            *logged = history.len();
-        }
+        self.log.0.lock().extend(engine.take_history());
     }
 }
 

@@ -174,7 +174,10 @@ async fn an_http_call_without_retries_is_caught_under_the_call_limit() {
         "{all}"
     );
     // The same finding in every iteration is counted once.
-    assert!(all.contains("failed at once instead of waiting and retrying (×"), "{all}");
+    assert!(
+        all.contains("failed at once instead of waiting and retrying (×"),
+        "{all}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
