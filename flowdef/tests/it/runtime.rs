@@ -661,3 +661,83 @@ fn loops_keep_what_each_iteration_reads_and_summarize_the_rest() {
     assert_eq!(bigs[0], &json!("[30 items, not kept in the run history]"));
     assert_eq!(bigs[2].as_array().map(Vec::len), Some(30));
 }
+
+/// A host whose sleeps end only when released (to hold a run in the middle).
+struct Gated {
+    inner: Arc<Script>,
+    open: std::sync::atomic::AtomicBool,
+}
+
+impl Host for Gated {
+    fn api<'a>(
+        &'a self,
+        connection: &'a str,
+        method: &'a str,
+        path: &'a str,
+        body: Option<Value>,
+    ) -> BoxFuture<'a, Reply> {
+        self.inner.api(connection, method, path, body)
+    }
+    fn sink<'a>(&'a self, sink: Sink, body: Value) -> BoxFuture<'a, u16> {
+        self.inner.sink(sink, body)
+    }
+    fn sleep<'a>(&'a self, ms: i64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            std::future::poll_fn(|_| {
+                if self.open.load(Ordering::SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            self.inner.sleep(ms).await;
+        })
+    }
+    fn now_ms(&self) -> i64 {
+        self.inner.now_ms()
+    }
+    fn notification_url(&self) -> String {
+        self.inner.notification_url()
+    }
+}
+
+#[test]
+fn a_run_concurrency_of_one_queues_the_next_delivery_behind_the_running_one() {
+    let f = flow_with(
+        json!({"runtimeConfiguration": {"concurrency": {"runs": 1}}}),
+        json!({
+            "Pause": {"type": "Wait", "inputs": {"interval": {"count": 1, "unit": "Minute"}}},
+            "Echo": {"type": "Compose", "inputs": "@triggerBody()?['n']", "runAfter": {"Pause": ["Succeeded"]}}
+        }),
+    );
+    let host = Arc::new(Gated {
+        inner: Script::new(vec![]),
+        open: std::sync::atomic::AtomicBool::new(false),
+    });
+    let e = Engine::new(
+        Arc::new(f),
+        Arc::new(OperationMap::built_in()),
+        host.clone(),
+        Vec::new(),
+    )
+    .unwrap();
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut first = std::pin::pin!(e.deliver(json!({"n": 1})));
+    assert!(
+        first.as_mut().poll(&mut cx).is_pending(),
+        "the first run waits"
+    );
+    // The second delivery is accepted at once and queued: no run starts beside the first.
+    assert_eq!(block_on(e.deliver(json!({"n": 2}))), 202);
+    assert!(e.history().is_empty());
+    host.open.store(true, Ordering::SeqCst);
+    assert_eq!(block_on(first), 202);
+    let h = e.history();
+    let echoed: Vec<&Value> = h.iter().map(|r| &action(r, "Echo").outputs).collect();
+    assert_eq!(echoed, [&json!(1), &json!(2)]);
+    assert!(
+        h[1].start_ms >= h[0].end_ms,
+        "the queued run starts after the first ends"
+    );
+}
