@@ -7,6 +7,7 @@
 //! harness backs with the simulator itself on virtual time; the same flow code runs as a process
 //! (`insightsim flow NAME`) with a [`FlowIo`] backed by real HTTP and the wall clock.
 
+pub mod definition;
 pub mod process;
 
 use std::future::Future;
@@ -14,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::Value;
-use simulator::SimDuration;
+use simulator::{SimDuration, SimTime};
 
 use crate::scenario::{ExpectedSubscription, SinkKind};
 
@@ -51,6 +52,26 @@ pub trait FlowIo: Send + Sync {
     /// The URL the flow's webhook endpoint is reachable at (the `NotificationUrl` it subscribes
     /// with).
     fn notification_url(&self) -> String;
+
+    /// Calls the API as the named connection of a flow definition (each connection reference is
+    /// its own bearer token, graded as its own connection). The default calls as the flow's one
+    /// connection.
+    fn api_as<'a>(
+        &'a self,
+        connection: &'a str,
+        method: &'a str,
+        path: &'a str,
+        body: Option<Value>,
+    ) -> BoxFuture<'a, ApiReply> {
+        let _ = connection;
+        self.api(method, path, body)
+    }
+
+    /// The flow's clock (`utcNow()` of a flow definition): simulated time in the harness. The
+    /// default is the wall clock, right for a flow running as a process.
+    fn now(&self) -> SimTime {
+        simulator::Clock::wall(1.0).now()
+    }
 }
 
 /// A flow's handle on the world for one scenario.

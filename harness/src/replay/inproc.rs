@@ -73,9 +73,11 @@ pub struct InProcessIo {
     pub http: HttpPoster,
 }
 
-impl FlowIo for InProcessIo {
-    fn api<'a>(
+impl InProcessIo {
+    /// Calls the API with the bearer token `token`.
+    fn call<'a>(
         &'a self,
+        token: String,
         method: &'a str,
         path: &'a str,
         body: Option<Value>,
@@ -101,7 +103,7 @@ impl FlowIo for InProcessIo {
             let body = body
                 .map(|b| serde_json::to_vec(&b).unwrap_or_default())
                 .unwrap_or_default();
-            let authorization = format!("Bearer {}", self.token);
+            let authorization = format!("Bearer {token}");
             let response = api::handle(
                 &self.sim,
                 &ApiRequest {
@@ -134,6 +136,37 @@ impl FlowIo for InProcessIo {
                 body: serde_json::from_slice(&response.bytes()).unwrap_or(Value::Null),
             }
         })
+    }
+}
+
+impl FlowIo for InProcessIo {
+    fn api<'a>(
+        &'a self,
+        method: &'a str,
+        path: &'a str,
+        body: Option<Value>,
+    ) -> BoxFuture<'a, ApiReply> {
+        self.call(self.token.clone(), method, path, body)
+    }
+
+    /// A named connection is the token `flow:<connection>`.
+    fn api_as<'a>(
+        &'a self,
+        connection: &'a str,
+        method: &'a str,
+        path: &'a str,
+        body: Option<Value>,
+    ) -> BoxFuture<'a, ApiReply> {
+        let token = if connection.is_empty() {
+            self.token.clone()
+        } else {
+            format!("{}:{connection}", self.token)
+        };
+        self.call(token, method, path, body)
+    }
+
+    fn now(&self) -> simulator::SimTime {
+        self.time.clock.now()
     }
 
     fn sink<'a>(&'a self, sink: SinkKind, body: Value) -> BoxFuture<'a, u16> {
