@@ -9,8 +9,8 @@ use super::jobs::ForcedMeasure;
 use super::state::{Effect, Engine, Initial};
 use super::walk;
 use crate::ids;
-use crate::tenant::TenantSpec;
 use crate::tenant::spec::MeasureSource;
+use crate::tenant::spec::initial_segment_count;
 use crate::time::{SimDuration, SimTime};
 
 /// A business measure's value.
@@ -45,15 +45,6 @@ pub enum RefreshState {
 /// The id of a data source: `ids::uuid(seed, ["datasource", name])`.
 pub fn data_source_id(seed: u64, name: &str) -> String {
     ids::uuid(seed, &["datasource", name])
-}
-
-/// A segment's member count at the initial evaluation: `round(initial_share × customers)`.
-/// The data layer builds the initial membership with this same formula.
-pub fn initial_segment_count(spec: &TenantSpec, index: usize) -> u64 {
-    spec.segments.get(index).map_or(0, |s| {
-        ((s.initial_share * spec.customers as f64).round().max(0.0) as u64)
-            .min(spec.customers as u64)
-    })
 }
 
 #[derive(Debug, Clone)]

@@ -49,10 +49,12 @@ mod testkit;
 mod triggers;
 mod walk;
 
+/// Where the initial member count of a segment comes from (the tenant defines it).
+pub use crate::tenant::spec::initial_segment_count;
 pub use catalog::{
     DataSourceView, EvaluationStats, EvaluationStatus, MeasureDefinition, MeasureDimension,
     MeasureEvaluation, MeasureValue, MeasureView, OutputValues, RefreshState, ScalarOutput,
-    SegmentEvaluation, SegmentView, StringInfo, data_source_id, initial_segment_count,
+    SegmentEvaluation, SegmentView, StringInfo, data_source_id,
 };
 pub use delivery::{
     AttemptRecord, AttemptResult, DeliveryAttempt, DeliveryStatus, DeliveryView, FaultKind,

@@ -7,7 +7,7 @@
 
 use fake::locales::{DE_DE, Data, EN, FR_FR, IT_IT, NL_NL, PT_BR};
 
-use crate::store::json::push_json_str;
+use crate::json::push_json_str;
 
 /// A language/naming convention shared by several countries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
