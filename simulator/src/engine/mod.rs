@@ -34,42 +34,52 @@
 //! ```
 
 mod catalog;
-mod control;
 mod delivery;
+mod draw;
+mod effect;
+mod emit;
 mod error;
 mod faults;
 mod jobs;
-mod lifecycle;
+mod names;
+mod options;
 mod payload;
 mod queue;
+mod request;
+mod retry;
 mod state;
+mod status;
 mod subscriptions;
 #[cfg(test)]
 mod testkit;
-mod triggers;
-mod walk;
+#[cfg(test)]
+mod tests;
+mod trigger;
+mod value;
 
 /// Where the initial member count of a segment comes from (the tenant defines it).
 pub use crate::tenant::spec::initial_segment_count;
 pub use catalog::{
-    DataSourceView, EvaluationStats, EvaluationStatus, MeasureDefinition, MeasureDimension,
-    MeasureEvaluation, MeasureValue, MeasureView, OutputValues, RefreshState, ScalarOutput,
+    DataSourceView, EvaluationStats, EvaluationStatus, Initial, MeasureDefinition,
+    MeasureDimension, MeasureEvaluation, MeasureView, OutputValues, ScalarOutput,
     SegmentEvaluation, SegmentView, StringInfo, data_source_id,
 };
-pub use delivery::{
-    AttemptRecord, AttemptResult, DeliveryAttempt, DeliveryStatus, DeliveryView, FaultKind,
-    RetryKind, RetryPolicy,
-};
+pub use delivery::{AttemptRecord, DeliveryView, EventView};
+pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
-pub use faults::{DeliveryFaultRule, DeliveryFaults};
-pub use jobs::{
-    AdditionalInfo, CiError, ForcedMeasure, Forcing, JobRequest, JobView, OperationType, Outcome,
-    RefreshRequest, RunStatus, SubmissionKind, TaskView,
-};
+pub use faults::{DeliveryFaultRule, DeliveryFaults, FaultKind};
+pub use jobs::{AdditionalInfo, CiError, JobView, ScheduleView, TaskView};
+pub use options::{EngineOptions, ScheduleOverlap};
 pub use payload::{
     Common, DataSourcePayload, ErrorEntry, FullRefreshPayload, MeasurePayload, Payload,
     SegmentPayload, StageSummary, TaskSummary, UnificationPayload,
 };
-pub use state::{Effect, Engine, EngineOptions, Initial, ScheduleOverlap, ScheduleView};
+pub use request::{
+    ForcedMeasure, Forcing, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind,
+};
+pub use retry::{AttemptResult, RetryKind, RetryPolicy};
+pub use state::Engine;
+pub use status::{DeliveryStatus, RefreshState, RunStatus};
 pub use subscriptions::{SubscribeError, Subscription};
-pub use triggers::{EventView, Trigger, crosses};
+pub use trigger::{Trigger, crosses};
+pub use value::MeasureValue;

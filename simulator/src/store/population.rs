@@ -9,6 +9,7 @@
 
 mod activities;
 mod field;
+mod hash;
 mod measures;
 mod ranking;
 mod render;
@@ -28,9 +29,8 @@ use crate::tenant::names::Dictionaries;
 use crate::tenant::spec::{ActivityKind, SegmentRank, TenantSpec};
 use crate::time::{SimDuration, SimTime};
 use activities::activity;
-use rows::{
-    RowCtx, SALT_BIRTH, SALT_GENDER, SALT_SEGMENT, created_before_epoch_s, prefix_sums, row_hash,
-};
+use hash::{SALT_BIRTH, SALT_GENDER, SALT_SEGMENT, created_before_epoch_s, row_hash};
+use rows::{RowCtx, prefix_sums};
 
 /// The generated data of one tenant.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! Activities: each is recomputed from its coordinates (customer, source, ordinal) when it is
 //! served, with times spread over the customer's life and amounts drawn from its hash.
 
-use super::rows::row_hash;
+use super::hash::row_hash;
 use crate::json::{push_json_str_inner, push_u64};
 use crate::tenant::spec::ActivityKind;
 use crate::time::{SimDuration, SimTime};

@@ -1,8 +1,10 @@
 //! The first values of business measures, computed from the generated columns.
 
 use super::Population;
-use super::rows::ACTIVE_WINDOW_S;
 use crate::tenant::spec::MeasureSource;
+
+/// A customer is "active" with a purchase in the last 90 days.
+const ACTIVE_WINDOW_S: u32 = 90 * 86_400;
 
 impl Population {
     /// The first value of a business measure, computed from the data.

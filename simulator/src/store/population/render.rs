@@ -3,7 +3,7 @@
 
 use super::Population;
 use super::field::CustomerField;
-use super::rows::{SALT_EMAIL, SALT_PHONE, SALT_POSTCODE, SALT_STREET};
+use super::hash::{SALT_EMAIL, SALT_PHONE, SALT_POSTCODE, SALT_STREET};
 use crate::json::push_u64;
 use crate::time::write_date;
 
