@@ -1,4 +1,20 @@
 //! The simulator: one tenant, its clock, and everything the API and the control API share.
+//!
+//! # The doors
+//!
+//! The world (the store and the engine) sits behind one lock that only this crate takes. From
+//! outside, and in particular from the harness, a [`Simulator`] is used through its methods:
+//!
+//! - **acting**: [`Simulator::with_engine`] and [`Simulator::try_with_engine`] run an engine call
+//!   at the clock's `now` and apply its effects to the data before any delivery is handed out;
+//!   [`Simulator::tick`], [`Simulator::delivery_result`], [`Simulator::reset`];
+//! - **observing** (each copies, so the caller holds no lock): [`Simulator::subscriptions`],
+//!   [`Simulator::events`], [`Simulator::deliveries`], [`Simulator::segments`],
+//!   [`Simulator::entity_rows`], [`Simulator::status_reports`], [`Simulator::next_due`]; and
+//!   [`Simulator::store`], a read-only guard on the data for tests and benchmarks;
+//! - **the shells' hooks**: [`Simulator::take_deliveries`], [`Simulator::set_waker`],
+//!   [`Simulator::set_throttle_hook`];
+//! - the shared parts with their own locks: `clock`, `journal`, `limiter` and `faults`.
 
 use std::sync::Arc;
 
@@ -378,6 +394,8 @@ impl Simulator {
         *seq += 1;
         ids::uuid_n(self.spec.seed, "statusreport", *seq)
     }
+
+    // Observations: what the harness reads after (or during) a case.
 
     /// The subscriptions, live and deleted, in creation order (an observation for the harness and
     /// the control API; it copies, so no lock is held by the caller).

@@ -202,7 +202,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
             let b: Faults = body(req)?;
             sim.faults
                 .set(RouteFaultConfig { routes: b.routes })
-                .map_err(|e| ApiError::bad_request("InvalidBody", e).with_target("routes"))?;
+                .map_err(ApiError::from)?;
             sim.with_engine(|e, _| (e.set_delivery_faults(b.deliveries), Vec::new()))
                 .map_err(|e| ApiError::from(e).with_target("deliveries"))?;
             ok(&json!({ "status": "set" }))

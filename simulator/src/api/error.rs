@@ -6,6 +6,7 @@
 //! variant its status, its stable code and the part of the request at fault.
 
 use crate::engine::{EngineError, SubscribeError};
+use crate::faults::RouteFaultError;
 use crate::json::push_json_str;
 use crate::odata::QueryError;
 use crate::store::StoreError;
@@ -124,6 +125,13 @@ impl From<SubscribeError> for ApiError {
                 ApiError::bad_request("InvalidInput", e.to_string()).with_target(field)
             }
         }
+    }
+}
+
+/// A refused `PUT /_sim/faults`: the body's `routes` are at fault.
+impl From<RouteFaultError> for ApiError {
+    fn from(e: RouteFaultError) -> ApiError {
+        ApiError::bad_request("InvalidBody", e.to_string()).with_target("routes")
     }
 }
 

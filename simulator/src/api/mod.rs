@@ -12,6 +12,7 @@ mod response;
 mod routes;
 mod v1;
 
+pub use crate::body::Body;
 pub use error::ApiError;
 pub use request::ApiRequest;
 pub use response::{ApiResponse, CSV, JSON, ODATA_JSON};

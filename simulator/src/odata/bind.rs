@@ -20,7 +20,8 @@ pub struct BindContext<'a> {
     pub page_size_default: usize,
     /// The largest page; a larger `$top` is clamped to it.
     pub page_size_max: usize,
-    /// The instance's segment names; [`Filter::Member`] holds an index into this list.
+    /// The instance's segment names; [`Filter::Member`](super::Filter::Member) holds an index into
+    /// this list.
     pub segments: &'a [&'a str],
     /// Whether responses carry `@odata.nextLink`, and so whether `$skiptoken` is accepted.
     pub next_link: bool,

@@ -33,7 +33,7 @@ pub struct Entity {
     pub kind: TableKind,
     /// `"Name":` for every attribute, pre-escaped.
     pub(crate) key_json: Vec<Vec<u8>>,
-    pub overlay: Overlay,
+    pub(crate) overlay: Overlay,
 }
 
 impl Entity {

@@ -70,7 +70,7 @@ impl FilterBinder<'_> {
 
     /// Binds a filter. A chain of one connective (`a or b or c`, which parses left-leaning,
     /// as a tree as deep as the chain is long) is walked in a loop and bound right-leaning,
-    /// `Or(a, Or(b, c))`: the same meaning and evaluation order, but [`eval`](crate::odata::eval)
+    /// `Or(a, Or(b, c))`: the same meaning and evaluation order, but [`eval()`](crate::odata::eval())
     /// loops along the right spine and recurses only into parenthesised groups, whose depth
     /// the parser limits. Recursion here is bounded the same way.
     fn filter(&self, expr: Expr) -> Result<Filter, QueryError> {
