@@ -276,7 +276,7 @@ proptest! {
         spec.delivery.retry_count = 2;
         let mut engine = Engine::new(&spec, 5, T0, testkit::initial());
         let subs: Vec<String> = [5, 10, 20].iter().map(|t| {
-            testkit::watch(&mut engine, "segment-threshold-crossed", json!({"segmentName": "ChurnRisk", "threshold": t})).id
+            testkit::watch_segment(&mut engine, "ChurnRisk", *t).id
         }).collect();
         let mut results = results.into_iter().cycle();
         let mut respond = |_: &DeliveryAttempt| match results.next() {

@@ -406,7 +406,7 @@ proptest! {
         let i = testkit::segment_index(&engine, name);
         engine.evaluate_segment(T0, name, 20).unwrap();
         let subs: Vec<String> = thresholds.iter().map(|t| {
-            testkit::watch(&mut engine, "segment-threshold-crossed", json!({"segmentName": name, "threshold": t})).id
+            testkit::watch_segment(&mut engine, name, *t).id
         }).collect();
         let mut at = T0;
         let mut values = Vec::new();
