@@ -5,6 +5,15 @@
 //! `now`), does no I/O, and acts on the world only through [`Effect`]s. See `docs/triggers.md`
 //! for every rule and where it comes from.
 //!
+//! Inside, four owners each hold one concern's state and methods: `catalog` (data sources,
+//! segments, measures and their random walks), `jobs` (jobs, the running one, the waiting queue
+//! and the schedule), `subscriptions`, and `delivery` (the event journal, per-subscription FIFOs,
+//! attempts in flight, dead letters). They import neither each other nor the orchestrator,
+//! `state.rs`, which holds the event queue and wires what one owner reports into the others.
+//! The vocabulary they share lives in leaf modules (`status`, `request`, `value`, `trigger`,
+//! `effect`, ...), and the pure parts stand alone: the retry policy (`retry`), the seeded draws
+//! (`draw`), the queue (`queue`).
+//!
 //! ```
 //! use serde_json::json;
 //! use simulator::engine::{AttemptResult, Effect, Engine, Initial, RefreshRequest};

@@ -46,6 +46,18 @@ impl Trigger {
     pub fn ids() -> String {
         Trigger::ALL.map(Trigger::id).join(", ")
     }
+
+    /// The inputs a subscription to this trigger takes (besides `NotificationUrl`).
+    pub fn inputs(self) -> &'static [&'static str] {
+        match self {
+            Trigger::DataSourceRefreshFailed | Trigger::DataSourceRefreshSucceeded => {
+                &["dataSourceName"]
+            }
+            Trigger::SegmentThresholdCrossed => &["segmentName", "threshold"],
+            Trigger::MeasureThresholdCrossed => &["measureName", "threshold"],
+            Trigger::FullRefreshCompleted | Trigger::UnificationCompleted => &[],
+        }
+    }
 }
 
 impl fmt::Display for Trigger {
@@ -64,20 +76,6 @@ impl Serialize for Trigger {
 /// threshold to strictly above it.
 pub fn crosses(previous: f64, next: f64, threshold: f64) -> bool {
     previous <= threshold && next > threshold
-}
-
-impl Trigger {
-    /// The inputs a subscription to this trigger takes (besides `NotificationUrl`).
-    pub fn inputs(self) -> &'static [&'static str] {
-        match self {
-            Trigger::DataSourceRefreshFailed | Trigger::DataSourceRefreshSucceeded => {
-                &["dataSourceName"]
-            }
-            Trigger::SegmentThresholdCrossed => &["segmentName", "threshold"],
-            Trigger::MeasureThresholdCrossed => &["measureName", "threshold"],
-            Trigger::FullRefreshCompleted | Trigger::UnificationCompleted => &[],
-        }
-    }
 }
 
 #[cfg(test)]
