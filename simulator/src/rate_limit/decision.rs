@@ -11,10 +11,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    // Marked `#[inline]` so that the limiter (another module) can inline them: it decides every
+    // `/v1` call.
+    #[inline]
     pub fn is_admit(self) -> bool {
         matches!(self, Decision::Admit)
     }
 
+    #[inline]
     pub fn retry_after_s(self) -> Option<u64> {
         match self {
             Decision::Admit => None,
@@ -23,6 +27,7 @@ impl Decision {
     }
 
     /// A throttle whose next admission is `wait_ms` away: whole seconds rounded up, at least 1.
+    #[inline]
     pub(super) fn throttle_for_ms(wait_ms: i64) -> Decision {
         // `SimDuration::as_secs_ceil`, saturating for windows near `i64::MAX`.
         let retry_after_s = wait_ms.saturating_add(999).div_euclid(1000).max(1);
