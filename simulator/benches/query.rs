@@ -51,13 +51,12 @@ fn queries(c: &mut Criterion) {
     let sim = tenant(customers);
     let path = format!("/v1/instances/{}/data/Customer", sim.instance_id);
     let emails: Vec<String> = {
-        let world = sim.read();
+        let store = sim.store();
         (0..1000u32)
             .map(|i| {
                 let row = (u64::from(i) * 7919 % customers as u64) as u32;
-                let email = world
-                    .store
-                    .pop
+                let email = store
+                    .population()
                     .customer_text(row, CustomerField::EMail)
                     .unwrap_or_default();
                 format!("$filter={}", enc(&format!("EMail eq '{email}'")))
@@ -73,13 +72,12 @@ fn queries(c: &mut Criterion) {
         })
     });
     let ids: Vec<String> = {
-        let world = sim.read();
+        let store = sim.store();
         (0..1000u32)
             .map(|i| {
                 let row = (u64::from(i) * 104_729 % customers as u64) as u32;
-                let id = world
-                    .store
-                    .pop
+                let id = store
+                    .population()
                     .customer_text(row, CustomerField::CustomerId)
                     .unwrap_or_default();
                 format!("$filter={}", enc(&format!("CustomerId eq '{id}'")))

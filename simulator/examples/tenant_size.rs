@@ -36,10 +36,7 @@ fn main() {
         Clock::frozen_at(SimTime::DEFAULT_EPOCH),
     ));
     let elapsed = started.elapsed();
-    let activities = {
-        let world = sim.read();
-        world.store.pop.activity_total()
-    };
+    let activities = sim.store().population().activity_total();
     println!(
         "{customers} customers, {activities} activities: generated in {:.2} s; resident {:.0} MB (process before: {:.0} MB); data {:.0} MB",
         elapsed.as_secs_f64(),

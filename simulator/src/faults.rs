@@ -43,6 +43,17 @@ pub struct RouteFaultConfig {
     pub routes: Vec<RouteFaultRule>,
 }
 
+/// Why a route fault configuration was refused (each names the rule by its index).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RouteFaultError {
+    #[error("routes[{index}].status = {status} is not an HTTP status (100 to 599)")]
+    NotAStatus { index: usize, status: u16 },
+    #[error("routes[{index}].probability = {probability} must be between 0 and 1")]
+    NotAProbability { index: usize, probability: f64 },
+    #[error("routes[{index}] does nothing; give it a latency, a status or drop = true")]
+    NoEffect { index: usize },
+}
+
 /// What happens to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,27 +92,22 @@ impl RouteFaults {
         }
     }
 
-    /// Replaces the rules (and restarts their counters and random draws).
-    pub fn set(&self, config: RouteFaultConfig) -> Result<(), String> {
-        for (i, r) in config.routes.iter().enumerate() {
-            if let Some(s) = r.status
-                && !(100..=599).contains(&s)
+    /// Replaces the rules (and restarts their counters and random draws); a refused
+    /// configuration changes nothing.
+    pub fn set(&self, config: RouteFaultConfig) -> Result<(), RouteFaultError> {
+        for (index, r) in config.routes.iter().enumerate() {
+            if let Some(status) = r.status
+                && !(100..=599).contains(&status)
             {
-                return Err(format!(
-                    "routes[{i}].status = {s} is not an HTTP status (100 to 599)"
-                ));
+                return Err(RouteFaultError::NotAStatus { index, status });
             }
-            if let Some(p) = r.probability
-                && !(0.0..=1.0).contains(&p)
+            if let Some(probability) = r.probability
+                && !(0.0..=1.0).contains(&probability)
             {
-                return Err(format!(
-                    "routes[{i}].probability = {p} must be between 0 and 1"
-                ));
+                return Err(RouteFaultError::NotAProbability { index, probability });
             }
             if r.latency.is_none() && r.status.is_none() && !r.drop {
-                return Err(format!(
-                    "routes[{i}] does nothing; give it a latency, a status or drop = true"
-                ));
+                return Err(RouteFaultError::NoEffect { index });
             }
         }
         let mut state = self.state.lock();
@@ -217,20 +223,38 @@ mod tests {
     fn rules_that_do_nothing_or_have_bad_values_are_refused() {
         let f = RouteFaults::new(1);
         let bad = |r: RouteFaultRule| f.set(RouteFaultConfig { routes: vec![r] }).unwrap_err();
-        assert!(bad(RouteFaultRule::default()).contains("does nothing"));
-        assert!(
-            bad(RouteFaultRule {
+        let check = |r: RouteFaultRule, expected: RouteFaultError, message: &str| {
+            let err = bad(r);
+            assert_eq!(err, expected);
+            assert_eq!(err.to_string(), message);
+        };
+        check(
+            RouteFaultRule::default(),
+            RouteFaultError::NoEffect { index: 0 },
+            "routes[0] does nothing; give it a latency, a status or drop = true",
+        );
+        check(
+            RouteFaultRule {
                 status: Some(42),
                 ..rule("")
-            })
-            .contains("HTTP status")
+            },
+            RouteFaultError::NotAStatus {
+                index: 0,
+                status: 42,
+            },
+            "routes[0].status = 42 is not an HTTP status (100 to 599)",
         );
-        assert!(
-            bad(RouteFaultRule {
+        check(
+            RouteFaultRule {
                 probability: Some(2.0),
                 ..rule("")
-            })
-            .contains("between 0 and 1")
+            },
+            RouteFaultError::NotAProbability {
+                index: 0,
+                probability: 2.0,
+            },
+            "routes[0].probability = 2 must be between 0 and 1",
         );
+        assert!(!f.is_active(), "a refused configuration changes nothing");
     }
 }

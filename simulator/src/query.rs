@@ -7,9 +7,9 @@
 //! documented way — touches only the rows of the page.
 
 use crate::body::{Body, BodyWriter};
+use crate::json::{push_json_str, push_u64};
 use crate::odata::{CmpOp, Direction, Filter, Literal, Query, RowAccess, eval};
 use crate::schema::{AttrId, Value};
-use crate::store::json::{push_json_str, push_u64};
 use crate::store::{CustomerField, Entity, Store, TableKind};
 use crate::time::SimTime;
 
@@ -226,7 +226,7 @@ impl SearchTerm {
             .any(|(attr, _)| {
                 if fast {
                     buf.clear();
-                    store.pop.write_customer_field(
+                    store.population.write_customer_field(
                         row as u32,
                         CustomerField::from_attr(attr),
                         true,

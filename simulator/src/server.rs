@@ -26,9 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, ApiRequest, ApiResponse};
+use crate::api::{self, ApiError, ApiRequest, ApiResponse};
 use crate::body::Body;
-use crate::error::ApiError;
 use crate::sim::Simulator;
 
 /// The server's own protection (not the simulated connector limit).

@@ -101,9 +101,11 @@ pub(crate) fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     if let Some(f) = &step.faults {
-        sim.faults.set(RouteFaultConfig {
-            routes: f.routes.clone(),
-        })?;
+        sim.faults
+            .set(RouteFaultConfig {
+                routes: f.routes.clone(),
+            })
+            .map_err(|e| e.to_string())?;
         let deliveries = f.deliveries.clone();
         sim.with_engine(|e, _| (e.set_delivery_faults(deliveries), Vec::new()))
             .map_err(|e| e.to_string())?;

@@ -112,7 +112,7 @@ fn check_step(step: &Step, catalog: &Catalog, at: &KeyPath) -> Check {
         // `faults`.
         RouteFaults::new(0)
             .set(routes)
-            .map_err(|m| (at.clone(), ErrorKind::Faults(m)))?;
+            .map_err(|e| (at.clone(), ErrorKind::Faults(e.to_string())))?;
         f.deliveries.validate().map_err(|e| {
             let message = match e {
                 EngineError::Invalid { field, message } => format!("deliveries.{field}: {message}"),

@@ -1,6 +1,6 @@
 //! Who is calling: the bearer token (one token, one connection) and the optional subscription key.
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::tenant::spec::AuthSpec;
 
 /// The connection a `/v1` request belongs to: its bearer token.

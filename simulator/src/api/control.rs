@@ -4,10 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::lifecycle::engine_error;
-use super::{ApiRequest, ApiResponse, query_param, segments};
+use super::error::ApiError;
+use super::request::{ApiRequest, query_param, segments};
+use super::response::ApiResponse;
 use crate::engine::{DeliveryFaults, ForcedMeasure, Outcome, RefreshRequest};
-use crate::error::ApiError;
 use crate::faults::RouteFaultConfig;
 use crate::sim::Simulator;
 use crate::time::{SimDuration, SimTime};
@@ -103,7 +103,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
             let r: RefreshRequest = body(req)?;
             let job = sim
                 .with_engine(|e, now| (e.refresh(now, r), Vec::new()))
-                .map_err(engine_error)?;
+                .map_err(ApiError::from)?;
             Ok(ApiResponse::json_value(
                 202,
                 &serde_json::to_value(job).unwrap_or(Value::Null),
@@ -114,7 +114,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
             let outcome = b.outcome.unwrap_or(Outcome::Success);
             let job = sim
                 .with_engine(|e, now| (e.refresh_datasource(now, name, outcome), Vec::new()))
-                .map_err(engine_error)?;
+                .map_err(ApiError::from)?;
             Ok(ApiResponse::json_value(
                 202,
                 &serde_json::to_value(job).unwrap_or(Value::Null),
@@ -130,7 +130,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                 .with_target("entityCount")
             })?;
             sim.try_with_engine(|e, now| e.evaluate_segment(now, name, count))
-                .map_err(engine_error)?;
+                .map_err(ApiError::from)?;
             let view = sim
                 .read()
                 .engine
@@ -153,7 +153,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                 }
             };
             sim.try_with_engine(|e, now| e.evaluate_measure_with(now, name, forced))
-                .map_err(engine_error)?;
+                .map_err(ApiError::from)?;
             let view = sim
                 .read()
                 .engine
@@ -183,7 +183,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
         ("GET", ["_sim", "events"]) => ok(&json!({ "value": sim.read().engine.events() })),
         ("POST", ["_sim", "deliveries", id, "redeliver"]) => {
             sim.try_with_engine(|e, now| e.redeliver(now, id))
-                .map_err(engine_error)?;
+                .map_err(ApiError::from)?;
             let view = sim.read().engine.delivery(id);
             Ok(ApiResponse::json_value(
                 202,
@@ -202,9 +202,9 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
             let b: Faults = body(req)?;
             sim.faults
                 .set(RouteFaultConfig { routes: b.routes })
-                .map_err(|e| ApiError::bad_request("InvalidBody", e).with_target("routes"))?;
+                .map_err(ApiError::from)?;
             sim.with_engine(|e, _| (e.set_delivery_faults(b.deliveries), Vec::new()))
-                .map_err(|e| engine_error(e).with_target("deliveries"))?;
+                .map_err(|e| ApiError::from(e).with_target("deliveries"))?;
             ok(&json!({ "status": "set" }))
         }
         ("GET", ["_sim", "reports"]) => ok(&json!({ "value": sim.read().status_reports })),

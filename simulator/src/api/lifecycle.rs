@@ -4,9 +4,10 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ApiRequest, ApiResponse, query_param};
+use super::error::ApiError;
+use super::request::{ApiRequest, query_param};
+use super::response::ApiResponse;
 use crate::engine::{EngineError, JobRequest, OperationType, SubmissionKind, Trigger};
-use crate::error::ApiError;
 use crate::sim::Simulator;
 
 /// Answers the route if it is one of the lifecycle's, `None` otherwise.
@@ -61,12 +62,12 @@ pub(super) fn route(
         ["triggers", trigger, "subscriptions"] => match m {
             "POST" => subscribe(sim, req, trigger),
             "GET" => list_subscriptions(sim, trigger),
-            _ => Err(super::v1::method_not_allowed(m, &["GET", "POST"])),
+            _ => Err(ApiError::method_not_allowed(m, &["GET", "POST"])),
         },
         ["triggers", trigger, "subscriptions", id] => match m {
             "DELETE" => unsubscribe(sim, trigger, id),
             "GET" => subscription(sim, trigger, id),
-            _ => Err(super::v1::method_not_allowed(m, &["GET", "DELETE"])),
+            _ => Err(ApiError::method_not_allowed(m, &["GET", "DELETE"])),
         },
         _ => return None,
     };
@@ -77,7 +78,7 @@ fn get(method: &str) -> Result<(), ApiError> {
     if method == "GET" {
         Ok(())
     } else {
-        Err(super::v1::method_not_allowed(method, &["GET"]))
+        Err(ApiError::method_not_allowed(method, &["GET"]))
     }
 }
 
@@ -93,21 +94,6 @@ fn unknown(code: &'static str, kind: &str, name: &str, names: &[String]) -> ApiE
             names.join(", ")
         ),
     )
-}
-
-/// Maps an engine refusal to the API's error shape.
-pub(crate) fn engine_error(e: EngineError) -> ApiError {
-    let code = match &e {
-        EngineError::UnknownJob { .. } => "UnknownJob",
-        EngineError::JobFinished { .. } => "JobFinished",
-        EngineError::UnsupportedOperation { .. } => "UnsupportedOperation",
-        EngineError::UnknownIdentifiers { .. } => "UnknownIdentifiers",
-        EngineError::Invalid { .. } => "InvalidRequest",
-        EngineError::UnknownDelivery { .. } => "UnknownDelivery",
-        EngineError::DeliveryNotFinished { .. } => "DeliveryNotFinished",
-        EngineError::SubscriptionDeleted { .. } => "SubscriptionDeleted",
-    };
-    ApiError::new(e.status(), code, e.to_string())
 }
 
 fn workflow_route(
@@ -149,12 +135,12 @@ fn workflow_route(
                 Ok(ApiResponse::json_value(200, &Value::Array(jobs)))
             }
             "POST" => submit(sim, req),
-            _ => Err(super::v1::method_not_allowed(m, &["GET", "POST"])),
+            _ => Err(ApiError::method_not_allowed(m, &["GET", "POST"])),
         },
         ["jobs", id] => {
             get(m)?;
             let job = sim.read().engine.job(id).ok_or_else(|| {
-                engine_error(EngineError::UnknownJob {
+                ApiError::from(EngineError::UnknownJob {
                     id: (*id).to_owned(),
                 })
             })?;
@@ -165,11 +151,11 @@ fn workflow_route(
         }
         ["jobs", id, "cancel"] => {
             if m != "POST" {
-                return Err(super::v1::method_not_allowed(m, &["POST"]));
+                return Err(ApiError::method_not_allowed(m, &["POST"]));
             }
             let job = sim
                 .with_engine(|engine, now| (engine.cancel_job(now, id), Vec::new()))
-                .map_err(engine_error)?;
+                .map_err(ApiError::from)?;
             Ok(ApiResponse::json_value(200, &job_json(&job, true)))
         }
         _ => Err(ApiError::not_found(
@@ -193,7 +179,7 @@ fn job_json(job: &crate::engine::JobView, include_tasks: bool) -> Value {
 /// `POST .../workflows/main/jobs?operationType=...&identifiers=...`: an on-demand job.
 fn submit(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError> {
     let operation = query_param(req.query, "operationType").unwrap_or_else(|| "all".to_owned());
-    let operation_type = OperationType::parse(&operation).map_err(engine_error)?;
+    let operation_type = OperationType::parse(&operation).map_err(ApiError::from)?;
     let identifiers: Vec<String> = query_param(req.query, "identifiers")
         .map(|list| {
             list.split(',')
@@ -207,7 +193,7 @@ fn submit(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError
     job.submission_kind = SubmissionKind::OnDemand;
     let view = sim
         .with_engine(|engine, now| (engine.submit_job(now, job), Vec::new()))
-        .map_err(engine_error)?;
+        .map_err(ApiError::from)?;
     Ok(ApiResponse::json_value(202, &job_json(&view, true)))
 }
 
@@ -228,18 +214,7 @@ fn subscribe(
     })?;
     let sub = sim
         .with_engine(|engine, now| (engine.subscribe(now, trigger, &body), Vec::new()))
-        .map_err(|e| {
-            let code = if e.status() == 404 {
-                "UnknownTrigger"
-            } else {
-                "InvalidInput"
-            };
-            let err = ApiError::new(e.status(), code, e.to_string());
-            match e.field() {
-                Some(f) => err.with_target(f.to_owned()),
-                None => err,
-            }
-        })?;
+        .map_err(ApiError::from)?;
     let location = subscription_url(req.base_url, &sim.instance_id, sub.trigger.id(), &sub.id);
     Ok(
         ApiResponse::json(201, serde_json::to_vec(&sub).unwrap_or_default())

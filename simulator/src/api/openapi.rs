@@ -315,14 +315,14 @@ fn header(h: Header) -> (String, Value) {
 /// `GET /openapi.json[?includeControl=true]`: no auth, not journaled, not counted.
 pub fn serve(sim: &Simulator, req: &super::ApiRequest<'_>) -> super::ApiResponse {
     if req.method != "GET" {
-        return crate::error::ApiError::new(
+        return super::error::ApiError::new(
             405,
             "MethodNotAllowed",
             format!("{} is not supported here; use GET", req.method),
         )
         .into();
     }
-    let include_control = super::query_param(req.query, "includeControl")
+    let include_control = super::request::query_param(req.query, "includeControl")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     super::ApiResponse::json_value(200, &for_simulator(sim, req.base_url, include_control))
 }

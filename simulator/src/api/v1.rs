@@ -3,8 +3,10 @@
 
 use serde_json::json;
 
-use super::{ApiRequest, ApiResponse, CSV, ODATA_JSON, auth, lifecycle, query_param, segments};
-use crate::error::ApiError;
+use super::error::{ApiError, allow};
+use super::request::{ApiRequest, query_param, segments};
+use super::response::{ApiResponse, CSV, ODATA_JSON};
+use super::{auth, lifecycle};
 use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url};
 use crate::odata::{BindContext, bind, parse_options};
 use crate::query::{PageFrame, execute, write_page};
@@ -177,7 +179,7 @@ fn instance_route(
         ["data", name] => match m {
             "GET" => get_items(sim, req, name, now),
             "POST" => create_item(sim, req, name, now),
-            _ => Err(method_not_allowed(m, &["GET", "POST"])),
+            _ => Err(ApiError::method_not_allowed(m, &["GET", "POST"])),
         },
         ["data", name, key] => {
             allow(m, &["PATCH"])?;
@@ -244,25 +246,6 @@ fn entity_index(store: &Store, name: &str) -> Result<usize, ApiError> {
         )
         .with_target(name.to_owned())
     })
-}
-
-fn allow(method: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    if allowed.contains(&method) {
-        Ok(())
-    } else {
-        Err(method_not_allowed(method, allowed))
-    }
-}
-
-pub(super) fn method_not_allowed(method: &str, allowed: &[&str]) -> ApiError {
-    ApiError::new(
-        405,
-        "MethodNotAllowed",
-        format!(
-            "{method} is not supported here; use {}",
-            allowed.join(" or ")
-        ),
-    )
 }
 
 fn get_items(
@@ -542,6 +525,6 @@ fn status_report(
         "version": version,
         "receivedAt": now.to_rfc3339(),
     });
-    sim.write().status_reports.push(report);
+    sim.record_status_report(report);
     Ok(ApiResponse::json_value(202, &answer))
 }

@@ -1,10 +1,9 @@
 //! Why an engine call was refused.
 
-use super::delivery::DeliveryStatus;
-use super::jobs::RunStatus;
+use super::status::{DeliveryStatus, RunStatus};
 
-/// A refused engine call. Each variant says what to do instead; [`EngineError::status`] is the
-/// HTTP status the shell should answer with.
+/// A refused engine call. Each variant says what to do instead; the API layer gives each its
+/// HTTP status and code (`api::ApiError`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
     #[error("unknown job \"{id}\"; list the jobs with GET .../workflows/main/jobs")]
@@ -37,20 +36,6 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The HTTP status for this error: 404 for unknown things, 409 for a conflict with the
-    /// current state, 400 for a malformed request.
-    pub fn status(&self) -> u16 {
-        match self {
-            EngineError::UnknownJob { .. } | EngineError::UnknownDelivery { .. } => 404,
-            EngineError::JobFinished { .. }
-            | EngineError::DeliveryNotFinished { .. }
-            | EngineError::SubscriptionDeleted { .. } => 409,
-            EngineError::UnsupportedOperation { .. }
-            | EngineError::UnknownIdentifiers { .. }
-            | EngineError::Invalid { .. } => 400,
-        }
-    }
-
     pub(super) fn unknown(kind: &'static str, unknown: Vec<String>, valid: Vec<String>) -> Self {
         EngineError::UnknownIdentifiers {
             kind,

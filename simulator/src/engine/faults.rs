@@ -17,12 +17,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::delivery::FaultKind;
+use super::draw;
 use super::error::EngineError;
-use super::state::Engine;
-use super::triggers::Trigger;
-use super::walk;
-use crate::time::{SimDuration, SimTime};
+use super::trigger::Trigger;
+use crate::time::SimDuration;
 
 /// The delivery fault configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,6 +107,18 @@ impl DeliveryFaults {
     }
 }
 
+/// A delivery fault injected on purpose (SPEC 3.9), marked in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultKind {
+    /// A second delivery of the same event, right after the first.
+    Duplicate,
+    /// Held back and delivered after the next event of its subscription.
+    Reorder,
+    /// The event sent again some time after it was delivered.
+    LateReplay,
+}
+
 /// The faults decided for one event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct FaultPlan {
@@ -126,215 +136,36 @@ pub(super) struct FaultState {
     pub(super) matched: Vec<u32>,
 }
 
-impl Engine {
-    /// Replaces the delivery fault configuration (and restarts the `first` counts).
-    pub fn set_delivery_faults(&mut self, faults: DeliveryFaults) -> Result<(), EngineError> {
-        faults.validate()?;
-        self.faults = FaultState {
-            matched: vec![0; faults.rules.len()],
-            config: faults,
-        };
-        Ok(())
-    }
-
-    pub fn delivery_faults(&self) -> &DeliveryFaults {
-        &self.faults.config
+impl FaultState {
+    /// A fresh, checked configuration (the `first` counts start again).
+    pub(super) fn new(config: DeliveryFaults) -> Result<FaultState, EngineError> {
+        config.validate()?;
+        Ok(FaultState {
+            matched: vec![0; config.rules.len()],
+            config,
+        })
     }
 
     /// Decides the faults of a new event (draws keyed by the event id, so they do not depend on
     /// anything else that happened).
-    pub(super) fn plan_faults(&mut self, trigger: Trigger, event_id: &str) -> FaultPlan {
-        let Some(r) = self
-            .faults
-            .config
-            .rules
-            .iter()
-            .enumerate()
-            .position(|(i, rule)| {
-                DeliveryFaults::matches(rule, trigger)
-                    && rule
-                        .first
-                        .is_none_or(|n| self.faults.matched.get(i).copied().unwrap_or(0) < n)
-            })
-        else {
+    pub(super) fn plan(&mut self, seed: u64, trigger: Trigger, event_id: &str) -> FaultPlan {
+        let Some(r) = self.config.rules.iter().enumerate().position(|(i, rule)| {
+            DeliveryFaults::matches(rule, trigger)
+                && rule
+                    .first
+                    .is_none_or(|n| self.matched.get(i).copied().unwrap_or(0) < n)
+        }) else {
             return FaultPlan::default();
         };
-        if let Some(m) = self.faults.matched.get_mut(r) {
+        if let Some(m) = self.matched.get_mut(r) {
             *m += 1;
         }
-        let rule = &self.faults.config.rules[r];
-        let draw =
-            |kind: &str, p: f64| p > 0.0 && walk::unit(self.seed, &["fault", event_id, kind]) < p;
+        let rule = &self.config.rules[r];
+        let hit = |kind: &str, p: f64| p > 0.0 && draw::unit(seed, &["fault", event_id, kind]) < p;
         FaultPlan {
-            duplicate: draw("duplicate", rule.duplicate),
-            reorder: draw("reorder", rule.reorder).then_some(rule.hold_max),
-            late_replay: draw("lateReplay", rule.late_replay).then_some(rule.late_after),
+            duplicate: hit("duplicate", rule.duplicate),
+            reorder: hit("reorder", rule.reorder).then_some(rule.hold_max),
+            late_replay: hit("lateReplay", rule.late_replay).then_some(rule.late_after),
         }
-    }
-
-    /// The hold of a reordered delivery ended with no next event: release it.
-    pub(super) fn on_release_held(&mut self, now: SimTime, s: usize, hold: u64) {
-        let sub = &mut self.subscriptions[s];
-        if sub.hold != hold || sub.held.is_empty() {
-            return;
-        }
-        let held = std::mem::take(&mut sub.held);
-        sub.fifo.extend(held);
-        self.pump(now, s);
-    }
-
-    /// Re-sends a delivered event, as a new delivery in its subscription's FIFO.
-    pub(super) fn on_late_replay(&mut self, now: SimTime, d: usize) {
-        let (e, s) = (self.deliveries[d].event, self.deliveries[d].subscription);
-        if !self.subscriptions[s].is_active() {
-            return;
-        }
-        let replay = self.new_delivery(now, e, Some(FaultKind::LateReplay), true, None);
-        self.subscriptions[s].fifo.push_back(replay);
-        self.pump(now, s);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::super::delivery::DeliveryStatus;
-    use super::super::testkit::{self, T0, drive_ok};
-    use super::*;
-
-    fn faults(rules: serde_json::Value) -> DeliveryFaults {
-        serde_json::from_value(json!({ "rules": rules })).unwrap()
-    }
-
-    /// Three crossings of one subscription under `rules`; checks `(event index, fault)` of the
-    /// first attempts in the order they were sent.
-    fn check(rules: serde_json::Value, expected: &[(usize, Option<FaultKind>)]) {
-        let mut engine = testkit::engine();
-        engine.set_delivery_faults(faults(rules)).unwrap();
-        engine
-            .subscribe(
-                T0,
-                "segment-threshold-crossed",
-                &testkit::hook(json!({"segmentName": "ChurnRisk", "threshold": 0})),
-            )
-            .unwrap();
-        for i in 0..3 {
-            let at = T0 + SimDuration::from_secs(i * 10);
-            engine.evaluate_segment(at, "ChurnRisk", 0).unwrap();
-            engine.evaluate_segment(at, "ChurnRisk", 5).unwrap();
-        }
-        // Nothing is answered until all three events exist, so the FIFO order shows.
-        let sent = drive_ok(&mut engine, T0 + SimDuration::from_days(1));
-        let events: Vec<String> = engine.events().iter().map(|e| e.event_id.clone()).collect();
-        let journal = engine.deliveries();
-        let got: Vec<(usize, Option<FaultKind>)> = sent
-            .iter()
-            .map(|a| {
-                let d = journal
-                    .iter()
-                    .find(|d| d.delivery_id == a.delivery_id)
-                    .unwrap();
-                (
-                    events.iter().position(|e| *e == a.event_id).unwrap(),
-                    d.fault,
-                )
-            })
-            .collect();
-        assert_eq!(got, expected);
-        assert!(
-            journal
-                .iter()
-                .all(|d| d.status == DeliveryStatus::Delivered)
-        );
-    }
-
-    #[test]
-    fn no_faults_deliver_each_event_once_in_order() {
-        check(json!([]), &[(0, None), (1, None), (2, None)]);
-    }
-
-    #[test]
-    fn duplicate_sends_the_same_event_twice_in_a_row() {
-        check(
-            json!([{"duplicate": 1.0, "first": 1}]),
-            &[
-                (0, None),
-                (0, Some(FaultKind::Duplicate)),
-                (1, None),
-                (2, None),
-            ],
-        );
-    }
-
-    #[test]
-    fn reorder_delivers_an_event_after_the_next_one() {
-        check(
-            json!([{"trigger": "segment-threshold-crossed", "reorder": 1.0, "first": 1}]),
-            &[(1, None), (0, Some(FaultKind::Reorder)), (2, None)],
-        );
-    }
-
-    #[test]
-    fn a_held_event_is_released_when_no_next_event_comes() {
-        check(
-            json!([{"reorder": 1.0, "holdMax": "5s"}]),
-            &[
-                (0, Some(FaultKind::Reorder)),
-                (1, Some(FaultKind::Reorder)),
-                (2, Some(FaultKind::Reorder)),
-            ],
-        );
-    }
-
-    #[test]
-    fn late_replay_resends_a_delivered_event_later() {
-        check(
-            json!([{"lateReplay": 1.0, "lateAfter": "1h", "first": 1}]),
-            &[
-                (0, None),
-                (1, None),
-                (2, None),
-                (0, Some(FaultKind::LateReplay)),
-            ],
-        );
-    }
-
-    #[test]
-    fn rules_for_other_triggers_do_not_apply() {
-        check(
-            json!([{"trigger": "full-refresh-completed", "duplicate": 1.0}]),
-            &[(0, None), (1, None), (2, None)],
-        );
-    }
-
-    #[test]
-    fn invalid_configurations_are_refused() {
-        let mut engine = testkit::engine();
-        let err = engine
-            .set_delivery_faults(faults(json!([{"duplicate": 2.0}])))
-            .unwrap_err();
-        assert!(err.to_string().contains("rules[0].duplicate"), "{err}");
-        let err = engine
-            .set_delivery_faults(faults(json!([{"trigger": "nope"}])))
-            .unwrap_err();
-        assert!(err.to_string().contains("full-refresh-completed"), "{err}");
-        assert!(serde_json::from_value::<DeliveryFaults>(json!({"rules": [{"dupe": 1}]})).is_err());
-    }
-
-    #[test]
-    fn a_duplicate_is_a_separate_delivery_of_the_same_event() {
-        let mut engine = testkit::engine();
-        engine
-            .set_delivery_faults(faults(json!([{"duplicate": 1.0}])))
-            .unwrap();
-        engine
-            .subscribe(T0, "full-refresh-completed", &testkit::hook(json!({})))
-            .unwrap();
-        engine.refresh(T0, Default::default()).unwrap();
-        let sent = drive_ok(&mut engine, T0 + SimDuration::from_hours(1));
-        assert_eq!(sent.len(), 2);
-        assert_eq!(sent[0].event_id, sent[1].event_id);
-        assert_ne!(sent[0].delivery_id, sent[1].delivery_id);
     }
 }

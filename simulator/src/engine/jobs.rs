@@ -1,728 +1,583 @@
-//! Refresh jobs and their task graphs (the API model's `GraphJobInfo` and `GraphTaskInfo`).
+//! The jobs owner: refresh jobs and their task graphs (the API model's `GraphJobInfo` and
+//! `GraphTaskInfo`), the job queue, task attempts with their durations, retries and timeouts,
+//! skipping downstream of failures, cancellation, and the refresh schedule.
 //!
-//! A job of `operationType = all` runs the whole refresh graph:
+//! Jobs run one at a time, in submission order (one workflow, `main`). Within a job, a task is
+//! `queued` until every upstream task is terminal; it then runs if they all succeeded and is
+//! `skipped` otherwise (at that instant, with no duration), and so is everything downstream.
 //!
-//! ```text
-//! ingestion(each data source) → map → match → merge → measures(each) ─┐
-//!                                                  └→ segmentation(each) → export
-//! ```
-//!
-//! Other operation types run a slice of it (only the named ingestion, segmentation or measures
-//! tasks, with no upstream). This file builds jobs and shows them; `lifecycle.rs` runs them.
+//! The owner changes only jobs. What the rest of the engine must do about it comes back as
+//! [`Step`]s, in the order it happened: items to queue, objects whose refresh started, ended or
+//! was cancelled (the catalog's business), and triggers that fire.
 
-use std::collections::BTreeMap;
-use std::fmt;
+mod model;
+mod plan;
 
-use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
 
-use super::catalog::MeasureValue;
+use serde::Serialize;
+
+use super::draw::{self, AttemptOutcome};
 use super::error::EngineError;
-use super::state::Engine;
-use super::walk::AttemptOutcome;
+use super::options::{EngineOptions, ScheduleOverlap};
+use super::payload::{Common, Payload, TaskReport};
+use super::queue::{Due, Queue};
+use super::request::{
+    JobRequest, OperationType, Outcome, ResolvedForcing, Selection, SubmissionKind, Target,
+};
+use super::status::RunStatus;
+use super::value::MeasureValue;
 use crate::ids;
-use crate::time::SimTime;
+use crate::tenant::TenantSpec;
+use crate::tenant::spec::{FailureRates, RefreshSpec};
+use crate::time::{SimDuration, SimTime};
+pub use model::{AdditionalInfo, CiError, JobView, TaskView};
+use model::{Job, Task};
 
-/// A job or task status (the API model's `jobStatus` / `taskStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum RunStatus {
-    Queued,
-    Running,
-    Successful,
-    Failed,
-    TimedOut,
-    Skipped,
-    Aborted,
+/// Something the rest of the engine must do because of what happened to jobs, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Step {
+    /// Queue this item.
+    Queue(SimTime, Due),
+    /// A task started its first attempt on this object.
+    Started(Target),
+    /// A running task on this object was cancelled.
+    Cancelled(Target),
+    /// Task `task` of job `job` ended `successful`, `failed` or `timedOut`.
+    Ended { job: usize, task: usize },
+    /// `unification-completed` fires for this job.
+    Unification(usize),
+    /// `full-refresh-completed` fires for this job.
+    FullRefresh(usize),
 }
 
-impl RunStatus {
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, RunStatus::Queued | RunStatus::Running)
-    }
-
-    /// Failed for good: `failed` or `timedOut`.
-    pub fn is_failure(self) -> bool {
-        matches!(self, RunStatus::Failed | RunStatus::TimedOut)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Successful => "successful",
-            RunStatus::Failed => "failed",
-            RunStatus::TimedOut => "timedOut",
-            RunStatus::Skipped => "skipped",
-            RunStatus::Aborted => "aborted",
-        }
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The operation a job or task performs (the subset of the model's `operationType` the
-/// simulator runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OperationType {
-    All,
-    Ingestion,
-    Map,
-    Match,
-    Merge,
-    Measures,
-    Segmentation,
-    Export,
-}
-
-impl OperationType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperationType::All => "all",
-            OperationType::Ingestion => "ingestion",
-            OperationType::Map => "map",
-            OperationType::Match => "match",
-            OperationType::Merge => "merge",
-            OperationType::Measures => "measures",
-            OperationType::Segmentation => "segmentation",
-            OperationType::Export => "export",
-        }
-    }
-
-    /// Parses an `operationType` query value, case-insensitively (the docs write `Ingestion`).
-    pub fn parse(text: &str) -> Result<OperationType, EngineError> {
-        let all = [
-            OperationType::All,
-            OperationType::Ingestion,
-            OperationType::Map,
-            OperationType::Match,
-            OperationType::Merge,
-            OperationType::Measures,
-            OperationType::Segmentation,
-            OperationType::Export,
-        ];
-        all.into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| EngineError::UnsupportedOperation {
-                operation: text.to_owned(),
-            })
-    }
-}
-
-impl fmt::Display for OperationType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Who started a job (the model's `jobSubmissionKind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum SubmissionKind {
-    #[default]
-    OnDemand,
-    Scheduled,
-}
-
-/// A forced task outcome (control API and scenarios).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Every attempt succeeds.
-    Success,
-    /// The first attempt fails permanently.
-    Fail,
-    /// The first attempt fails transiently; the retry succeeds (if the tenant allows a retry).
-    Transient,
-    /// The first attempt runs until the task timeout and ends `timedOut`.
-    Timeout,
-}
-
-/// A forced measure value: a number for a measure without a dimension, an object of
-/// dimension value → number for one with a dimension.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ForcedMeasure {
-    Value(f64),
-    Values(BTreeMap<String, f64>),
-}
-
-/// What a job's tasks are forced to do instead of drawing from the tenant's rates and walks.
-/// Names are matched case-insensitively; forcing for a task the job does not run has no effect.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Forcing {
-    /// Ingestion outcome per data source name.
-    pub data_sources: BTreeMap<String, Outcome>,
-    /// Outcome of the `map`, `match`, `merge` or `export` task.
-    pub stages: BTreeMap<String, Outcome>,
-    /// Outcome of a segment's segmentation task or a measure's measures task, by name.
-    pub evaluations: BTreeMap<String, Outcome>,
-    /// The member count a segment evaluates to.
-    pub segments: BTreeMap<String, u64>,
-    /// The value a measure evaluates to.
-    pub measures: BTreeMap<String, ForcedMeasure>,
-}
-
-/// A job submission (the jobs API: `operationType`, `identifiers`, and the simulator's forcing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct JobRequest {
-    pub operation_type: OperationType,
-    /// Data source names (or ids) for `ingestion`, segment names for `segmentation`, measure
-    /// names for `measures`; empty means all. Must be empty for `all`.
-    #[serde(default)]
-    pub identifiers: Vec<String>,
-    #[serde(default)]
-    pub submission_kind: SubmissionKind,
-    #[serde(default)]
-    pub forcing: Forcing,
-}
-
-impl JobRequest {
-    pub fn new(operation_type: OperationType) -> JobRequest {
-        JobRequest {
-            operation_type,
-            identifiers: Vec::new(),
-            submission_kind: SubmissionKind::OnDemand,
-            forcing: Forcing::default(),
-        }
-    }
-}
-
-/// `POST /_sim/refresh`: a full refresh now. `kind` defaults to `scheduled`, since this endpoint
-/// stands in for the platform's scheduler (on-demand refreshes go through the jobs API).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct RefreshRequest {
-    pub kind: SubmissionKind,
-    pub data_sources: BTreeMap<String, Outcome>,
-    pub stages: BTreeMap<String, Outcome>,
-    pub evaluations: BTreeMap<String, Outcome>,
-    pub segments: BTreeMap<String, u64>,
-    pub measures: BTreeMap<String, ForcedMeasure>,
-}
-
-impl Default for RefreshRequest {
-    fn default() -> Self {
-        RefreshRequest {
-            kind: SubmissionKind::Scheduled,
-            data_sources: BTreeMap::new(),
-            stages: BTreeMap::new(),
-            evaluations: BTreeMap::new(),
-            segments: BTreeMap::new(),
-            measures: BTreeMap::new(),
-        }
-    }
-}
-
-impl RefreshRequest {
-    pub fn into_job_request(self) -> JobRequest {
-        JobRequest {
-            operation_type: OperationType::All,
-            identifiers: Vec::new(),
-            submission_kind: self.kind,
-            forcing: Forcing {
-                data_sources: self.data_sources,
-                stages: self.stages,
-                evaluations: self.evaluations,
-                segments: self.segments,
-                measures: self.measures,
-            },
-        }
-    }
-}
-
-/// One entry of a task's `ciErrors` (the model's `CIResult`).
+/// The refresh schedule, for the control API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CiError {
-    pub error_code: String,
-    pub message: String,
-    /// `system`, `user` or `external`.
-    pub exception_culprit: &'static str,
-    /// `error`, `warning` or `recommendation`.
-    pub result_severity: &'static str,
+pub struct ScheduleView {
+    pub enabled: bool,
+    pub next_at: Option<SimTime>,
+    pub every: SimDuration,
+    /// Ticks so far (each submitted a scheduled full refresh unless skipped).
+    pub ticks: u64,
+    pub skipped: u64,
 }
 
-/// What a task acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Target {
-    Stage,
-    DataSource(usize),
-    Segment(usize),
-    Measure(usize),
-}
-
+/// Every job of the tenant, the one running and the ones waiting, and the schedule.
 #[derive(Debug, Clone)]
-pub(super) struct Task {
-    pub(super) id: String,
-    pub(super) op: OperationType,
-    pub(super) identifier: String,
-    pub(super) friendly_name: String,
-    pub(super) target: Target,
-    /// Indices (in the job) of the tasks this one waits for.
-    pub(super) upstream: Vec<usize>,
-    pub(super) status: RunStatus,
-    pub(super) ended: Option<SimTime>,
-    /// Attempts started so far.
-    pub(super) attempts: u32,
-    pub(super) forced: Option<Outcome>,
-    /// How the running attempt will end (drawn when it started).
-    pub(super) pending: Option<AttemptOutcome>,
-    pub(super) errors: Vec<CiError>,
+pub(super) struct Jobs {
+    jobs: Vec<Job>,
+    /// The job whose tasks are running; jobs run one at a time.
+    running: Option<usize>,
+    /// Jobs waiting for the running one, in submission order.
+    waiting: VecDeque<usize>,
+    next_schedule_at: Option<SimTime>,
+    schedule_ticks: u64,
+    schedule_skipped: u64,
+    /// Jobs and tasks numbered so far (their ids).
+    job_count: u64,
+    task_count: u64,
+    /// Durations, failure rates, retries, timeout and schedule.
+    refresh: RefreshSpec,
+    /// Per data source, failure rates that replace the tenant's for its ingestion.
+    source_failures: Vec<Option<FailureRates>>,
+    /// Keys the draws of task outcomes and durations.
+    seed: u64,
+    /// The tenant's customers (a unification's result).
+    customers: u64,
 }
 
-#[derive(Debug, Clone)]
-pub(super) struct Job {
-    pub(super) id: String,
-    pub(super) kind: SubmissionKind,
-    pub(super) op: OperationType,
-    pub(super) identifiers: Vec<String>,
-    pub(super) status: RunStatus,
-    pub(super) submitted: SimTime,
-    pub(super) ended: Option<SimTime>,
-    pub(super) tasks: Vec<Task>,
-    pub(super) forced_counts: BTreeMap<usize, u64>,
-    pub(super) forced_values: BTreeMap<usize, MeasureValue>,
-    /// Whether `unification-completed` has been decided for this job.
-    pub(super) unification_reported: bool,
-}
-
-impl Job {
-    /// The indices of the map, match and merge tasks, if this job runs them.
-    pub(super) fn unification(&self) -> Option<[usize; 3]> {
-        let find = |op| self.tasks.iter().position(|t| t.op == op);
-        Some([
-            find(OperationType::Map)?,
-            find(OperationType::Match)?,
-            find(OperationType::Merge)?,
-        ])
+impl Jobs {
+    /// No jobs; the first scheduled refresh, if the schedule is on, is due
+    /// `schedule_first_after` after `start` (see [`Jobs::next_schedule_at`]).
+    pub(super) fn new(spec: &TenantSpec, seed: u64, start: SimTime) -> Jobs {
+        let refresh = spec.refresh.clone();
+        Jobs {
+            jobs: Vec::new(),
+            running: None,
+            waiting: VecDeque::new(),
+            next_schedule_at: refresh
+                .schedule_enabled
+                .then(|| start + refresh.schedule_first_after),
+            schedule_ticks: 0,
+            schedule_skipped: 0,
+            job_count: 0,
+            task_count: 0,
+            source_failures: spec.data_sources.iter().map(|ds| ds.failures).collect(),
+            refresh,
+            seed,
+            customers: spec.customers as u64,
+        }
     }
 
-    /// The job status once every task is terminal: `aborted` if cancelled, `failed` if any task
-    /// failed or timed out, `successful` if all succeeded, otherwise (only skips besides
-    /// successes, which the graphs built here never produce) `skipped`.
-    pub(super) fn final_status(&self, cancelled: bool) -> RunStatus {
-        if cancelled {
-            RunStatus::Aborted
-        } else if self.tasks.iter().any(|t| t.status.is_failure()) {
-            RunStatus::Failed
-        } else if self.tasks.iter().all(|t| t.status == RunStatus::Successful) {
-            RunStatus::Successful
+    /// When the schedule next ticks.
+    pub(super) fn next_schedule_at(&self) -> Option<SimTime> {
+        self.next_schedule_at
+    }
+
+    /// Builds a job (status `queued`, nothing started) from a request resolved against the
+    /// catalog.
+    pub(super) fn plan(
+        &mut self,
+        now: SimTime,
+        req: JobRequest,
+        selection: Selection,
+        forcing: ResolvedForcing,
+        id_seed: u64,
+    ) -> usize {
+        let job = self.job_count;
+        self.job_count += 1;
+        let numbers = plan::Numbers {
+            id_seed,
+            job,
+            next_task: &mut self.task_count,
+        };
+        self.jobs
+            .push(plan::plan(now, req, selection, forcing, numbers));
+        self.jobs.len() - 1
+    }
+
+    /// Starts job `j` at once if no other job is queued or running, otherwise queues it behind
+    /// them.
+    pub(super) fn enqueue(&mut self, now: SimTime, j: usize, options: &EngineOptions) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.running.is_none() && self.waiting.is_empty() {
+            self.start_job(now, j, options, &mut steps);
         } else {
-            RunStatus::Skipped
+            self.waiting.push_back(j);
         }
+        steps
     }
-}
 
-/// A job as the jobs API shows it (the model's `GraphJobInfo`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobView {
-    pub job_id: String,
-    pub job_type: &'static str,
-    pub job_submission_kind: SubmissionKind,
-    pub job_status: RunStatus,
-    pub operation_type: OperationType,
-    pub sub_type: &'static str,
-    pub submitted_timestamp: SimTime,
-    pub end_timestamp: Option<SimTime>,
-    pub should_force_run_requested_nodes: bool,
-    pub tasks: Vec<TaskView>,
-    pub id_list: Vec<String>,
-}
+    /// Cancels a queued or running job: its unfinished tasks become `aborted` and the job
+    /// `aborted`, now; its queued attempts leave `queue`.
+    pub(super) fn cancel(
+        &mut self,
+        now: SimTime,
+        job_id: &str,
+        queue: &mut Queue,
+        options: &EngineOptions,
+    ) -> Result<(usize, Vec<Step>), EngineError> {
+        let j = self.find(job_id).ok_or_else(|| EngineError::UnknownJob {
+            id: job_id.to_owned(),
+        })?;
+        let job = &self.jobs[j];
+        if job.status.is_terminal() {
+            return Err(EngineError::JobFinished {
+                id: job.id.clone(),
+                status: job.status,
+            });
+        }
+        let mut steps = Vec::new();
+        for task in &mut self.jobs[j].tasks {
+            if task.status.is_terminal() {
+                continue;
+            }
+            let was_running = task.status == RunStatus::Running;
+            task.status = RunStatus::Aborted;
+            task.ended = Some(now);
+            task.pending = None;
+            if was_running {
+                steps.push(Step::Cancelled(task.target));
+            }
+        }
+        queue.retain(|d| match *d {
+            Due::AttemptEnd { job, .. } | Due::TaskRetry { job, .. } => job != j,
+            _ => true,
+        });
+        self.check_unification(j, options, &mut steps);
+        let was_running = self.running == Some(j);
+        self.waiting.retain(|&w| w != j);
+        self.finish_job(now, j, true, &mut steps);
+        if was_running {
+            self.running = None;
+            self.start_next_job(now, options, &mut steps);
+        }
+        Ok((j, steps))
+    }
 
-/// A task as the jobs API shows it (the model's `GraphTaskInfo`, plus `identifier` from
-/// `GraphNodeInfo`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskView {
-    pub task_id: String,
-    pub task_status: RunStatus,
-    pub operation_type: OperationType,
-    pub sub_type: &'static str,
-    pub identifier: String,
-    pub friendly_name: String,
-    pub job_ids: Vec<String>,
-    pub submitted_timestamp: SimTime,
-    pub end_timestamp: Option<SimTime>,
-    pub ci_error: Option<CiError>,
-    pub ci_errors: Vec<CiError>,
-    pub waiting_task_ids: Vec<String>,
-    pub additional_info: Option<AdditionalInfo>,
-}
+    /// A task attempt's due time came: it ends as drawn when it started (a transient failure
+    /// with retries left waits for its retry instead).
+    pub(super) fn attempt_end(
+        &mut self,
+        now: SimTime,
+        j: usize,
+        t: usize,
+        attempt: u32,
+        options: &EngineOptions,
+    ) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let retries_max = self.refresh.task_retries_max;
+        let retry_delay = self.refresh.task_retry_delay;
+        let timeout = self.refresh.task_timeout;
+        let Some(task) = self.jobs.get_mut(j).and_then(|job| job.tasks.get_mut(t)) else {
+            return steps;
+        };
+        if task.status != RunStatus::Running || task.attempts != attempt {
+            return steps;
+        }
+        let Some(outcome) = task.pending.take() else {
+            return steps;
+        };
+        let what = format!("{} of {}", task.op, task.identifier);
+        let culprit = if task.op == OperationType::Ingestion {
+            "external"
+        } else {
+            "system"
+        };
+        let error = |code: &str, message: String| CiError {
+            error_code: code.to_owned(),
+            message,
+            exception_culprit: culprit,
+            result_severity: "error",
+        };
+        let status = match outcome {
+            AttemptOutcome::Success => RunStatus::Successful,
+            AttemptOutcome::Transient if attempt <= retries_max => {
+                task.errors.push(error(
+                    "TransientFailure",
+                    format!(
+                        "{what} failed on attempt {attempt} with a transient error; retrying in {retry_delay}"
+                    ),
+                ));
+                steps.push(Step::Queue(
+                    now + retry_delay,
+                    Due::TaskRetry { job: j, task: t },
+                ));
+                return steps;
+            }
+            AttemptOutcome::Transient => {
+                task.errors.push(error(
+                    "TaskFailed",
+                    format!(
+                        "{what} failed on attempt {attempt}, the last of {}",
+                        retries_max + 1
+                    ),
+                ));
+                RunStatus::Failed
+            }
+            AttemptOutcome::Permanent => {
+                task.errors.push(error(
+                    "TaskFailed",
+                    format!("{what} failed permanently on attempt {attempt}"),
+                ));
+                RunStatus::Failed
+            }
+            AttemptOutcome::Timeout => {
+                task.errors.push(error(
+                    "TaskTimedOut",
+                    format!("{what} timed out after {timeout}"),
+                ));
+                RunStatus::TimedOut
+            }
+        };
+        let task = &mut self.jobs[j].tasks[t];
+        task.status = status;
+        task.ended = Some(now);
+        if status == RunStatus::Successful {
+            // The "Failed (retrying)" errors of earlier attempts no longer apply.
+            task.errors.clear();
+        }
+        steps.push(Step::Ended { job: j, task: t });
+        self.advance(now, j, options, &mut steps);
+        steps
+    }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AdditionalInfo {
-    pub kind: &'static str,
-}
+    /// A task that failed transiently starts its next attempt.
+    pub(super) fn task_retry(&mut self, now: SimTime, j: usize, t: usize) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let running = self
+            .jobs
+            .get(j)
+            .and_then(|job| job.tasks.get(t))
+            .is_some_and(|task| task.status == RunStatus::Running && task.pending.is_none());
+        if running {
+            self.start_attempt(now, j, t, &mut steps);
+        }
+        steps
+    }
 
-impl Job {
-    pub(super) fn view(&self) -> JobView {
-        let tasks = self
-            .tasks
-            .iter()
-            .map(|t| TaskView {
-                task_id: t.id.clone(),
-                task_status: t.status,
-                operation_type: t.op,
-                sub_type: "noSubType",
-                identifier: t.identifier.clone(),
-                friendly_name: t.friendly_name.clone(),
-                job_ids: vec![self.id.clone()],
-                submitted_timestamp: self.submitted,
-                end_timestamp: t.ended,
-                ci_error: t.errors.last().cloned(),
-                ci_errors: t.errors.clone(),
-                waiting_task_ids: if t.status == RunStatus::Queued {
-                    t.upstream
-                        .iter()
-                        .filter(|&&u| !self.tasks[u].status.is_terminal())
-                        .map(|&u| self.tasks[u].id.clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-                additional_info: match t.op {
-                    OperationType::Segmentation => Some("segmentation"),
-                    OperationType::Measures => Some("measures"),
-                    OperationType::Export => Some("export"),
-                    OperationType::Merge => Some("merge"),
-                    _ => None,
-                }
-                .map(|kind| AdditionalInfo { kind }),
-            })
+    /// A schedule tick: the next one is queued; the answer says whether to submit a scheduled
+    /// full refresh now (not when another job is busy and the options say to skip).
+    pub(super) fn schedule_tick(
+        &mut self,
+        at: SimTime,
+        options: &EngineOptions,
+    ) -> (Vec<Step>, bool) {
+        self.schedule_ticks += 1;
+        let every = self.refresh.schedule_every;
+        self.next_schedule_at = (every > SimDuration::ZERO).then(|| at + every);
+        let steps = self
+            .next_schedule_at
+            .map(|next| Step::Queue(next, Due::ScheduledRefresh))
+            .into_iter()
             .collect();
-        JobView {
-            job_id: self.id.clone(),
-            job_type: "full",
-            job_submission_kind: self.kind,
-            job_status: self.status,
-            operation_type: self.op,
-            sub_type: "noSubType",
-            submitted_timestamp: self.submitted,
-            end_timestamp: self.ended,
-            should_force_run_requested_nodes: true,
-            tasks,
-            id_list: self.identifiers.clone(),
+        let busy = self.running.is_some() || !self.waiting.is_empty();
+        if busy && options.schedule_overlap == ScheduleOverlap::Skip {
+            self.schedule_skipped += 1;
+            return (steps, false);
         }
+        (steps, true)
     }
-}
 
-/// The identifier of the unification and export tasks (they act on the unified `Customer`
-/// table and on all exports respectively).
-pub(super) const UNIFIED_ENTITY: &str = "Customer";
-pub(super) const EXPORT_IDENTIFIER: &str = "Exports";
-
-impl Engine {
-    /// Builds a job (status `queued`, nothing started) from a request, or explains what is wrong
-    /// with it.
-    pub(super) fn plan_job(&mut self, now: SimTime, req: JobRequest) -> Result<Job, EngineError> {
-        let selection = self.select(req.operation_type, &req.identifiers)?;
-        let resolved = self.resolve_forcing(&req.forcing)?;
-        let job_n = self.counters.jobs;
-        self.counters.jobs += 1;
-        let job_id = ids::uuid_n(self.id_seed, "job", job_n);
-        let mut tasks: Vec<Task> = Vec::new();
-        let mut add = |engine: &mut Engine,
-                       op: OperationType,
-                       identifier: String,
-                       friendly_name: String,
-                       target: Target,
-                       upstream: Vec<usize>|
-         -> usize {
-            let n = engine.counters.tasks;
-            engine.counters.tasks += 1;
-            let forced = match target {
-                Target::DataSource(i) => resolved.sources.get(&i).copied(),
-                Target::Segment(i) => resolved.segments.get(&i).copied(),
-                Target::Measure(i) => resolved.measures.get(&i).copied(),
-                Target::Stage => resolved.stages.get(&op).copied(),
-            };
-            tasks.push(Task {
-                id: ids::uuid_n(engine.id_seed, "task", n),
+    /// Records a one-task on-demand job that was submitted and succeeded at `now`, so that the
+    /// `jobId` in a payload names a job the jobs API knows. It does not wait for the job queue.
+    pub(super) fn record_instant(
+        &mut self,
+        now: SimTime,
+        target: Target,
+        (identifier, friendly_name): (String, String),
+        id_seed: u64,
+    ) -> String {
+        let op = match target {
+            Target::Segment(_) => OperationType::Segmentation,
+            Target::Measure(_) => OperationType::Measures,
+            Target::DataSource(_) => OperationType::Ingestion,
+            Target::Stage => OperationType::All,
+        };
+        let job_id = ids::uuid_n(id_seed, "job", self.job_count);
+        self.job_count += 1;
+        let task_id = ids::uuid_n(id_seed, "task", self.task_count);
+        self.task_count += 1;
+        self.jobs.push(Job {
+            id: job_id.clone(),
+            kind: SubmissionKind::OnDemand,
+            op,
+            identifiers: vec![identifier.clone()],
+            status: RunStatus::Successful,
+            submitted: now,
+            ended: Some(now),
+            tasks: vec![Task {
+                id: task_id,
                 op,
                 identifier,
                 friendly_name,
                 target,
-                upstream,
-                status: RunStatus::Queued,
-                ended: None,
-                attempts: 0,
-                forced,
+                upstream: Vec::new(),
+                status: RunStatus::Successful,
+                ended: Some(now),
+                attempts: 1,
+                forced: Some(Outcome::Success),
                 pending: None,
                 errors: Vec::new(),
-            });
-            tasks.len() - 1
-        };
-        let sources: Vec<(String, String)> = selection
-            .sources
-            .iter()
-            .map(|&i| {
-                (
-                    self.sources[i].name.clone(),
-                    self.sources[i].friendly_name.clone(),
-                )
-            })
-            .collect();
-        let ingestion: Vec<usize> = selection
-            .sources
-            .iter()
-            .zip(sources)
-            .map(|(&i, (name, friendly))| {
-                add(
-                    self,
-                    OperationType::Ingestion,
-                    name,
-                    friendly,
-                    Target::DataSource(i),
-                    vec![],
-                )
-            })
-            .collect();
-        let merge = if req.operation_type == OperationType::All {
-            let map = add(
-                self,
-                OperationType::Map,
-                UNIFIED_ENTITY.to_owned(),
-                "Map".to_owned(),
-                Target::Stage,
-                ingestion.clone(),
-            );
-            let match_ = add(
-                self,
-                OperationType::Match,
-                UNIFIED_ENTITY.to_owned(),
-                "Match".to_owned(),
-                Target::Stage,
-                vec![map],
-            );
-            Some(add(
-                self,
-                OperationType::Merge,
-                UNIFIED_ENTITY.to_owned(),
-                "Merge".to_owned(),
-                Target::Stage,
-                vec![match_],
-            ))
-        } else {
-            None
-        };
-        let after_merge: Vec<usize> = merge.into_iter().collect();
-        for &i in &selection.measures {
-            let (name, friendly) = (
-                self.measures[i].name.clone(),
-                self.measures[i].display_name.clone(),
-            );
-            add(
-                self,
-                OperationType::Measures,
-                name,
-                friendly,
-                Target::Measure(i),
-                after_merge.clone(),
-            );
-        }
-        let mut segmentation = Vec::new();
-        for &i in &selection.segments {
-            let (name, friendly) = (
-                self.segments[i].name.clone(),
-                self.segments[i].friendly_name.clone(),
-            );
-            segmentation.push(add(
-                self,
-                OperationType::Segmentation,
-                name,
-                friendly,
-                Target::Segment(i),
-                after_merge.clone(),
-            ));
-        }
-        if req.operation_type == OperationType::All {
-            add(
-                self,
-                OperationType::Export,
-                EXPORT_IDENTIFIER.to_owned(),
-                "Export".to_owned(),
-                Target::Stage,
-                segmentation,
-            );
-        }
-        Ok(Job {
-            id: job_id,
-            kind: req.submission_kind,
-            op: req.operation_type,
-            identifiers: req.identifiers,
-            status: RunStatus::Queued,
-            submitted: now,
-            ended: None,
-            tasks,
-            forced_counts: resolved.counts,
-            forced_values: resolved.values,
-            unification_reported: false,
-        })
+            }],
+            forced_counts: BTreeMap::new(),
+            forced_values: BTreeMap::new(),
+            unification_reported: true,
+        });
+        job_id
     }
 
-    /// Which data sources, measures and segments a job of `op` with `identifiers` runs.
-    fn select(&self, op: OperationType, identifiers: &[String]) -> Result<Selection, EngineError> {
-        let names: Vec<String> = identifiers
+    /// All jobs, newest first (the jobs API lists recent jobs first).
+    pub(super) fn views(&self) -> Vec<JobView> {
+        self.jobs.iter().rev().map(Job::view).collect()
+    }
+
+    pub(super) fn view(&self, j: usize) -> JobView {
+        self.jobs[j].view()
+    }
+
+    pub(super) fn find(&self, id: &str) -> Option<usize> {
+        self.jobs
             .iter()
-            .map(|s| s.trim().trim_matches('\'').trim_matches('"').to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let all = |n: usize| (0..n).collect::<Vec<_>>();
-        let mut selection = Selection::default();
-        match op {
-            OperationType::All => {
-                if !names.is_empty() {
-                    return Err(EngineError::invalid(
-                        "identifiers",
-                        "operationType all refreshes everything and takes no identifiers; \
-                         use ingestion, segmentation or measures to refresh a part",
-                    ));
+            .position(|j| j.id.eq_ignore_ascii_case(id.trim()))
+    }
+
+    /// The refresh schedule.
+    pub(super) fn schedule(&self) -> ScheduleView {
+        ScheduleView {
+            enabled: self.refresh.schedule_enabled,
+            next_at: self.next_schedule_at,
+            every: self.refresh.schedule_every,
+            ticks: self.schedule_ticks,
+            skipped: self.schedule_skipped,
+        }
+    }
+
+    /// What an ended task acted on, how it ended, and its last error message.
+    pub(super) fn ended(&self, j: usize, t: usize) -> (Target, RunStatus, String) {
+        let task = &self.jobs[j].tasks[t];
+        let message = task
+            .errors
+            .last()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        (task.target, task.status, message)
+    }
+
+    pub(super) fn job_id(&self, j: usize) -> &str {
+        &self.jobs[j].id
+    }
+
+    /// The count job `j` forces on segment `i`, if any.
+    pub(super) fn forced_count(&self, j: usize, i: usize) -> Option<u64> {
+        self.jobs[j].forced_counts.get(&i).copied()
+    }
+
+    /// The value job `j` forces on measure `i`, if any.
+    pub(super) fn forced_value(&self, j: usize, i: usize) -> Option<MeasureValue> {
+        self.jobs[j].forced_values.get(&i).cloned()
+    }
+
+    pub(super) fn task_report(&self, j: usize, t: usize) -> TaskReport {
+        self.jobs[j].task_report(t)
+    }
+
+    pub(super) fn full_refresh_payload(&self, common: Common, j: usize) -> Payload {
+        self.jobs[j].full_refresh_payload(common)
+    }
+
+    pub(super) fn unification_payload(&self, common: Common, j: usize, now: SimTime) -> Payload {
+        self.jobs[j].unification_payload(common, now, self.customers)
+    }
+
+    fn start_next_job(&mut self, now: SimTime, options: &EngineOptions, steps: &mut Vec<Step>) {
+        if self.running.is_none()
+            && let Some(next) = self.waiting.pop_front()
+        {
+            self.start_job(now, next, options, steps);
+        }
+    }
+
+    fn start_job(
+        &mut self,
+        now: SimTime,
+        j: usize,
+        options: &EngineOptions,
+        steps: &mut Vec<Step>,
+    ) {
+        self.running = Some(j);
+        self.jobs[j].status = RunStatus::Running;
+        self.advance(now, j, options, steps);
+    }
+
+    /// Starts every task whose upstream is done and succeeded, skips every task whose upstream
+    /// is done and did not, until nothing changes; then checks the unification chain and the
+    /// job's end.
+    fn advance(&mut self, now: SimTime, j: usize, options: &EngineOptions, steps: &mut Vec<Step>) {
+        loop {
+            let mut changed = false;
+            for t in 0..self.jobs[j].tasks.len() {
+                let job = &self.jobs[j];
+                let task = &job.tasks[t];
+                if task.status != RunStatus::Queued {
+                    continue;
                 }
-                selection.sources = all(self.sources.len());
-                selection.measures = all(self.measures.len());
-                selection.segments = all(self.segments.len());
-            }
-            OperationType::Ingestion => {
-                selection.sources = if names.is_empty() {
-                    all(self.sources.len())
-                } else {
-                    self.find_all(&names, "data source", |e, n| e.find_source(n))?
-                };
-            }
-            OperationType::Segmentation => {
-                selection.segments = if names.is_empty() {
-                    all(self.segments.len())
-                } else {
-                    self.find_all(&names, "segment", |e, n| e.find_segment(n))?
-                };
-            }
-            OperationType::Measures => {
-                selection.measures = if names.is_empty() {
-                    all(self.measures.len())
-                } else {
-                    self.find_all(&names, "measure", |e, n| e.find_measure(n))?
-                };
-            }
-            other => {
-                return Err(EngineError::UnsupportedOperation {
-                    operation: other.as_str().to_owned(),
-                });
-            }
-        }
-        Ok(selection)
-    }
-
-    fn find_all(
-        &self,
-        names: &[String],
-        kind: &'static str,
-        find: impl Fn(&Engine, &str) -> Option<usize>,
-    ) -> Result<Vec<usize>, EngineError> {
-        let mut found = Vec::new();
-        let mut unknown = Vec::new();
-        for name in names {
-            match find(self, name) {
-                Some(i) if !found.contains(&i) => found.push(i),
-                Some(_) => {}
-                None => unknown.push(name.clone()),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(EngineError::unknown(kind, unknown, self.names_of(kind)));
-        }
-        found.sort_unstable();
-        Ok(found)
-    }
-
-    fn resolve_forcing(&self, forcing: &Forcing) -> Result<ResolvedForcing, EngineError> {
-        let mut out = ResolvedForcing::default();
-        let mut unknown = Vec::new();
-        for (name, &outcome) in &forcing.data_sources {
-            match self.find_source(name) {
-                Some(i) => {
-                    out.sources.insert(i, outcome);
+                let upstream = task.upstream.iter().map(|&u| job.tasks[u].status);
+                if !upstream.clone().all(RunStatus::is_terminal) {
+                    continue;
                 }
-                None => unknown.push(name.clone()),
+                if upstream.clone().all(|s| s == RunStatus::Successful) {
+                    self.start_attempt(now, j, t, steps);
+                } else {
+                    let task = &mut self.jobs[j].tasks[t];
+                    task.status = RunStatus::Skipped;
+                    task.ended = Some(now);
+                }
+                changed = true;
+            }
+            if !changed {
+                break;
             }
         }
-        if !unknown.is_empty() {
-            return Err(EngineError::unknown(
-                "data source",
-                unknown,
-                self.names_of("data source"),
-            ));
+        self.check_unification(j, options, steps);
+        if self.jobs[j].status == RunStatus::Running
+            && self.jobs[j].tasks.iter().all(|t| t.status.is_terminal())
+        {
+            self.finish_job(now, j, false, steps);
+            self.running = None;
+            self.start_next_job(now, options, steps);
         }
-        for (name, &outcome) in &forcing.stages {
-            let op = OperationType::parse(name)
-                .ok()
-                .filter(|op| {
-                    matches!(
-                        op,
-                        OperationType::Map
-                            | OperationType::Match
-                            | OperationType::Merge
-                            | OperationType::Export
-                    )
-                })
-                .ok_or_else(|| {
-                    EngineError::unknown("stage", vec![name.clone()], self.names_of("stage"))
-                })?;
-            out.stages.insert(op, outcome);
-        }
-        for (name, &outcome) in &forcing.evaluations {
-            if let Some(i) = self.find_segment(name) {
-                out.segments.insert(i, outcome);
-            } else if let Some(i) = self.find_measure(name) {
-                out.measures.insert(i, outcome);
-            } else {
-                unknown.push(name.clone());
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(EngineError::unknown(
-                "segment or measure",
-                unknown,
-                self.names_of("segment or measure"),
-            ));
-        }
-        for (name, &count) in &forcing.segments {
-            let i = self.find_segment(name).ok_or_else(|| {
-                EngineError::unknown("segment", vec![name.clone()], self.names_of("segment"))
-            })?;
-            out.counts
-                .insert(i, self.check_count(&self.segments[i].name, count)?);
-        }
-        for (name, forced) in &forcing.measures {
-            let i = self.find_measure(name).ok_or_else(|| {
-                EngineError::unknown("measure", vec![name.clone()], self.names_of("measure"))
-            })?;
-            out.values.insert(i, self.forced_measure_value(i, forced)?);
-        }
-        Ok(out)
     }
-}
 
-#[derive(Debug, Default)]
-struct Selection {
-    sources: Vec<usize>,
-    measures: Vec<usize>,
-    segments: Vec<usize>,
-}
+    fn start_attempt(&mut self, now: SimTime, j: usize, t: usize, steps: &mut Vec<Step>) {
+        let seed = self.seed;
+        let refresh = &self.refresh;
+        let timeout = refresh.task_timeout;
+        let job_id = self.jobs[j].id.clone();
+        let task = &mut self.jobs[j].tasks[t];
+        task.status = RunStatus::Running;
+        task.attempts += 1;
+        let attempt = task.attempts;
+        let (range, rates) = match task.op {
+            OperationType::Ingestion => (
+                refresh.durations.ingestion,
+                match task.target {
+                    Target::DataSource(i) => self.source_failures[i].unwrap_or(refresh.failures),
+                    _ => refresh.failures,
+                },
+            ),
+            OperationType::Map => (refresh.durations.map, refresh.failures),
+            OperationType::Match => (refresh.durations.match_, refresh.failures),
+            OperationType::Merge => (refresh.durations.merge, refresh.failures),
+            OperationType::Measures => (refresh.durations.measures, refresh.failures),
+            OperationType::Segmentation => (refresh.durations.segmentation, refresh.failures),
+            OperationType::Export | OperationType::All => {
+                (refresh.durations.export, refresh.failures)
+            }
+        };
+        let key = [job_id.as_str(), &t.to_string(), &attempt.to_string()];
+        let mut outcome = match (task.forced, attempt) {
+            (Some(Outcome::Success), _) | (Some(Outcome::Transient), 2..) => {
+                AttemptOutcome::Success
+            }
+            (Some(Outcome::Transient), _) => AttemptOutcome::Transient,
+            (Some(Outcome::Fail), _) => AttemptOutcome::Permanent,
+            (Some(Outcome::Timeout), _) => AttemptOutcome::Timeout,
+            (None, _) => draw::attempt_outcome(seed, &["outcome", key[0], key[1], key[2]], rates),
+        };
+        let mut duration = draw::duration_in(seed, &["duration", key[0], key[1], key[2]], range);
+        // An attempt that would run past the timeout is cut off there (a timeout of 0 means
+        // none).
+        if timeout.as_millis() > 0 && (outcome == AttemptOutcome::Timeout || duration > timeout) {
+            outcome = AttemptOutcome::Timeout;
+            duration = timeout;
+        }
+        task.pending = Some(outcome);
+        if attempt == 1 {
+            steps.push(Step::Started(task.target));
+        }
+        steps.push(Step::Queue(
+            now + duration,
+            Due::AttemptEnd {
+                job: j,
+                task: t,
+                attempt,
+            },
+        ));
+    }
 
-#[derive(Debug, Default)]
-struct ResolvedForcing {
-    sources: BTreeMap<usize, Outcome>,
-    stages: BTreeMap<OperationType, Outcome>,
-    segments: BTreeMap<usize, Outcome>,
-    measures: BTreeMap<usize, Outcome>,
-    counts: BTreeMap<usize, u64>,
-    values: BTreeMap<usize, MeasureValue>,
+    /// Once map, match and merge are all terminal, decides (once) whether
+    /// `unification-completed` fires: not when all three were aborted before any ran (the job
+    /// was cancelled before unification started), and not for a chain skipped because an
+    /// ingestion failed unless the options say so.
+    fn check_unification(&mut self, j: usize, options: &EngineOptions, steps: &mut Vec<Step>) {
+        let job = &self.jobs[j];
+        let Some(chain) = job.unification() else {
+            return;
+        };
+        if job.unification_reported || !chain.iter().all(|&t| job.tasks[t].status.is_terminal()) {
+            return;
+        }
+        let statuses = chain.map(|t| job.tasks[t].status);
+        self.jobs[j].unification_reported = true;
+        if statuses.iter().all(|&s| s == RunStatus::Aborted) {
+            return;
+        }
+        if statuses[0] == RunStatus::Skipped && !options.unification_fires_when_skipped {
+            return;
+        }
+        steps.push(Step::Unification(j));
+    }
+
+    /// Ends a job whose tasks are all terminal (or that was cancelled); a scheduled full refresh
+    /// fires `full-refresh-completed`.
+    fn finish_job(&mut self, now: SimTime, j: usize, cancelled: bool, steps: &mut Vec<Step>) {
+        let job = &mut self.jobs[j];
+        job.status = job.final_status(cancelled);
+        job.ended = Some(now);
+        if job.kind == SubmissionKind::Scheduled && job.op == OperationType::All {
+            steps.push(Step::FullRefresh(j));
+        }
+    }
 }

@@ -5,6 +5,15 @@
 //! `now`), does no I/O, and acts on the world only through [`Effect`]s. See `docs/triggers.md`
 //! for every rule and where it comes from.
 //!
+//! Inside, four owners each hold one concern's state and methods: `catalog` (data sources,
+//! segments, measures and their random walks), `jobs` (jobs, the running one, the waiting queue
+//! and the schedule), `subscriptions`, and `delivery` (the event journal, per-subscription FIFOs,
+//! attempts in flight, dead letters). They import neither each other nor the orchestrator,
+//! `state.rs`, which holds the event queue and wires what one owner reports into the others.
+//! The vocabulary they share lives in leaf modules (`status`, `request`, `value`, `trigger`,
+//! `effect`, ...), and the pure parts stand alone: the retry policy (`retry`), the seeded draws
+//! (`draw`), the queue (`queue`).
+//!
 //! ```
 //! use serde_json::json;
 //! use simulator::engine::{AttemptResult, Effect, Engine, Initial, RefreshRequest};
@@ -34,40 +43,52 @@
 //! ```
 
 mod catalog;
-mod control;
 mod delivery;
+mod draw;
+mod effect;
+mod emit;
 mod error;
 mod faults;
 mod jobs;
-mod lifecycle;
+mod names;
+mod options;
 mod payload;
 mod queue;
+mod request;
+mod retry;
 mod state;
+mod status;
 mod subscriptions;
 #[cfg(test)]
 mod testkit;
-mod triggers;
-mod walk;
+#[cfg(test)]
+mod tests;
+mod trigger;
+mod value;
 
+/// Where the initial member count of a segment comes from (the tenant defines it).
+pub use crate::tenant::spec::initial_segment_count;
 pub use catalog::{
-    DataSourceView, EvaluationStats, EvaluationStatus, MeasureDefinition, MeasureDimension,
-    MeasureEvaluation, MeasureValue, MeasureView, OutputValues, RefreshState, ScalarOutput,
-    SegmentEvaluation, SegmentView, StringInfo, data_source_id, initial_segment_count,
+    DataSourceView, EvaluationStats, EvaluationStatus, Initial, MeasureDefinition,
+    MeasureDimension, MeasureEvaluation, MeasureView, OutputValues, ScalarOutput,
+    SegmentEvaluation, SegmentView, StringInfo, data_source_id,
 };
-pub use delivery::{
-    AttemptRecord, AttemptResult, DeliveryAttempt, DeliveryStatus, DeliveryView, FaultKind,
-    RetryKind, RetryPolicy,
-};
+pub use delivery::{AttemptRecord, DeliveryView, EventView};
+pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
-pub use faults::{DeliveryFaultRule, DeliveryFaults};
-pub use jobs::{
-    AdditionalInfo, CiError, ForcedMeasure, Forcing, JobRequest, JobView, OperationType, Outcome,
-    RefreshRequest, RunStatus, SubmissionKind, TaskView,
-};
+pub use faults::{DeliveryFaultRule, DeliveryFaults, FaultKind};
+pub use jobs::{AdditionalInfo, CiError, JobView, ScheduleView, TaskView};
+pub use options::{EngineOptions, ScheduleOverlap};
 pub use payload::{
     Common, DataSourcePayload, ErrorEntry, FullRefreshPayload, MeasurePayload, Payload,
     SegmentPayload, StageSummary, TaskSummary, UnificationPayload,
 };
-pub use state::{Effect, Engine, EngineOptions, Initial, ScheduleOverlap, ScheduleView};
+pub use request::{
+    ForcedMeasure, Forcing, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind,
+};
+pub use retry::{AttemptResult, RetryKind, RetryPolicy};
+pub use state::Engine;
+pub use status::{DeliveryStatus, RefreshState, RunStatus};
 pub use subscriptions::{SubscribeError, Subscription};
-pub use triggers::{EventView, Trigger, crosses};
+pub use trigger::{Trigger, crosses};
+pub use value::MeasureValue;

@@ -1,12 +1,12 @@
 //! Trigger payloads: the flat JSON bodies a flow receives (SPEC 3.4). Typed structs, so the
 //! field order on the wire is the order written here: the common fields first, then the
-//! trigger's own.
+//! trigger's own. The owners fill in their parts (the catalog its objects, the jobs owner its
+//! jobs and tasks); this module only names the shapes.
 
 use serde::Serialize;
 
-use super::catalog::{RefreshState, json_number};
-use super::jobs::{OperationType, RunStatus, SubmissionKind, Target};
-use super::state::Engine;
+use super::request::{OperationType, SubmissionKind};
+use super::status::{RefreshState, RunStatus};
 use crate::time::SimTime;
 
 /// Fields every payload starts with.
@@ -145,125 +145,10 @@ pub struct StageSummary {
     pub end_timestamp: Option<SimTime>,
 }
 
-impl Engine {
-    pub(super) fn data_source_payload(&self, common: Common, j: usize, t: usize) -> Payload {
-        let job = &self.jobs[j];
-        let task = &job.tasks[t];
-        let i = match task.target {
-            Target::DataSource(i) => i,
-            _ => 0,
-        };
-        let ds = &self.sources[i];
-        Payload::DataSource(DataSourcePayload {
-            common,
-            data_source_id: ds.id.clone(),
-            data_source_name: ds.name.clone(),
-            friendly_name: ds.friendly_name.clone(),
-            job_id: job.id.clone(),
-            task_status: task.status,
-            refresh_state: ds.refresh_state,
-            last_refresh: ds.last_refresh,
-            errors: task
-                .errors
-                .iter()
-                .map(|e| ErrorEntry {
-                    error_code: e.error_code.clone(),
-                    message: e.message.clone(),
-                })
-                .collect(),
-        })
-    }
-
-    pub(super) fn segment_payload(
-        &self,
-        common: Common,
-        i: usize,
-        threshold: &serde_json::Number,
-        previous: u64,
-        job_id: &str,
-    ) -> Payload {
-        let s = &self.segments[i];
-        Payload::Segment(SegmentPayload {
-            common,
-            segment_name: s.name.clone(),
-            friendly_name: s.friendly_name.clone(),
-            threshold: threshold.clone(),
-            previous_count: previous,
-            entity_count: s.count,
-            evaluation_date: s.latest.evaluation_date,
-            job_id: job_id.to_owned(),
-        })
-    }
-
-    pub(super) fn measure_payload(
-        &self,
-        common: Common,
-        i: usize,
-        threshold: &serde_json::Number,
-        previous: f64,
-        value: f64,
-        job_id: &str,
-    ) -> Payload {
-        let m = &self.measures[i];
-        Payload::Measure(MeasurePayload {
-            common,
-            measure_name: m.name.clone(),
-            display_name: m.display_name.clone(),
-            threshold: threshold.clone(),
-            previous_value: json_number(previous),
-            value: json_number(value),
-            evaluation_time: m.latest.end_time,
-            job_id: job_id.to_owned(),
-        })
-    }
-
-    pub(super) fn full_refresh_payload(&self, common: Common, j: usize) -> Payload {
-        let job = &self.jobs[j];
-        Payload::FullRefresh(FullRefreshPayload {
-            common,
-            job_id: job.id.clone(),
-            job_type: "full",
-            job_submission_kind: job.kind,
-            job_status: job.status,
-            submitted_timestamp: job.submitted,
-            end_timestamp: job.ended.unwrap_or(job.submitted),
-            tasks: job
-                .tasks
-                .iter()
-                .map(|t| TaskSummary {
-                    operation_type: t.op,
-                    identifier: t.identifier.clone(),
-                    task_status: t.status,
-                })
-                .collect(),
-        })
-    }
-
-    pub(super) fn unification_payload(&self, common: Common, j: usize, now: SimTime) -> Payload {
-        let job = &self.jobs[j];
-        let chain: Vec<&super::jobs::Task> = job
-            .unification()
-            .map(|c| c.iter().map(|&t| &job.tasks[t]).collect())
-            .unwrap_or_default();
-        let task_status = chain
-            .iter()
-            .map(|t| t.status)
-            .find(|&s| s != RunStatus::Successful)
-            .unwrap_or(RunStatus::Successful);
-        Payload::Unification(UnificationPayload {
-            common,
-            job_id: job.id.clone(),
-            task_status,
-            stages: chain
-                .iter()
-                .map(|t| StageSummary {
-                    operation_type: t.op,
-                    task_status: t.status,
-                    end_timestamp: t.ended,
-                })
-                .collect(),
-            unified_customer_count: self.spec.customers as u64,
-            end_timestamp: chain.iter().filter_map(|t| t.ended).max().unwrap_or(now),
-        })
-    }
+/// What a data source payload says about the ingestion task that fired it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct TaskReport {
+    pub(super) job_id: String,
+    pub(super) task_status: RunStatus,
+    pub(super) errors: Vec<ErrorEntry>,
 }

@@ -1,132 +1,57 @@
-//! The engine: all simulated state of one tenant's refreshes, triggers and deliveries, and the
-//! loop that advances it along the event queue.
+//! The engine: the one orchestrator of the owners. It holds the event queue and the clock's
+//! latest instant, runs what falls due in `(due_at, seq)` order, and wires the owners together:
+//! what the jobs owner reports ([`Step`]s) becomes catalog changes and trigger events; events
+//! become deliveries; deliveries become [`Effect`]s for the shell.
+//!
+//! The owners (`catalog`, `jobs`, `subscriptions`, `delivery`) know nothing of each other or of
+//! this file; where one needs another's data, this file passes it in.
 
-use std::collections::{BTreeMap, VecDeque};
-
-use serde::{Deserialize, Serialize};
-
-use super::catalog::{DataSourceState, MeasureState, MeasureValue, SegmentState};
-use super::delivery::{Delivery, DeliveryAttempt, RetryPolicy};
-use super::faults::FaultState;
-use super::jobs::Job;
+use super::catalog::{Catalog, DataSourceView, Initial, MeasureView, SegmentView};
+use super::delivery::{Deliveries, DeliveryView, EventView, Sends};
+use super::effect::{DeliveryAttempt, Effect};
+use super::emit::Occurrence;
+use super::error::EngineError;
+use super::faults::{DeliveryFaults, FaultState};
+use super::jobs::{JobView, Jobs, ScheduleView, Step};
+use super::options::EngineOptions;
+use super::payload::{Common, Payload};
 use super::queue::{Due, Queue};
-use super::subscriptions::SubscriptionState;
-use super::triggers::Event;
+use super::request::{
+    ForcedMeasure, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind, Target,
+};
+use super::retry::{AttemptResult, RetryPolicy};
+use super::status::RunStatus;
+use super::subscriptions::{Filter, SubscribeError, Subscription, Subscriptions};
+use super::trigger::Trigger;
+use super::value::MeasureValue;
 use crate::ids;
 use crate::tenant::TenantSpec;
-use crate::time::{SimDuration, SimTime};
-
-/// What the caller computed from the generated data before the engine starts.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Initial {
-    /// The first value of each measure, in the order of `spec.measures`. A missing entry starts
-    /// at 0 (or with no dimension values).
-    pub measure_values: Vec<MeasureValue>,
-}
-
-/// Something the shell must do: the engine's only way to act on the outside world.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "effect")]
-pub enum Effect {
-    /// A segment's member count changed. The data layer must apply it before sending any
-    /// delivery returned in the same batch, so that events and the API agree.
-    SegmentCountChanged { segment: usize, count: u64 },
-    /// POST this attempt to its URL, then report the result with [`Engine::delivery_result`].
-    Deliver(DeliveryAttempt),
-}
-
-/// Choices where the real service's behaviour is unknown and users may want the other one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct EngineOptions {
-    /// What a schedule tick does while another job is queued or running.
-    pub schedule_overlap: ScheduleOverlap,
-    /// Whether `unification-completed` fires (with `taskStatus = skipped`) when the whole
-    /// map → match → merge chain was skipped because an ingestion task failed.
-    pub unification_fires_when_skipped: bool,
-}
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        EngineOptions {
-            schedule_overlap: ScheduleOverlap::Queue,
-            unification_fires_when_skipped: true,
-        }
-    }
-}
-
-/// See [`EngineOptions::schedule_overlap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ScheduleOverlap {
-    /// The scheduled job is created at once and waits (`queued`) for the jobs ahead of it.
-    Queue,
-    /// The tick is skipped (counted in [`ScheduleView::skipped`]); no job is created.
-    Skip,
-}
-
-/// The refresh schedule, for the control API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleView {
-    pub enabled: bool,
-    pub next_at: Option<SimTime>,
-    pub every: SimDuration,
-    /// Ticks so far (each submitted a scheduled full refresh unless skipped).
-    pub ticks: u64,
-    pub skipped: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(super) struct Counters {
-    pub(super) jobs: u64,
-    pub(super) tasks: u64,
-    pub(super) events: u64,
-    pub(super) deliveries: u64,
-    pub(super) subscriptions: u64,
-    pub(super) attempts: u64,
-    pub(super) holds: u64,
-    pub(super) schedule_ticks: u64,
-    pub(super) schedule_skipped: u64,
-}
+use crate::time::SimTime;
 
 /// The event engine of one simulated tenant. Pure: it never reads a clock and does no I/O;
 /// every call that depends on time takes `now`, and every action on the outside world comes
 /// back as an [`Effect`].
 #[derive(Debug, Clone)]
 pub struct Engine {
-    pub(super) spec: TenantSpec,
-    pub(super) seed: u64,
-    pub(super) start: SimTime,
-    pub(super) initial: Initial,
-    pub(super) options: EngineOptions,
+    spec: TenantSpec,
+    seed: u64,
+    initial: Initial,
+    options: EngineOptions,
     /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries: the tenant seed,
     /// or a salted one (see [`Engine::set_id_salt`]).
-    pub(super) id_seed: u64,
-    pub(super) instance_id: String,
+    id_seed: u64,
+    instance_id: String,
     /// The latest instant the engine has seen; time never goes back.
-    pub(super) now: SimTime,
-    pub(super) queue: Queue,
+    now: SimTime,
+    queue: Queue,
     /// Effects produced by calls that do not return effects themselves (cancel, submit, ...);
     /// handed out by the next call that does.
-    pub(super) outbox: Vec<Effect>,
-    pub(super) counters: Counters,
-    pub(super) sources: Vec<DataSourceState>,
-    pub(super) segments: Vec<SegmentState>,
-    pub(super) measures: Vec<MeasureState>,
-    pub(super) jobs: Vec<Job>,
-    /// The job whose tasks are running; jobs run one at a time.
-    pub(super) running_job: Option<usize>,
-    /// Jobs waiting for the running one, in submission order.
-    pub(super) waiting_jobs: VecDeque<usize>,
-    pub(super) next_schedule_at: Option<SimTime>,
-    pub(super) subscriptions: Vec<SubscriptionState>,
-    pub(super) events: Vec<Event>,
-    pub(super) deliveries: Vec<Delivery>,
-    /// Attempts sent and not yet reported: attempt id → delivery index.
-    pub(super) in_flight: BTreeMap<u64, usize>,
-    pub(super) faults: FaultState,
-    pub(super) policy: RetryPolicy,
+    outbox: Vec<Effect>,
+    catalog: Catalog,
+    jobs: Jobs,
+    subscriptions: Subscriptions,
+    deliveries: Deliveries,
+    faults: FaultState,
 }
 
 impl Engine {
@@ -143,37 +68,23 @@ impl Engine {
         initial: Initial,
         options: EngineOptions,
     ) -> Engine {
-        let instance_id = ids::uuid(seed, &["instance"]);
         let mut engine = Engine {
             spec: spec.clone(),
             seed,
             id_seed: seed,
-            start,
-            initial: initial.clone(),
+            catalog: Catalog::new(spec, seed, start, &initial),
+            jobs: Jobs::new(spec, seed, start),
+            subscriptions: Subscriptions::new(spec),
+            deliveries: Deliveries::new(spec, seed),
+            faults: FaultState::default(),
+            initial,
             options,
-            instance_id,
+            instance_id: ids::uuid(seed, &["instance"]),
             now: start,
             queue: Queue::default(),
             outbox: Vec::new(),
-            counters: Counters::default(),
-            sources: Vec::new(),
-            segments: Vec::new(),
-            measures: Vec::new(),
-            jobs: Vec::new(),
-            running_job: None,
-            waiting_jobs: VecDeque::new(),
-            next_schedule_at: None,
-            subscriptions: Vec::new(),
-            events: Vec::new(),
-            deliveries: Vec::new(),
-            in_flight: BTreeMap::new(),
-            faults: FaultState::default(),
-            policy: RetryPolicy::from_spec(&spec.delivery),
         };
-        engine.build_catalog(&initial);
-        if spec.refresh.schedule_enabled {
-            let first = start + spec.refresh.schedule_first_after;
-            engine.next_schedule_at = Some(first);
+        if let Some(first) = engine.jobs.next_schedule_at() {
             engine.queue.push(first, Due::ScheduledRefresh);
         }
         engine
@@ -230,12 +141,6 @@ impl Engine {
         self.queue.len()
     }
 
-    /// Delivery attempts sent and not yet reported with [`Engine::delivery_result`]. The harness
-    /// is idle only when this is 0.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
-    }
-
     /// Processes every queued item due at or before `now`, in `(due_at, seq)` order, including
     /// items they queue that are also due; each runs at its own due time. Returns the effects,
     /// with any left by earlier calls first.
@@ -250,8 +155,251 @@ impl Engine {
         std::mem::take(&mut self.outbox)
     }
 
+    /// The refresh schedule.
+    pub fn schedule(&self) -> ScheduleView {
+        self.jobs.schedule()
+    }
+
+    // Jobs.
+    /// Submits a job (the jobs API). It starts at once if no other job is queued or running,
+    /// otherwise it waits (`queued`) for the jobs ahead of it.
+    pub fn submit_job(&mut self, now: SimTime, req: JobRequest) -> Result<JobView, EngineError> {
+        let now = self.catch_up(now);
+        let j = self.submit(now, req)?;
+        Ok(self.jobs.view(j))
+    }
+
+    /// Cancels a queued or running job: its unfinished tasks become `aborted` and the job
+    /// `aborted`, now. Events this causes (e.g. `full-refresh-completed` for a scheduled job)
+    /// come out of the next call that returns effects.
+    pub fn cancel_job(&mut self, now: SimTime, job_id: &str) -> Result<JobView, EngineError> {
+        let now = self.catch_up(now);
+        let (j, steps) = self
+            .jobs
+            .cancel(now, job_id, &mut self.queue, &self.options)?;
+        self.apply(now, steps);
+        Ok(self.jobs.view(j))
+    }
+
+    /// All jobs, newest first (the jobs API lists recent jobs first).
+    pub fn jobs(&self) -> Vec<JobView> {
+        self.jobs.views()
+    }
+
+    pub fn job(&self, id: &str) -> Option<JobView> {
+        self.jobs.find(id).map(|j| self.jobs.view(j))
+    }
+
+    /// `POST /_sim/refresh`: a full refresh (`operationType = all`) submitted now, of the kind
+    /// asked for, with any forced outcomes, counts and values.
+    pub fn refresh(&mut self, now: SimTime, req: RefreshRequest) -> Result<JobView, EngineError> {
+        self.submit_job(now, req.into_job_request())
+    }
+
+    /// `POST /_sim/datasources/{name}/refresh`: an on-demand ingestion job for one data source
+    /// whose (first) attempt has the given outcome.
+    pub fn refresh_datasource(
+        &mut self,
+        now: SimTime,
+        name: &str,
+        outcome: Outcome,
+    ) -> Result<JobView, EngineError> {
+        let name = self.catalog.source_named(name)?.1.to_owned();
+        self.submit_job(now, JobRequest::ingestion_of(name, outcome))
+    }
+
+    /// `POST /_sim/segments/{name}/evaluate`: an immediate successful evaluation to
+    /// `entity_count`, recorded as an on-demand segmentation job that starts and succeeds now.
+    /// Returns the effects (the count change first, then any deliveries of crossings).
+    pub fn evaluate_segment(
+        &mut self,
+        now: SimTime,
+        name: &str,
+        entity_count: u64,
+    ) -> Result<Vec<Effect>, EngineError> {
+        let now = self.catch_up(now);
+        let i = self.catalog.segment_named(name)?;
+        let (segment, friendly) = self.catalog.segment_names(i);
+        let count = self.catalog.check_count(segment, entity_count)?;
+        let names = (segment.to_owned(), friendly.to_owned());
+        let job_id = self
+            .jobs
+            .record_instant(now, Target::Segment(i), names, self.id_seed);
+        self.segment_evaluated(now, i, count, &job_id);
+        Ok(self.take_effects())
+    }
+
+    /// `POST /_sim/measures/{name}/evaluate`: the same for a measure without a dimension.
+    pub fn evaluate_measure(
+        &mut self,
+        now: SimTime,
+        name: &str,
+        value: f64,
+    ) -> Result<Vec<Effect>, EngineError> {
+        self.evaluate_measure_with(now, name, ForcedMeasure::Value(value))
+    }
+
+    /// The same for any measure: a number, or dimension values for a measure with a dimension.
+    pub fn evaluate_measure_with(
+        &mut self,
+        now: SimTime,
+        name: &str,
+        value: ForcedMeasure,
+    ) -> Result<Vec<Effect>, EngineError> {
+        let now = self.catch_up(now);
+        let i = self.catalog.measure_named(name)?;
+        let value = self.catalog.forced_measure_value(i, &value)?;
+        let (measure, display, _) = self.catalog.measure_names(i);
+        let names = (measure.to_owned(), display.to_owned());
+        let job_id = self
+            .jobs
+            .record_instant(now, Target::Measure(i), names, self.id_seed);
+        self.measure_evaluated(now, i, value, &job_id);
+        Ok(self.take_effects())
+    }
+
+    // Subscriptions.
+    /// Registers a subscription from the JSON body a client POSTed to
+    /// `.../triggers/{trigger}/subscriptions`: `{"NotificationUrl": "...", ...inputs}`.
+    /// Keys are matched case-insensitively and stored under their canonical names.
+    pub fn subscribe(
+        &mut self,
+        now: SimTime,
+        trigger: &str,
+        body: &serde_json::Value,
+    ) -> Result<Subscription, SubscribeError> {
+        let now = self.catch_up(now);
+        self.subscriptions
+            .subscribe(now, trigger, body, &self.catalog, self.id_seed)
+    }
+
+    /// Deletes a subscription: it gets no new events, and its deliveries not yet sent are
+    /// cancelled (recorded with reason "subscription deleted"); one in flight finishes, without
+    /// retries. False if the id is unknown or already deleted.
+    pub fn unsubscribe(&mut self, now: SimTime, id: &str) -> bool {
+        let now = self.catch_up(now);
+        let Some(s) = self.subscriptions.unsubscribe(now, id) else {
+            return false;
+        };
+        self.deliveries.cancel_subscription(s, &mut self.queue);
+        true
+    }
+
+    /// Every subscription, deleted ones included, in creation order.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.subscriptions.views()
+    }
+
+    pub fn subscription(&self, id: &str) -> Option<Subscription> {
+        self.subscriptions.view(id)
+    }
+
+    // Events and deliveries.
+    /// Every event so far, in the order they occurred.
+    pub fn events(&self) -> Vec<EventView> {
+        self.deliveries.events()
+    }
+
+    /// The delivery journal, in creation order.
+    pub fn deliveries(&self) -> Vec<DeliveryView> {
+        self.deliveries.views()
+    }
+
+    pub fn delivery(&self, id: &str) -> Option<DeliveryView> {
+        self.deliveries.view(id)
+    }
+
+    /// Delivery attempts sent and not yet reported with [`Engine::delivery_result`]. The harness
+    /// is idle only when this is 0.
+    pub fn in_flight(&self) -> usize {
+        self.deliveries.in_flight()
+    }
+
+    /// The attempts sent and not yet reported, in the order they were sent (for a shell that
+    /// needs to perform them again, e.g. after dropping the effects that carried them).
+    pub fn in_flight_attempts(&self) -> Vec<DeliveryAttempt> {
+        self.deliveries.in_flight_attempts()
+    }
+
+    /// Records how an attempt went: 2xx delivers; a timeout, connection error, 408, 429 or 5xx
+    /// is retried per the policy (on the queue) or, with no retries left, dead-lettered; any
+    /// other status is final. Returns the effects now due (the next delivery of the FIFO, ...).
+    /// An unknown or already reported attempt id changes nothing.
+    pub fn delivery_result(
+        &mut self,
+        now: SimTime,
+        attempt_id: u64,
+        result: AttemptResult,
+    ) -> Vec<Effect> {
+        let now = self.catch_up(now);
+        let active = |s| self.subscriptions.is_active(s);
+        let sends = self
+            .deliveries
+            .record_result(now, attempt_id, &result, active);
+        self.send(sends);
+        self.take_effects()
+    }
+
+    /// Re-sends a dead (or delivered) delivery's event at once, as a new delivery with the same
+    /// event id and a fresh series of attempts. It does not wait in the subscription's FIFO.
+    pub fn redeliver(
+        &mut self,
+        now: SimTime,
+        delivery_id: &str,
+    ) -> Result<Vec<Effect>, EngineError> {
+        let now = self.catch_up(now);
+        let d = self.deliveries.find(delivery_id)?;
+        self.subscriptions
+            .check_active(self.deliveries.subscription_of(d))?;
+        let sends = self.deliveries.redeliver(now, d, self.id_seed)?;
+        self.send(sends);
+        Ok(self.take_effects())
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        self.deliveries.policy()
+    }
+
+    /// Replaces the delivery fault configuration (and restarts the `first` counts).
+    pub fn set_delivery_faults(&mut self, faults: DeliveryFaults) -> Result<(), EngineError> {
+        self.faults = FaultState::new(faults)?;
+        Ok(())
+    }
+
+    pub fn delivery_faults(&self) -> &DeliveryFaults {
+        &self.faults.config
+    }
+
+    // The catalog.
+    /// The current member count of segment `index` (0 for an unknown index).
+    pub fn segment_count(&self, index: usize) -> u64 {
+        self.catalog.segment_count(index)
+    }
+
+    /// The current value of measure `index`.
+    pub fn measure_value(&self, index: usize) -> Option<&MeasureValue> {
+        self.catalog.measure_value(index)
+    }
+
+    /// `GET .../manage/datasources`.
+    pub fn data_sources(&self) -> Vec<DataSourceView> {
+        self.catalog.data_sources(&self.instance_id)
+    }
+
+    /// `GET .../manage/segments` (history oldest first).
+    pub fn segments(&self) -> Vec<SegmentView> {
+        self.catalog.segments(&self.instance_id)
+    }
+
+    /// `GET .../manage/measures` (histories oldest first).
+    pub fn measures(&self) -> Vec<MeasureView> {
+        self.catalog.measures(&self.instance_id)
+    }
+
+    // The loop and the wiring.
     /// Runs the queue up to `now` and makes `now` the engine's time (never going back).
-    pub(super) fn catch_up(&mut self, now: SimTime) -> SimTime {
+    fn catch_up(&mut self, now: SimTime) -> SimTime {
         while let Some((at, item)) = self.queue.pop_due(now) {
             self.now = self.now.max(at);
             self.handle(at, item);
@@ -261,241 +409,191 @@ impl Engine {
     }
 
     fn handle(&mut self, at: SimTime, item: Due) {
-        match item {
-            Due::ScheduledRefresh => self.on_schedule_tick(at),
-            Due::AttemptEnd { job, task, attempt } => self.on_attempt_end(at, job, task, attempt),
-            Due::TaskRetry { job, task } => self.on_task_retry(at, job, task),
-            Due::DeliveryRetry { delivery } => self.on_delivery_retry(at, delivery),
-            Due::ReleaseHeld { subscription, hold } => self.on_release_held(at, subscription, hold),
-            Due::LateReplay { delivery } => self.on_late_replay(at, delivery),
+        let sends = match item {
+            Due::ScheduledRefresh => return self.schedule_tick(at),
+            Due::AttemptEnd { job, task, attempt } => {
+                let steps = self.jobs.attempt_end(at, job, task, attempt, &self.options);
+                return self.apply(at, steps);
+            }
+            Due::TaskRetry { job, task } => {
+                let steps = self.jobs.task_retry(at, job, task);
+                return self.apply(at, steps);
+            }
+            Due::DeliveryRetry { delivery } => self.deliveries.retry(at, delivery),
+            Due::ReleaseHeld { subscription, hold } => {
+                self.deliveries.release_held(at, subscription, hold)
+            }
+            Due::LateReplay { delivery } => {
+                // A replay of a deleted subscription's event is dropped.
+                let s = self.deliveries.subscription_of(delivery);
+                if !self.subscriptions.is_active(s) {
+                    return;
+                }
+                self.deliveries.late_replay(at, delivery, self.id_seed)
+            }
+        };
+        self.send(sends);
+    }
+
+    /// A schedule tick: the next one is queued, then a scheduled full refresh submitted (or
+    /// skipped, if another job is busy and the options say so).
+    fn schedule_tick(&mut self, at: SimTime) {
+        let (steps, submit) = self.jobs.schedule_tick(at, &self.options);
+        self.apply(at, steps);
+        if !submit {
+            return;
+        }
+        let mut req = JobRequest::new(OperationType::All);
+        req.submission_kind = SubmissionKind::Scheduled;
+        // A full refresh with no identifiers and no forcing always plans, so there is no error
+        // to report.
+        let _planned = self.submit(at, req);
+    }
+
+    /// Resolves a request against the catalog, plans its job and starts or queues it.
+    fn submit(&mut self, now: SimTime, req: JobRequest) -> Result<usize, EngineError> {
+        let selection = self.catalog.select(req.operation_type, &req.identifiers)?;
+        let forcing = self.catalog.resolve_forcing(&req.forcing)?;
+        let j = self.jobs.plan(now, req, selection, forcing, self.id_seed);
+        let steps = self.jobs.enqueue(now, j, &self.options);
+        self.apply(now, steps);
+        Ok(j)
+    }
+
+    /// Carries out what happened to jobs, in order.
+    fn apply(&mut self, now: SimTime, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Queue(at, item) => self.queue.push(at, item),
+                Step::Started(target) => self.catalog.refresh_started(target),
+                Step::Cancelled(target) => self.catalog.refresh_cancelled(target),
+                Step::Ended { job, task } => self.task_ended(now, job, task),
+                Step::Unification(j) => self.emit(
+                    now,
+                    Trigger::UnificationCompleted,
+                    |_| Some(()),
+                    |_, jobs, common, ()| jobs.unification_payload(common, j, now),
+                ),
+                Step::FullRefresh(j) => self.emit(
+                    now,
+                    Trigger::FullRefreshCompleted,
+                    |_| Some(()),
+                    |_, jobs, common, ()| jobs.full_refresh_payload(common, j),
+                ),
+            }
         }
     }
 
-    /// The refresh schedule.
-    pub fn schedule(&self) -> ScheduleView {
-        ScheduleView {
-            enabled: self.spec.refresh.schedule_enabled,
-            next_at: self.next_schedule_at,
-            every: self.spec.refresh.schedule_every,
-            ticks: self.counters.schedule_ticks,
-            skipped: self.counters.schedule_skipped,
+    /// A task ended `successful`, `failed` or `timedOut`: its effects on the catalog, then its
+    /// triggers.
+    fn task_ended(&mut self, now: SimTime, j: usize, t: usize) {
+        let (target, status, message) = self.jobs.ended(j, t);
+        let job_id = self.jobs.job_id(j).to_owned();
+        let successful = status == RunStatus::Successful;
+        match target {
+            Target::DataSource(i) => {
+                self.catalog.source_refreshed(now, i, successful);
+                // An ingestion ends refresh-succeeded or, after its retries, refresh-failed; a
+                // transient failure that is retried ends nothing and fires nothing.
+                let trigger = match status {
+                    RunStatus::Successful => Trigger::DataSourceRefreshSucceeded,
+                    RunStatus::Failed | RunStatus::TimedOut => Trigger::DataSourceRefreshFailed,
+                    _ => return,
+                };
+                self.emit(
+                    now,
+                    trigger,
+                    |f| f.takes_source(i).then_some(()),
+                    |catalog, jobs, common, ()| {
+                        catalog.data_source_payload(common, i, jobs.task_report(j, t))
+                    },
+                );
+            }
+            Target::Segment(i) if successful => {
+                let forced = self.jobs.forced_count(j, i);
+                let count = self.catalog.next_segment_count(i, forced);
+                self.segment_evaluated(now, i, count, &job_id);
+            }
+            Target::Segment(i) => self.catalog.record_segment_failure(now, i, message),
+            Target::Measure(i) if successful => {
+                let forced = self.jobs.forced_value(j, i);
+                let value = self.catalog.next_measure_value(i, forced);
+                self.measure_evaluated(now, i, value, &job_id);
+            }
+            Target::Measure(i) => self.catalog.record_measure_failure(now, i, message),
+            Target::Stage => {}
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::super::delivery::{AttemptResult, DeliveryAttempt};
-    use super::super::testkit::{self, tenant};
-    use super::*;
-
-    fn check(engine: &Engine, expected_next_due: Option<SimTime>) {
-        assert_eq!(engine.next_due(), expected_next_due);
-    }
-
-    #[test]
-    fn a_new_engine_queues_only_the_first_scheduled_refresh() {
-        let mut spec = tenant();
-        spec.refresh.schedule_enabled = true;
-        spec.refresh.schedule_first_after = SimDuration::from_secs(10);
-        let engine = Engine::new(&spec, 1, testkit::T0, Initial::default());
-        check(&engine, Some(testkit::T0 + SimDuration::from_secs(10)));
-        assert!(engine.jobs().is_empty());
-    }
-
-    #[test]
-    fn a_new_engine_without_a_schedule_has_nothing_due() {
-        let engine = Engine::new(&tenant(), 1, testkit::T0, Initial::default());
-        check(&engine, None);
-    }
-
-    #[test]
-    fn reset_returns_to_the_state_of_new() {
-        let mut engine = testkit::engine();
-        let fresh = testkit::engine();
-        engine
-            .subscribe(
-                testkit::T0,
-                "full-refresh-completed",
-                &testkit::hook(serde_json::json!({})),
-            )
-            .unwrap();
-        engine
-            .evaluate_segment(testkit::T0, "ChurnRisk", 5)
-            .unwrap();
-        engine.reset(testkit::T0);
-        assert!(engine.subscriptions().is_empty());
-        assert!(engine.jobs().is_empty());
-        assert_eq!(
-            serde_json::to_value(engine.segments()).unwrap(),
-            serde_json::to_value(fresh.segments()).unwrap()
+    /// A successful evaluation moved segment `i` to `count`: the data layer follows (an effect,
+    /// before any delivery), and `segment-threshold-crossed` fires for every threshold crossed
+    /// upward from the baseline.
+    fn segment_evaluated(&mut self, now: SimTime, i: usize, count: u64, job_id: &str) {
+        let (previous, changed) = self.catalog.record_segment_success(now, i, count, job_id);
+        if changed {
+            self.outbox
+                .push(Effect::SegmentCountChanged { segment: i, count });
+        }
+        self.emit(
+            now,
+            Trigger::SegmentThresholdCrossed,
+            |f| f.segment_crossed(i, previous, count).cloned(),
+            |catalog, _, common, threshold| {
+                catalog.segment_payload(common, i, &threshold, previous, job_id)
+            },
         );
     }
 
-    #[test]
-    fn time_never_goes_back() {
-        let mut engine = testkit::engine();
-        engine.run_until(testkit::T0 + SimDuration::from_secs(5));
-        engine.run_until(testkit::T0);
-        assert_eq!(engine.now(), testkit::T0 + SimDuration::from_secs(5));
-    }
-
-    /// One call on the engine, for the determinism law.
-    #[derive(Debug, Clone)]
-    enum Op {
-        Refresh {
-            fail: Option<usize>,
-            scheduled: bool,
-        },
-        Evaluate {
-            segment: usize,
-            count: u64,
-        },
-        Subscribe {
-            threshold: u64,
-        },
-        Unsubscribe {
-            n: usize,
-        },
-        Faults,
-        Advance {
-            secs: i64,
-        },
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            (prop::option::of(0usize..4), any::<bool>())
-                .prop_map(|(fail, scheduled)| Op::Refresh { fail, scheduled }),
-            (0usize..4, 0u64..3000).prop_map(|(segment, count)| Op::Evaluate { segment, count }),
-            (0u64..3000).prop_map(|threshold| Op::Subscribe { threshold }),
-            (0usize..4).prop_map(|n| Op::Unsubscribe { n }),
-            Just(Op::Faults),
-            (1i64..600).prop_map(|secs| Op::Advance { secs }),
-        ]
-    }
-
-    /// Runs `ops` on a fresh engine with random failure rates and a schedule, answering
-    /// deliveries from `results` in turn; returns the journals as JSON.
-    fn replay(seed: u64, ops: &[Op], results: &[u16]) -> String {
-        let mut spec = tenant();
-        spec.refresh.schedule_enabled = true;
-        spec.refresh.schedule_every = SimDuration::from_mins(7);
-        spec.refresh.failures = crate::tenant::spec::FailureRates {
-            transient: 0.1,
-            permanent: 0.05,
-            timeout: 0.02,
+    /// A successful evaluation moved measure `i` to `value`. Only measures without a dimension
+    /// can be subscribed to, so dimensioned values never match.
+    fn measure_evaluated(&mut self, now: SimTime, i: usize, value: MeasureValue, job_id: &str) {
+        let previous = self
+            .catalog
+            .record_measure_success(now, i, value.clone(), job_id);
+        let (Some(previous), Some(value)) = (previous.scalar(), value.scalar()) else {
+            return;
         };
-        let mut engine = Engine::new(&spec, seed, testkit::T0, testkit::initial());
-        for trigger in super::super::triggers::Trigger::ALL {
-            let inputs = match trigger.id() {
-                "segment-threshold-crossed" => {
-                    serde_json::json!({"segmentName": "ChurnRisk", "threshold": 1800})
-                }
-                "measure-threshold-crossed" => {
-                    serde_json::json!({"measureName": "TotalRevenue", "threshold": 1_000_000})
-                }
-                _ => serde_json::json!({}),
-            };
-            engine
-                .subscribe(testkit::T0, trigger.id(), &testkit::hook(inputs))
-                .unwrap();
-        }
-        let mut results = results.iter().copied().cycle();
-        let mut respond = |_: &DeliveryAttempt| match results.next() {
-            Some(0) | None => AttemptResult::Timeout,
-            Some(code) => AttemptResult::Status(code),
-        };
-        let names = [
-            "HighValueCustomers",
-            "ChurnRisk",
-            "NewsletterSubscribers",
-            "NewCustomers",
-        ];
-        for op in ops {
-            let now = engine.now();
-            match op {
-                Op::Refresh { fail, scheduled } => {
-                    let mut req = super::super::jobs::RefreshRequest::default();
-                    if !scheduled {
-                        req.kind = super::super::jobs::SubmissionKind::OnDemand;
-                    }
-                    if let Some(i) = fail {
-                        let name = engine.data_sources()[*i % 3].name.clone();
-                        req.data_sources
-                            .insert(name, super::super::jobs::Outcome::Fail);
-                    }
-                    engine.refresh(now, req).unwrap();
-                }
-                Op::Evaluate { segment, count } => {
-                    engine
-                        .evaluate_segment(now, names[*segment], *count)
-                        .unwrap();
-                }
-                Op::Subscribe { threshold } => {
-                    engine
-                        .subscribe(now, "segment-threshold-crossed", &testkit::hook(serde_json::json!({"segmentName": "NewCustomers", "threshold": threshold})))
-                        .unwrap();
-                }
-                Op::Unsubscribe { n } => {
-                    let id = engine.subscriptions()[*n].id.clone();
-                    engine.unsubscribe(now, &id);
-                }
-                Op::Faults => {
-                    let faults = serde_json::from_value(serde_json::json!({"rules": [{"duplicate": 0.3, "reorder": 0.3, "lateReplay": 0.3}]})).unwrap();
-                    engine.set_delivery_faults(faults).unwrap();
-                }
-                Op::Advance { secs } => {
-                    testkit::drive(
-                        &mut engine,
-                        now + SimDuration::from_secs(*secs),
-                        &mut respond,
-                    );
-                }
-            }
-        }
-        let end = engine.now() + SimDuration::from_hours(2);
-        testkit::drive(&mut engine, end, &mut respond);
-        serde_json::to_string(&serde_json::json!({
-            "events": engine.events(),
-            "deliveries": engine.deliveries(),
-            "jobs": engine.jobs(),
-            "segments": engine.segments(),
-            "measures": engine.measures(),
-            "dataSources": engine.data_sources(),
-            "subscriptions": engine.subscriptions(),
-        }))
-        .unwrap()
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(16))]
-
-        /// Law: two engines with the same seed given the same calls produce identical
-        /// journals (events, deliveries, jobs, catalog, subscriptions), byte for byte.
-        #[test]
-        fn the_same_seed_and_calls_give_the_same_journals(
-            seed in any::<u64>(),
-            ops in prop::collection::vec(op(), 1..25),
-            results in prop::collection::vec(prop_oneof![Just(200u16), Just(500), Just(404), Just(0)], 1..10),
-        ) {
-            let a = replay(seed, &ops, &results);
-            let b = replay(seed, &ops, &results);
-            prop_assert!(a == b, "journals differ for seed={seed}");
-        }
-    }
-
-    #[test]
-    fn different_seeds_give_different_ids() {
-        let ops = [
-            Op::Refresh {
-                fail: None,
-                scheduled: true,
+        self.emit(
+            now,
+            Trigger::MeasureThresholdCrossed,
+            |f| f.measure_crossed(i, previous, value).cloned(),
+            |catalog, _, common, threshold| {
+                catalog.measure_payload(common, i, &threshold, (previous, value), job_id)
             },
-            Op::Advance { secs: 300 },
-        ];
-        assert_ne!(replay(1, &ops, &[200]), replay(2, &ops, &[200]));
+        );
+    }
+
+    /// An occurrence of `trigger`: one event per subscription `reach` accepts (see `emit.rs`).
+    fn emit<T>(
+        &mut self,
+        now: SimTime,
+        trigger: Trigger,
+        reach: impl Fn(&Filter) -> Option<T>,
+        build: impl Fn(&Catalog, &Jobs, Common, T) -> Payload,
+    ) {
+        let sends = Occurrence {
+            now,
+            trigger,
+            seed: self.seed,
+            id_seed: self.id_seed,
+            instance_id: &self.instance_id,
+        }
+        .emit(
+            &self.subscriptions,
+            &mut self.deliveries,
+            &mut self.faults,
+            reach,
+            |common, reached| build(&self.catalog, &self.jobs, common, reached),
+        );
+        self.send(sends);
+    }
+
+    /// Queues what deliveries asked for and hands their attempts to the shell.
+    fn send(&mut self, sends: Sends) {
+        for (at, item) in sends.dues {
+            self.queue.push(at, item);
+        }
+        self.outbox
+            .extend(sends.attempts.into_iter().map(Effect::Deliver));
     }
 }

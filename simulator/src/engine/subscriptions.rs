@@ -1,17 +1,18 @@
-//! Trigger subscriptions (the platform's webhook contract, SPEC 3.4): validating what a client
-//! POSTs, keeping subscriptions (deleted ones stay listed), and what deleting one does to its
-//! pending deliveries.
+//! The subscriptions owner: the platform's webhook contract (SPEC 3.4). It validates what a
+//! client POSTs, keeps subscriptions (deleted ones stay listed), and says which subscriptions an
+//! occurrence of a trigger reaches. What deleting one does to its deliveries is the deliveries
+//! owner's business.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::error::list;
-use super::state::Engine;
-use super::triggers::Trigger;
+use super::error::{EngineError, list};
+use super::names::Names;
+use super::trigger::{Trigger, crosses};
 use crate::ids;
+use crate::tenant::TenantSpec;
 use crate::time::SimTime;
 
 /// A subscription, as the subscriptions endpoint and the control API show it.
@@ -31,10 +32,10 @@ pub struct Subscription {
 /// Why a subscription was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SubscribeError {
-    /// No such trigger: the shell answers 404.
+    /// No such trigger.
     #[error("unknown trigger \"{trigger}\"; the triggers are {}", Trigger::ids())]
     UnknownTrigger { trigger: String },
-    /// A bad body or input: the shell answers 400 naming `field`.
+    /// A bad body or input, naming the `field` at fault.
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
 }
@@ -45,13 +46,6 @@ impl SubscribeError {
         match self {
             SubscribeError::UnknownTrigger { .. } => None,
             SubscribeError::Invalid { field, .. } => Some(field),
-        }
-    }
-
-    pub fn status(&self) -> u16 {
-        match self {
-            SubscribeError::UnknownTrigger { .. } => 404,
-            SubscribeError::Invalid { .. } => 400,
         }
     }
 }
@@ -82,22 +76,71 @@ pub(super) enum Filter {
     },
 }
 
+impl Filter {
+    /// Whether a data source trigger of source `i` reaches this subscription.
+    pub(super) fn takes_source(&self, i: usize) -> bool {
+        matches!(self, Filter::DataSource(None)) || *self == Filter::DataSource(Some(i))
+    }
+
+    /// The threshold, as the subscriber wrote it, if this subscription watches segment `i` and
+    /// the move from `previous` to `count` crosses it upward.
+    pub(super) fn segment_crossed(
+        &self,
+        i: usize,
+        previous: u64,
+        count: u64,
+    ) -> Option<&serde_json::Number> {
+        match self {
+            Filter::Segment {
+                index,
+                threshold,
+                threshold_json,
+            } if *index == i && crosses(previous as f64, count as f64, *threshold) => {
+                Some(threshold_json)
+            }
+            _ => None,
+        }
+    }
+
+    /// The same for measure `i` moving from `previous` to `value`.
+    pub(super) fn measure_crossed(
+        &self,
+        i: usize,
+        previous: f64,
+        value: f64,
+    ) -> Option<&serde_json::Number> {
+        match self {
+            Filter::Measure {
+                index,
+                threshold,
+                threshold_json,
+            } if *index == i && crosses(previous, value, *threshold) => Some(threshold_json),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription as the owner keeps it.
 #[derive(Debug, Clone)]
-pub(super) struct SubscriptionState {
-    pub(super) public: Subscription,
-    pub(super) filter: Filter,
-    /// Deliveries in event order; only the head is ever in flight.
-    pub(super) fifo: VecDeque<usize>,
-    /// Deliveries held back by the `reorder` fault until the next event (or the hold ends).
-    pub(super) held: Vec<usize>,
-    /// Which hold `held` belongs to (so a stale release does nothing).
-    pub(super) hold: u64,
+struct SubscriptionState {
+    public: Subscription,
+    filter: Filter,
 }
 
 impl SubscriptionState {
-    pub(super) fn is_active(&self) -> bool {
+    fn is_active(&self) -> bool {
         self.public.deleted_at.is_none()
     }
+}
+
+/// Every subscription of the tenant, deleted ones included, in creation order.
+#[derive(Debug, Clone)]
+pub(super) struct Subscriptions {
+    list: Vec<SubscriptionState>,
+    /// Subscriptions numbered so far (their ids).
+    count: u64,
+    /// Hosts besides loopback that a notification URL may name (`"*"`: any).
+    allowed_hosts: Vec<String>,
 }
 
 const URL_KEY: &str = "NotificationUrl";
@@ -105,90 +148,109 @@ const URL_KEY: &str = "NotificationUrl";
 /// Trigger inputs under their canonical names, in the order given.
 type Inputs = Vec<(&'static str, Value)>;
 
-impl Trigger {
-    /// The inputs a subscription to this trigger takes (besides `NotificationUrl`).
-    pub fn inputs(self) -> &'static [&'static str] {
-        match self {
-            Trigger::DataSourceRefreshFailed | Trigger::DataSourceRefreshSucceeded => {
-                &["dataSourceName"]
-            }
-            Trigger::SegmentThresholdCrossed => &["segmentName", "threshold"],
-            Trigger::MeasureThresholdCrossed => &["measureName", "threshold"],
-            Trigger::FullRefreshCompleted | Trigger::UnificationCompleted => &[],
+impl Subscriptions {
+    pub(super) fn new(spec: &TenantSpec) -> Subscriptions {
+        Subscriptions {
+            list: Vec::new(),
+            count: 0,
+            allowed_hosts: spec.delivery.allowed_hosts.clone(),
         }
     }
-}
 
-impl Engine {
     /// Registers a subscription from the JSON body a client POSTed to
     /// `.../triggers/{trigger}/subscriptions`: `{"NotificationUrl": "...", ...inputs}`.
     /// Keys are matched case-insensitively and stored under their canonical names.
-    pub fn subscribe(
+    pub(super) fn subscribe(
         &mut self,
         now: SimTime,
         trigger: &str,
         body: &Value,
+        catalog: &dyn Names,
+        id_seed: u64,
     ) -> Result<Subscription, SubscribeError> {
-        let now = self.catch_up(now);
         let trigger = Trigger::parse(trigger).ok_or_else(|| SubscribeError::UnknownTrigger {
             trigger: trigger.to_owned(),
         })?;
         let (url, inputs) = self.split_body(trigger, body)?;
         let url = self.check_url(&url)?;
-        let (filter, inputs) = self.check_inputs(trigger, inputs)?;
-        let n = self.counters.subscriptions;
-        self.counters.subscriptions += 1;
+        let (filter, inputs) = check_inputs(trigger, inputs, catalog)?;
+        let n = self.count;
+        self.count += 1;
         let public = Subscription {
-            id: ids::uuid_n(self.id_seed, "subscription", n),
+            id: ids::uuid_n(id_seed, "subscription", n),
             trigger,
             notification_url: url,
             inputs,
             created_at: now,
             deleted_at: None,
         };
-        self.subscriptions.push(SubscriptionState {
+        self.list.push(SubscriptionState {
             public: public.clone(),
             filter,
-            fifo: VecDeque::new(),
-            held: Vec::new(),
-            hold: 0,
         });
         Ok(public)
     }
 
-    /// Deletes a subscription: it gets no new events, and its deliveries not yet sent are
-    /// cancelled (recorded with reason "subscription deleted"); one in flight finishes, without
-    /// retries. False if the id is unknown or already deleted.
-    pub fn unsubscribe(&mut self, now: SimTime, id: &str) -> bool {
-        let now = self.catch_up(now);
-        let Some(s) = self.find_subscription(id) else {
-            return false;
-        };
-        if !self.subscriptions[s].is_active() {
-            return false;
+    /// Marks a subscription deleted at `now`: it gets no new events. Its index, or `None` if
+    /// the id is unknown or already deleted.
+    pub(super) fn unsubscribe(&mut self, now: SimTime, id: &str) -> Option<usize> {
+        let s = self.find(id)?;
+        if !self.list[s].is_active() {
+            return None;
         }
-        self.subscriptions[s].public.deleted_at = Some(now);
-        self.cancel_deliveries_of(s);
-        true
+        self.list[s].public.deleted_at = Some(now);
+        Some(s)
     }
 
     /// Every subscription, deleted ones included, in creation order.
-    pub fn subscriptions(&self) -> Vec<Subscription> {
-        self.subscriptions
-            .iter()
-            .map(|s| s.public.clone())
-            .collect()
+    pub(super) fn views(&self) -> Vec<Subscription> {
+        self.list.iter().map(|s| s.public.clone()).collect()
     }
 
-    pub fn subscription(&self, id: &str) -> Option<Subscription> {
-        self.find_subscription(id)
-            .map(|s| self.subscriptions[s].public.clone())
+    pub(super) fn view(&self, id: &str) -> Option<Subscription> {
+        self.find(id).map(|s| self.list[s].public.clone())
     }
 
-    pub(super) fn find_subscription(&self, id: &str) -> Option<usize> {
-        self.subscriptions
+    fn find(&self, id: &str) -> Option<usize> {
+        self.list
             .iter()
             .position(|s| s.public.id.eq_ignore_ascii_case(id.trim()))
+    }
+
+    /// Subscription `s` as a client sees it.
+    pub(super) fn get(&self, s: usize) -> &Subscription {
+        &self.list[s].public
+    }
+
+    pub(super) fn is_active(&self, s: usize) -> bool {
+        self.list[s].is_active()
+    }
+
+    /// `Ok` while subscription `s` is active; its events can no longer be delivered once it is
+    /// deleted.
+    pub(super) fn check_active(&self, s: usize) -> Result<(), EngineError> {
+        if self.is_active(s) {
+            Ok(())
+        } else {
+            Err(EngineError::SubscriptionDeleted {
+                id: self.list[s].public.id.clone(),
+            })
+        }
+    }
+
+    /// The active subscriptions of `trigger` whose filter `reach` accepts, in creation order,
+    /// with what `reach` says of each.
+    pub(super) fn targets<T>(
+        &self,
+        trigger: Trigger,
+        reach: impl Fn(&Filter) -> Option<T>,
+    ) -> Vec<(usize, T)> {
+        self.list
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_active() && s.public.trigger == trigger)
+            .filter_map(|(i, s)| reach(&s.filter).map(|r| (i, r)))
+            .collect()
     }
 
     /// Splits the body into the notification URL and the other inputs (canonical keys),
@@ -293,7 +355,7 @@ impl Engine {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let loopback = bare.eq_ignore_ascii_case("localhost")
             || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        let allowed = self.spec.delivery.allowed_hosts.iter().any(|h| {
+        let allowed = self.allowed_hosts.iter().any(|h| {
             h == "*"
                 || h.trim_start_matches('[')
                     .trim_end_matches(']')
@@ -310,101 +372,102 @@ impl Engine {
         }
         Ok(text.trim().to_owned())
     }
+}
 
-    fn check_inputs(
-        &self,
-        trigger: Trigger,
-        inputs: Inputs,
-    ) -> Result<(Filter, Map<String, Value>), SubscribeError> {
-        let get = |key: &str| inputs.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
-        let mut stored = Map::new();
-        let filter = match trigger {
-            Trigger::DataSourceRefreshFailed | Trigger::DataSourceRefreshSucceeded => {
-                match get("dataSourceName") {
-                    // Absent, null or "" all mean every data source.
-                    None | Some(Value::Null) => Filter::DataSource(None),
-                    Some(Value::String(s)) if s.trim().is_empty() => Filter::DataSource(None),
-                    Some(Value::String(s)) => {
-                        let i = self.find_source(s.trim()).ok_or_else(|| {
-                            invalid(
-                                "dataSourceName",
-                                format!(
-                                    "unknown data source \"{s}\"; the data sources are {}",
-                                    list(&self.names_of("data source"))
-                                ),
-                            )
-                        })?;
-                        stored.insert(
-                            "dataSourceName".into(),
-                            Value::String(self.sources[i].name.clone()),
-                        );
-                        Filter::DataSource(Some(i))
-                    }
-                    Some(other) => {
-                        return Err(invalid(
+/// Checks a trigger's inputs against the catalog: the filter it subscribes with, and the inputs
+/// under their canonical names.
+fn check_inputs(
+    trigger: Trigger,
+    inputs: Inputs,
+    catalog: &dyn Names,
+) -> Result<(Filter, Map<String, Value>), SubscribeError> {
+    let get = |key: &str| inputs.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
+    let mut stored = Map::new();
+    let filter = match trigger {
+        Trigger::DataSourceRefreshFailed | Trigger::DataSourceRefreshSucceeded => {
+            match get("dataSourceName") {
+                // Absent, null or "" all mean every data source.
+                None | Some(Value::Null) => Filter::DataSource(None),
+                Some(Value::String(s)) if s.trim().is_empty() => Filter::DataSource(None),
+                Some(Value::String(s)) => {
+                    let i = catalog.find_source(s.trim()).ok_or_else(|| {
+                        invalid(
                             "dataSourceName",
-                            format!("it must be a string, not {other}"),
-                        ));
-                    }
+                            format!(
+                                "unknown data source \"{s}\"; the data sources are {}",
+                                list(&catalog.names_of("data source"))
+                            ),
+                        )
+                    })?;
+                    stored.insert(
+                        "dataSourceName".into(),
+                        Value::String(catalog.source_name(i).to_owned()),
+                    );
+                    Filter::DataSource(Some(i))
                 }
-            }
-            Trigger::SegmentThresholdCrossed => {
-                let name = required_name(get("segmentName"), "segmentName")?;
-                let index = self.find_segment(&name).ok_or_else(|| {
-                    invalid(
-                        "segmentName",
-                        format!(
-                            "unknown segment \"{name}\"; the segments are {}",
-                            list(&self.names_of("segment"))
-                        ),
-                    )
-                })?;
-                let (threshold, threshold_json) = required_threshold(get("threshold"), true)?;
-                stored.insert(
-                    "segmentName".into(),
-                    Value::String(self.segments[index].name.clone()),
-                );
-                stored.insert("threshold".into(), Value::Number(threshold_json.clone()));
-                Filter::Segment {
-                    index,
-                    threshold,
-                    threshold_json,
-                }
-            }
-            Trigger::MeasureThresholdCrossed => {
-                let name = required_name(get("measureName"), "measureName")?;
-                let index = self.find_measure(&name).ok_or_else(|| {
-                    invalid(
-                        "measureName",
-                        format!(
-                            "unknown measure \"{name}\"; the measures are {}",
-                            list(&self.names_of("measure"))
-                        ),
-                    )
-                })?;
-                let m = &self.measures[index];
-                if let Some(dimension) = &m.dimension {
+                Some(other) => {
                     return Err(invalid(
-                        "measureName",
-                        format!(
-                            "measure {} has a dimension ({dimension}); the threshold trigger supports only business measures without a dimension",
-                            m.name
-                        ),
+                        "dataSourceName",
+                        format!("it must be a string, not {other}"),
                     ));
                 }
-                let (threshold, threshold_json) = required_threshold(get("threshold"), false)?;
-                stored.insert("measureName".into(), Value::String(m.name.clone()));
-                stored.insert("threshold".into(), Value::Number(threshold_json.clone()));
-                Filter::Measure {
-                    index,
-                    threshold,
-                    threshold_json,
-                }
             }
-            Trigger::FullRefreshCompleted | Trigger::UnificationCompleted => Filter::All,
-        };
-        Ok((filter, stored))
-    }
+        }
+        Trigger::SegmentThresholdCrossed => {
+            let name = required_name(get("segmentName"), "segmentName")?;
+            let index = catalog.find_segment(&name).ok_or_else(|| {
+                invalid(
+                    "segmentName",
+                    format!(
+                        "unknown segment \"{name}\"; the segments are {}",
+                        list(&catalog.names_of("segment"))
+                    ),
+                )
+            })?;
+            let (threshold, threshold_json) = required_threshold(get("threshold"), true)?;
+            stored.insert(
+                "segmentName".into(),
+                Value::String(catalog.segment_names(index).0.to_owned()),
+            );
+            stored.insert("threshold".into(), Value::Number(threshold_json.clone()));
+            Filter::Segment {
+                index,
+                threshold,
+                threshold_json,
+            }
+        }
+        Trigger::MeasureThresholdCrossed => {
+            let name = required_name(get("measureName"), "measureName")?;
+            let index = catalog.find_measure(&name).ok_or_else(|| {
+                invalid(
+                    "measureName",
+                    format!(
+                        "unknown measure \"{name}\"; the measures are {}",
+                        list(&catalog.names_of("measure"))
+                    ),
+                )
+            })?;
+            let (measure, _, dimension) = catalog.measure_names(index);
+            if let Some(dimension) = dimension {
+                return Err(invalid(
+                    "measureName",
+                    format!(
+                        "measure {measure} has a dimension ({dimension}); the threshold trigger supports only business measures without a dimension"
+                    ),
+                ));
+            }
+            let (threshold, threshold_json) = required_threshold(get("threshold"), false)?;
+            stored.insert("measureName".into(), Value::String(measure.to_owned()));
+            stored.insert("threshold".into(), Value::Number(threshold_json.clone()));
+            Filter::Measure {
+                index,
+                threshold,
+                threshold_json,
+            }
+        }
+        Trigger::FullRefreshCompleted | Trigger::UnificationCompleted => Filter::All,
+    };
+    Ok((filter, stored))
 }
 
 fn required_name(value: Option<&Value>, field: &str) -> Result<String, SubscribeError> {
@@ -457,265 +520,4 @@ fn required_threshold(
         ));
     }
     Ok((v, n.clone()))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::super::testkit::{self, T0};
-    use super::*;
-
-    /// Subscribes with `body`; `expected` is `Ok(())` or `Err((field, fragment of the message))`.
-    fn check(trigger: &str, body: Value, expected: Result<(), (&str, &str)>) {
-        let mut engine = testkit::engine();
-        let got = engine.subscribe(T0, trigger, &body);
-        match (got, expected) {
-            (Ok(_), Ok(())) => {}
-            (Err(e), Err((field, fragment))) => {
-                assert_eq!(e.field(), Some(field), "{e}");
-                assert!(
-                    e.to_string().contains(fragment),
-                    "{e} should contain {fragment}"
-                );
-                assert_eq!(e.status(), 400);
-            }
-            (got, expected) => panic!("got {got:?}, expected {expected:?}"),
-        }
-    }
-
-    const URL: &str = "http://127.0.0.1:9000/hook";
-
-    #[test]
-    fn accepts_valid_bodies_for_every_trigger() {
-        check(
-            "datasource-refresh-failed",
-            json!({"NotificationUrl": URL}),
-            Ok(()),
-        );
-        check(
-            "datasource-refresh-succeeded",
-            json!({"NotificationUrl": URL, "dataSourceName": "pos"}),
-            Ok(()),
-        );
-        check(
-            "datasource-refresh-failed",
-            json!({"NotificationUrl": URL, "dataSourceName": ""}),
-            Ok(()),
-        );
-        check(
-            "segment-threshold-crossed",
-            json!({"NotificationUrl": URL, "segmentName": "ChurnRisk", "threshold": 10}),
-            Ok(()),
-        );
-        check(
-            "measure-threshold-crossed",
-            json!({"notificationUrl": URL, "MeasureName": "TotalRevenue", "threshold": -1.5}),
-            Ok(()),
-        );
-        check(
-            "full-refresh-completed",
-            json!({"NotificationUrl": "http://localhost/x"}),
-            Ok(()),
-        );
-        check(
-            "unification-completed",
-            json!({"NotificationUrl": "https://[::1]:8443/x"}),
-            Ok(()),
-        );
-    }
-
-    #[test]
-    fn an_unknown_trigger_is_a_distinct_error_listing_the_six() {
-        let mut engine = testkit::engine();
-        let err = engine
-            .subscribe(T0, "segment-crossed", &json!({"NotificationUrl": URL}))
-            .unwrap_err();
-        assert_eq!(err.status(), 404);
-        assert!(
-            err.to_string()
-                .contains("datasource-refresh-failed, datasource-refresh-succeeded"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn the_notification_url_must_be_present_absolute_and_loopback() {
-        check(
-            "full-refresh-completed",
-            json!({}),
-            Err(("NotificationUrl", "missing")),
-        );
-        check(
-            "full-refresh-completed",
-            json!({"NotificationUrl": 5}),
-            Err(("NotificationUrl", "string")),
-        );
-        check(
-            "full-refresh-completed",
-            json!({"NotificationUrl": "/hook"}),
-            Err(("NotificationUrl", "absolute")),
-        );
-        check(
-            "full-refresh-completed",
-            json!({"NotificationUrl": "ftp://127.0.0.1/x"}),
-            Err(("NotificationUrl", "http")),
-        );
-        check(
-            "full-refresh-completed",
-            json!({"NotificationUrl": "http://example.com/x"}),
-            Err(("NotificationUrl", "allowed_hosts")),
-        );
-        check(
-            "full-refresh-completed",
-            json!(["x"]),
-            Err(("body", "JSON object")),
-        );
-    }
-
-    #[test]
-    fn allowed_hosts_open_other_targets() {
-        let mut spec = testkit::tenant();
-        spec.delivery.allowed_hosts = vec!["flows.internal".into()];
-        let mut engine = Engine::new(&spec, 1, T0, testkit::initial());
-        assert!(
-            engine
-                .subscribe(
-                    T0,
-                    "full-refresh-completed",
-                    &json!({"NotificationUrl": "http://flows.internal:80/x"})
-                )
-                .is_ok()
-        );
-        assert!(
-            engine
-                .subscribe(
-                    T0,
-                    "full-refresh-completed",
-                    &json!({"NotificationUrl": "http://other/x"})
-                )
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn unknown_inputs_are_named() {
-        check(
-            "full-refresh-completed",
-            json!({"NotificationUrl": URL, "segmentName": "x", "foo": 1}),
-            Err(("foo, segmentName", "its inputs are NotificationUrl")),
-        );
-        check(
-            "segment-threshold-crossed",
-            json!({"NotificationUrl": URL, "segmentName": "ChurnRisk", "threshold": 1, "measureName": "x"}),
-            Err(("measureName", "segmentName, threshold")),
-        );
-    }
-
-    #[test]
-    fn segment_inputs_are_checked() {
-        let sub = |extra: Value| {
-            let mut body = json!({"NotificationUrl": URL});
-            body.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            body
-        };
-        check(
-            "segment-threshold-crossed",
-            sub(json!({"threshold": 1})),
-            Err(("segmentName", "missing")),
-        );
-        check(
-            "segment-threshold-crossed",
-            sub(json!({"segmentName": "Nope", "threshold": 1})),
-            Err(("segmentName", "the segments are HighValueCustomers")),
-        );
-        check(
-            "segment-threshold-crossed",
-            sub(json!({"segmentName": "ChurnRisk"})),
-            Err(("threshold", "missing")),
-        );
-        check(
-            "segment-threshold-crossed",
-            sub(json!({"segmentName": "ChurnRisk", "threshold": "10"})),
-            Err(("threshold", "without quotes")),
-        );
-        check(
-            "segment-threshold-crossed",
-            sub(json!({"segmentName": "ChurnRisk", "threshold": -1})),
-            Err(("threshold", "negative")),
-        );
-        check(
-            "measure-threshold-crossed",
-            sub(json!({"measureName": "Nope", "threshold": 1})),
-            Err(("measureName", "TotalRevenue")),
-        );
-        check(
-            "datasource-refresh-failed",
-            sub(json!({"dataSourceName": "Nope"})),
-            Err(("dataSourceName", "PoS, eCommerce")),
-        );
-    }
-
-    #[test]
-    fn a_measure_with_a_dimension_is_rejected() {
-        check(
-            "measure-threshold-crossed",
-            json!({"NotificationUrl": URL, "measureName": "RevenueByCountry", "threshold": 1}),
-            Err((
-                "measureName",
-                "measure RevenueByCountry has a dimension (Country); the threshold trigger supports only business measures without a dimension",
-            )),
-        );
-    }
-
-    #[test]
-    fn inputs_are_stored_under_canonical_names() {
-        let mut engine = testkit::engine();
-        let sub = engine
-            .subscribe(
-                T0,
-                "segment-threshold-crossed",
-                &json!({"notificationurl": URL, "SEGMENTNAME": "churnrisk", "Threshold": 7}),
-            )
-            .unwrap();
-        assert_eq!(
-            serde_json::to_value(&sub.inputs).unwrap(),
-            json!({"segmentName": "ChurnRisk", "threshold": 7})
-        );
-        let json = serde_json::to_value(&sub).unwrap();
-        assert_eq!(json["trigger"], "segment-threshold-crossed");
-        assert_eq!(json["notificationUrl"], URL);
-        assert_eq!(json["deletedAt"], Value::Null);
-    }
-
-    #[test]
-    fn subscription_ids_are_deterministic() {
-        let mut a = testkit::engine();
-        let mut b = testkit::engine();
-        let body = json!({"NotificationUrl": URL});
-        assert_eq!(
-            a.subscribe(T0, "full-refresh-completed", &body).unwrap().id,
-            b.subscribe(T0, "full-refresh-completed", &body).unwrap().id
-        );
-    }
-
-    #[test]
-    fn unsubscribing_twice_answers_false_the_second_time() {
-        let mut engine = testkit::engine();
-        let sub = engine
-            .subscribe(
-                T0,
-                "full-refresh-completed",
-                &json!({"NotificationUrl": URL}),
-            )
-            .unwrap();
-        assert!(engine.unsubscribe(T0, &sub.id));
-        assert!(!engine.unsubscribe(T0, &sub.id));
-        assert!(!engine.unsubscribe(T0, "unknown"));
-        let listed = engine.subscriptions();
-        assert_eq!(listed.len(), 1, "deleted subscriptions stay listed");
-        assert_eq!(listed[0].deleted_at, Some(T0));
-    }
 }

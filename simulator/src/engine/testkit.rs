@@ -5,9 +5,7 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
-use super::catalog::MeasureValue;
-use super::delivery::{AttemptResult, DeliveryAttempt};
-use super::state::{Effect, Engine, Initial};
+use super::{AttemptResult, DeliveryAttempt, Effect, Engine, Initial, MeasureValue, Subscription};
 use crate::tenant::TenantSpec;
 use crate::tenant::spec::FailureRates;
 use crate::time::{SimDuration, SimTime};
@@ -64,6 +62,52 @@ pub(super) fn hook(inputs: Value) -> Value {
         b.extend(i.clone());
     }
     body
+}
+
+/// Subscribes to `trigger` at [`T0`] with `inputs` (see [`hook`]).
+pub(super) fn watch(engine: &mut Engine, trigger: &str, inputs: Value) -> Subscription {
+    watch_at(engine, T0, trigger, inputs)
+}
+
+/// Subscribes to `trigger` at `at` with `inputs` (see [`hook`]).
+pub(super) fn watch_at(
+    engine: &mut Engine,
+    at: SimTime,
+    trigger: &str,
+    inputs: Value,
+) -> Subscription {
+    match engine.subscribe(at, trigger, &hook(inputs)) {
+        Ok(sub) => sub,
+        Err(e) => panic!("subscribing to {trigger}: {e}"),
+    }
+}
+
+/// Subscribes at [`T0`] to `segment-threshold-crossed` of `segment` at `threshold`.
+pub(super) fn watch_segment(engine: &mut Engine, segment: &str, threshold: u64) -> Subscription {
+    let inputs = serde_json::json!({"segmentName": segment, "threshold": threshold});
+    watch(engine, "segment-threshold-crossed", inputs)
+}
+
+/// Evaluates `segment` to 0 and then to 5 members at `at`: one upward crossing of a threshold
+/// of 0 to 4.
+pub(super) fn cross_from_zero(engine: &mut Engine, at: SimTime, segment: &str) {
+    for count in [0, 5] {
+        if let Err(e) = engine.evaluate_segment(at, segment, count) {
+            panic!("evaluating {segment}: {e}");
+        }
+    }
+}
+
+/// The index of a segment, by name (any case).
+pub(super) fn segment_index(engine: &Engine, name: &str) -> usize {
+    let segments = engine.segments();
+    match segments
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(name))
+    {
+        Some(i) => i,
+        None => panic!("no segment {name}"),
+    }
 }
 
 /// Runs the engine up to `until`, answering every delivery attempt (those already in flight

@@ -34,7 +34,7 @@ pub trait RowAccess {
 /// Whether `row` satisfies `filter` (see the module docs for the semantics).
 ///
 /// It recurses into left operands and `not`, and loops along right operands, so the
-/// right-leaning chains that [`bind`](super::bind) builds cost no stack however long they are.
+/// right-leaning chains that [`bind()`](super::bind()) builds cost no stack however long they are.
 pub fn eval<R: RowAccess + ?Sized>(filter: &Filter, row: &R) -> bool {
     let mut filter = filter;
     loop {

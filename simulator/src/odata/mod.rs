@@ -43,8 +43,8 @@
 //! # The pipeline
 //!
 //! [`parse_options`] reads the raw query string into [`RawOptions`] (with `$filter` parsed by
-//! [`parse_filter`] into an [`Expr`]); [`bind`] checks them against a [`Schema`] and the
-//! connector's rules into a [`Query`] (with a [`Filter`] over attribute ids); [`eval`] decides
+//! [`parse_filter`] into an [`Expr`]); [`bind()`] checks them against a [`Schema`] and the
+//! connector's rules into a [`Query`] (with a [`Filter`] over attribute ids); [`eval()`] decides
 //! whether one row (any [`RowAccess`]) matches. An [`Expr`] prints (`Display`) as canonical
 //! `$filter` text that parses back to the same [`Expr`].
 //!
@@ -91,11 +91,11 @@
 //! - Limits: at most [`FILTER_LEN_MAX`] bytes and [`FILTER_DEPTH_MAX`] levels of nesting
 //!   (parentheses and `not`), so that no input can exhaust the stack. Chains of `and`/`or`
 //!   are not nested and have no limit but the length: binding makes them right-leaning so that
-//!   [`eval`] iterates along them.
+//!   [`eval()`] iterates along them.
 //!
 //! # Query options
 //!
-//! See [`parse_options`] (decoding, which parameters are ignored) and [`bind`]. In short:
+//! See [`parse_options`] (decoding, which parameters are ignored) and [`bind()`]. In short:
 //! `$select=*` or no `$select` selects everything; `$orderby` takes several keys with
 //! `asc`/`desc`; `$top` defaults to [`BindContext::page_size_default`] and is clamped to
 //! [`BindContext::page_size_max`]; `$skiptoken` (the row offset of the next page) is accepted

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::limiter::Decision;
+use super::decision::Decision;
 use super::runs::Runs;
 use crate::time::{SimDuration, SimTime};
 

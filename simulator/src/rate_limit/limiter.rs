@@ -20,6 +20,7 @@ use parking_lot::{Mutex, RwLock};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use super::config::{Algorithm, RateLimit, RateLimitSetting};
+use super::decision::Decision;
 use super::grading::{ConnectionReport, Tally};
 use super::runs::Runs;
 use crate::time::{SimDuration, SimTime};
@@ -35,53 +36,6 @@ const GRADING_WINDOW_OFF: SimDuration = SimDuration::from_secs(60);
 /// connections share one with a chance of 1 in 32.
 const SHARDS: usize = 32;
 const _: () = assert!(SHARDS.is_power_of_two());
-
-/// What the limiter says about one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Decision {
-    Admit,
-    /// Answer `429` with `Retry-After: retry_after_s` and [`throttle_body`].
-    Throttle {
-        retry_after_s: u64,
-    },
-}
-
-impl Decision {
-    pub fn is_admit(self) -> bool {
-        matches!(self, Decision::Admit)
-    }
-
-    pub fn retry_after_s(self) -> Option<u64> {
-        match self {
-            Decision::Admit => None,
-            Decision::Throttle { retry_after_s } => Some(retry_after_s),
-        }
-    }
-
-    /// A throttle whose next admission is `wait_ms` away: whole seconds rounded up, at least 1.
-    fn throttle_for_ms(wait_ms: i64) -> Decision {
-        // `SimDuration::as_secs_ceil`, saturating for windows near `i64::MAX`.
-        let retry_after_s = wait_ms.saturating_add(999).div_euclid(1000).max(1);
-        Decision::Throttle {
-            retry_after_s: u64::try_from(retry_after_s).unwrap_or(1),
-        }
-    }
-}
-
-/// The message of a throttled call, as users of the real connector report it. Always "seconds",
-/// even for 1: that is the text people search for.
-pub fn throttle_message(retry_after_s: u64) -> String {
-    format!("Rate limit is exceeded. Try again in {retry_after_s} seconds.")
-}
-
-/// The JSON body of a `429`: `{"statusCode":429,"message":"Rate limit is exceeded. Try again in N
-/// seconds."}`, with the same `N` as the `Retry-After` header.
-pub fn throttle_body(retry_after_s: u64) -> String {
-    format!(
-        "{{\"statusCode\":429,\"message\":\"{}\"}}",
-        throttle_message(retry_after_s)
-    )
-}
 
 /// The connector's call limiter: decides every `/v1` call of every connection and grades how each
 /// connection behaved. Thread-safe and exact under concurrency: each connection's state sits behind
@@ -470,19 +424,5 @@ mod tests {
         let connections = limiter.shard("c").connections.read();
         let state = connections.get("c").unwrap().lock();
         assert!(state.tally.recent_admitted_entries() <= 60_000);
-    }
-
-    #[test]
-    fn the_429_body_carries_the_same_wait_as_the_header() {
-        assert_eq!(
-            throttle_body(23),
-            r#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 23 seconds."}"#
-        );
-        assert_eq!(
-            throttle_message(1),
-            "Rate limit is exceeded. Try again in 1 seconds."
-        );
-        let parsed: serde_json::Value = serde_json::from_str(&throttle_body(7)).unwrap();
-        assert_eq!(parsed["statusCode"], 429);
     }
 }

@@ -26,6 +26,7 @@
 //! `docs/rate-limit.md`.
 
 mod config;
+mod decision;
 mod grading;
 mod limiter;
 mod runs;
@@ -33,5 +34,6 @@ mod runs;
 mod tests;
 
 pub use config::{Algorithm, RateLimit, RateLimitParseError, RateLimitSetting};
+pub use decision::{Decision, throttle_body, throttle_message};
 pub use grading::{ConnectionReport, Grade, render_table, shorten_connection};
-pub use limiter::{Decision, Limiter, throttle_body, throttle_message};
+pub use limiter::Limiter;

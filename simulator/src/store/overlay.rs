@@ -73,10 +73,6 @@ impl Overlay {
             .map(|(row, _)| *row)
     }
 
-    pub fn has_patches(&self) -> bool {
-        !self.patches.is_empty()
-    }
-
     pub fn insert(
         &mut self,
         key: String,

@@ -7,171 +7,30 @@
 //! it is written. A million customers take about 40 bytes each plus 12 bytes per indexed field
 //! and 8 per segment (see the README's benchmarks for measured numbers).
 
+mod activities;
+mod field;
+mod hash;
+mod measures;
+mod ranking;
+mod render;
+mod rows;
+mod source;
+
 use std::thread;
 
-use rand::{Rng, RngExt, SeedableRng};
-use rand_pcg::Pcg64Mcg;
+pub use activities::Activity;
+pub use field::CustomerField;
+pub use ranking::Ranking;
+pub use source::{ActivitySource, SourceInfo};
 
-use crate::ids::{RowIdCodec, SourceKeyCodec, hash_parts, mix64};
-use crate::store::index::{HashIndex, value_hash};
-use crate::store::json::{push_json_str_inner, push_u64};
+use super::index::{HashIndex, value_hash};
+use crate::ids::{RowIdCodec, SourceKeyCodec, hash_parts};
 use crate::tenant::names::Dictionaries;
-use crate::tenant::spec::{ActivityKind, MeasureSource, SegmentRank, TenantSpec};
-use crate::time::{SimDuration, SimTime, write_date};
-
-/// The fixed attributes of `Customer`, in serialization order (alternate keys follow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CustomerField {
-    CustomerId,
-    FirstName,
-    LastName,
-    FullName,
-    EMail,
-    Telephone,
-    DateOfBirth,
-    Gender,
-    StreetAddress,
-    City,
-    State,
-    Country,
-    PostCode,
-    CreatedOn,
-    /// The alternate key of data source `n`.
-    AltKey(usize),
-}
-
-impl CustomerField {
-    pub const FIXED: [CustomerField; 14] = [
-        CustomerField::CustomerId,
-        CustomerField::FirstName,
-        CustomerField::LastName,
-        CustomerField::FullName,
-        CustomerField::EMail,
-        CustomerField::Telephone,
-        CustomerField::DateOfBirth,
-        CustomerField::Gender,
-        CustomerField::StreetAddress,
-        CustomerField::City,
-        CustomerField::State,
-        CustomerField::Country,
-        CustomerField::PostCode,
-        CustomerField::CreatedOn,
-    ];
-
-    /// The field of attribute `attr` of the Customer schema.
-    pub fn from_attr(attr: usize) -> CustomerField {
-        Self::FIXED
-            .get(attr)
-            .copied()
-            .unwrap_or_else(|| CustomerField::AltKey(attr - Self::FIXED.len()))
-    }
-
-    pub fn attr(self) -> usize {
-        match self {
-            CustomerField::AltKey(s) => Self::FIXED.len() + s,
-            field => Self::FIXED.iter().position(|f| *f == field).unwrap_or(0),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CustomerField::CustomerId => "CustomerId",
-            CustomerField::FirstName => "FirstName",
-            CustomerField::LastName => "LastName",
-            CustomerField::FullName => "FullName",
-            CustomerField::EMail => "EMail",
-            CustomerField::Telephone => "Telephone",
-            CustomerField::DateOfBirth => "DateOfBirth",
-            CustomerField::Gender => "Gender",
-            CustomerField::StreetAddress => "StreetAddress",
-            CustomerField::City => "City",
-            CustomerField::State => "State",
-            CustomerField::Country => "Country",
-            CustomerField::PostCode => "PostCode",
-            CustomerField::CreatedOn => "CreatedOn",
-            CustomerField::AltKey(_) => "",
-        }
-    }
-
-    pub fn is_string(self) -> bool {
-        !matches!(self, CustomerField::DateOfBirth | CustomerField::CreatedOn)
-    }
-}
-
-/// A data source as the data layer sees it.
-#[derive(Debug, Clone)]
-pub struct SourceInfo {
-    pub name: String,
-    /// `PoS_Contacts`
-    pub contacts_entity: String,
-    /// `ContactId`
-    pub contacts_key: String,
-    /// `PoS_Contacts_ContactId`
-    pub alt_key_column: String,
-    pub key_codec: SourceKeyCodec,
-    pub coverage: f64,
-    pub activity: Option<ActivitySource>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ActivitySource {
-    /// `PoS_Purchases`
-    pub entity: String,
-    /// `PurchaseId`
-    pub key: String,
-    pub kind: ActivityKind,
-    pub per_customer: f64,
-    /// The activity definition name (`PoSPurchases`).
-    pub activity_name: String,
-}
-
-/// One activity, recomputed from its coordinates.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Activity {
-    pub customer: u32,
-    pub source: usize,
-    pub ordinal: u32,
-    pub time: SimTime,
-    /// Purchase or return amount in hundredths; `None` for other kinds.
-    pub amount_cents: Option<i64>,
-    /// Loyalty points earned; 0 for other kinds.
-    pub points: u32,
-    /// A per-activity random number for titles.
-    pub variant: u64,
-}
-
-/// The order in which a segment takes in customers as its count grows.
-#[derive(Debug, Clone, Default)]
-pub struct Ranking {
-    /// Customer rows, first to join first.
-    pub rank: Vec<u32>,
-    /// `pos[row]`: where the row stands in `rank` (the row is a member iff `pos < count`).
-    pub pos: Vec<u32>,
-}
-
-impl Ranking {
-    /// The members at `count`, in row order.
-    pub fn members(&self, count: usize) -> Vec<u32> {
-        let mut members = self.rank[..count.min(self.rank.len())].to_vec();
-        members.sort_unstable();
-        members
-    }
-}
-
-const SALT_ROW: u64 = 0x01;
-const SALT_EMAIL: u64 = 0x02;
-const SALT_PHONE: u64 = 0x03;
-const SALT_STREET: u64 = 0x04;
-const SALT_POSTCODE: u64 = 0x05;
-const SALT_BIRTH: u64 = 0x06;
-const SALT_GENDER: u64 = 0x07;
-const SALT_CREATED: u64 = 0x08;
-const SALT_SEGMENT: u64 = 0x100;
-
-/// Customers are created during the five years before the data epoch.
-const CREATED_SPAN_S: u64 = 5 * 365 * 86_400;
-/// A customer is "active" with a purchase in the last 90 days.
-const ACTIVE_WINDOW_S: u32 = 90 * 86_400;
+use crate::tenant::spec::{ActivityKind, SegmentRank, TenantSpec};
+use crate::time::{SimDuration, SimTime};
+use activities::activity;
+use hash::{SALT_BIRTH, SALT_GENDER, SALT_SEGMENT, created_before_epoch_s, row_hash};
+use rows::{RowCtx, prefix_sums};
 
 /// The generated data of one tenant.
 #[derive(Debug)]
@@ -356,27 +215,17 @@ impl Population {
 
     fn build_ranking(&self, segment: usize, rank_by: SegmentRank) -> Ranking {
         let salt = SALT_SEGMENT + segment as u64;
-        let mut keyed: Vec<(u64, u32)> = (0..self.n)
-            .map(|row| {
-                let r = row as usize;
-                let key = match rank_by {
-                    SegmentRank::TotalSpend => u64::from(u32::MAX - self.total_spend_cents[r]),
-                    SegmentRank::PurchaseCount => u64::from(u16::MAX - self.purchase_count[r]),
-                    // Longest since the last purchase first; customers who never bought lead.
-                    SegmentRank::Recency => u64::from(u32::MAX - self.last_purchase_s[r]),
-                    SegmentRank::Newest => u64::from(self.created_before_epoch_s(row)),
-                    SegmentRank::Random => self.row_hash(row, salt),
-                };
-                (key, row)
-            })
-            .collect();
-        keyed.sort_unstable();
-        let rank: Vec<u32> = keyed.into_iter().map(|(_, row)| row).collect();
-        let mut pos = vec![0u32; self.n as usize];
-        for (p, &row) in rank.iter().enumerate() {
-            pos[row as usize] = p as u32;
-        }
-        Ranking { rank, pos }
+        Ranking::by_key((0..self.n).map(|row| {
+            let r = row as usize;
+            match rank_by {
+                SegmentRank::TotalSpend => u64::from(u32::MAX - self.total_spend_cents[r]),
+                SegmentRank::PurchaseCount => u64::from(u16::MAX - self.purchase_count[r]),
+                // Longest since the last purchase first; customers who never bought lead.
+                SegmentRank::Recency => u64::from(u32::MAX - self.last_purchase_s[r]),
+                SegmentRank::Newest => u64::from(self.created_before_epoch_s(row)),
+                SegmentRank::Random => self.row_hash(row, salt),
+            }
+        }))
     }
 
     pub fn row_hash(&self, row: u32, salt: u64) -> u64 {
@@ -499,7 +348,7 @@ impl Population {
 
     /// Packs an activity's coordinates for its id.
     pub fn activity_code(a: &Activity) -> u64 {
-        (u64::from(a.customer) << 24) | ((a.source as u64) << 16) | u64::from(a.ordinal)
+        activities::code(a)
     }
 
     /// Finds an activity from its `ActivityId`.
@@ -522,229 +371,6 @@ impl Population {
     pub fn find_by_source_key(&self, source: usize, key: &str) -> Option<u32> {
         let row = self.sources.get(source)?.key_codec.decode(key)?;
         (row < self.n && self.has_source(row, source)).then_some(row)
-    }
-
-    /// Appends one Customer field: raw text (`raw = true`, for hashing and comparisons) or as a
-    /// JSON value (quoted and escaped, `null` when absent).
-    pub fn write_customer_field(
-        &self,
-        row: u32,
-        field: CustomerField,
-        raw: bool,
-        out: &mut Vec<u8>,
-    ) {
-        let city = self.city_index(row);
-        let country = self.dict.country_of_city(city);
-        let words = self.dict.words(country.locale);
-        let first = &words.first[self.first[row as usize] as usize % words.first.len()];
-        let last = &words.last[self.last[row as usize] as usize % words.last.len()];
-        let quote = |out: &mut Vec<u8>| {
-            if !raw {
-                out.push(b'"');
-            }
-        };
-        match field {
-            CustomerField::CustomerId => {
-                quote(out);
-                self.customer_ids.write(u64::from(row), out);
-                quote(out);
-            }
-            CustomerField::FirstName => {
-                quote(out);
-                out.extend_from_slice(first.bytes(raw));
-                quote(out);
-            }
-            CustomerField::LastName => {
-                quote(out);
-                out.extend_from_slice(last.bytes(raw));
-                quote(out);
-            }
-            CustomerField::FullName => {
-                quote(out);
-                out.extend_from_slice(first.bytes(raw));
-                out.push(b' ');
-                out.extend_from_slice(last.bytes(raw));
-                quote(out);
-            }
-            CustomerField::EMail => {
-                quote(out);
-                let h = self.row_hash(row, SALT_EMAIL);
-                let (f, l) = (first.email.as_bytes(), last.email.as_bytes());
-                match h % 7 {
-                    0 | 1 => [f, b".", l].iter().for_each(|p| out.extend_from_slice(p)),
-                    2 => [f, l].iter().for_each(|p| out.extend_from_slice(p)),
-                    3 => [&f[..1], b".", l]
-                        .iter()
-                        .for_each(|p| out.extend_from_slice(p)),
-                    4 => [f, b"_", l].iter().for_each(|p| out.extend_from_slice(p)),
-                    5 => {
-                        [f, b".", l].iter().for_each(|p| out.extend_from_slice(p));
-                        push_u64(10 + (h >> 8) % 90, out);
-                    }
-                    _ => {
-                        out.extend_from_slice(f);
-                        push_u64(10 + (h >> 8) % 90, out);
-                    }
-                }
-                out.push(b'@');
-                let domains = &country.email_domains;
-                out.extend_from_slice(
-                    domains[((h >> 16) % domains.len() as u64) as usize].as_bytes(),
-                );
-                quote(out);
-            }
-            CustomerField::Telephone => {
-                quote(out);
-                self.dict
-                    .write_phone(city, self.row_hash(row, SALT_PHONE), out);
-                quote(out);
-            }
-            CustomerField::DateOfBirth => {
-                quote(out);
-                write_date(self.date_of_birth_days(row), out);
-                out.extend_from_slice(b"T00:00:00Z");
-                quote(out);
-            }
-            CustomerField::Gender => match self.gender(row) {
-                Some(g) => {
-                    quote(out);
-                    out.extend_from_slice(g.as_bytes());
-                    quote(out);
-                }
-                None if !raw => out.extend_from_slice(b"null"),
-                None => {}
-            },
-            CustomerField::StreetAddress => {
-                quote(out);
-                let h = self.row_hash(row, SALT_STREET);
-                let number = 1 + (h % 1998) as u32;
-                self.dict.write_street(
-                    city,
-                    number,
-                    ((h >> 16) % 4096) as usize,
-                    ((h >> 32) % 64) as usize,
-                    raw,
-                    out,
-                );
-                quote(out);
-            }
-            CustomerField::City => {
-                let c = &self.dict.cities[city];
-                if raw {
-                    out.extend_from_slice(c.name.as_bytes());
-                } else {
-                    out.extend_from_slice(&c.name_json);
-                }
-            }
-            CustomerField::State => {
-                let c = &self.dict.cities[city];
-                if raw {
-                    out.extend_from_slice(c.state.as_bytes());
-                } else {
-                    out.extend_from_slice(&c.state_json);
-                }
-            }
-            CustomerField::Country => {
-                if raw {
-                    out.extend_from_slice(country.name.as_bytes());
-                } else {
-                    out.extend_from_slice(&country.name_json);
-                }
-            }
-            CustomerField::PostCode => {
-                quote(out);
-                self.dict
-                    .write_postcode(city, self.row_hash(row, SALT_POSTCODE), out);
-                quote(out);
-            }
-            CustomerField::CreatedOn => {
-                quote(out);
-                self.created_on(row).write_rfc3339(out);
-                quote(out);
-            }
-            CustomerField::AltKey(s) => {
-                if self.has_source(row, s) {
-                    quote(out);
-                    self.sources[s].key_codec.write(row, out);
-                    quote(out);
-                } else if !raw {
-                    out.extend_from_slice(b"null");
-                }
-            }
-        }
-    }
-
-    /// A customer field as text (`None` when absent); allocates, so off the hot path only.
-    pub fn customer_text(&self, row: u32, field: CustomerField) -> Option<String> {
-        if matches!(field, CustomerField::Gender) && self.gender(row).is_none() {
-            return None;
-        }
-        if let CustomerField::AltKey(s) = field
-            && !self.has_source(row, s)
-        {
-            return None;
-        }
-        let mut out = Vec::with_capacity(48);
-        self.write_customer_field(row, field, true, &mut out);
-        Some(String::from_utf8_lossy(&out).into_owned())
-    }
-
-    /// The first value of a business measure, computed from the data.
-    pub fn measure_initial(&self, source: MeasureSource) -> f64 {
-        let revenue = || {
-            self.total_spend_cents
-                .iter()
-                .map(|&c| f64::from(c))
-                .sum::<f64>()
-                / 100.0
-        };
-        match source {
-            MeasureSource::TotalRevenue => round2(revenue()),
-            MeasureSource::ActiveCustomers => self
-                .last_purchase_s
-                .iter()
-                .filter(|&&s| s <= ACTIVE_WINDOW_S)
-                .count() as f64,
-            MeasureSource::CustomerCount => f64::from(self.n),
-            MeasureSource::AverageOrderValue => {
-                let orders: f64 = self.purchase_count.iter().map(|&c| f64::from(c)).sum();
-                if orders == 0.0 {
-                    0.0
-                } else {
-                    round2(revenue() / orders)
-                }
-            }
-        }
-    }
-
-    /// The first values of a business measure per country, in country-table order.
-    pub fn measure_initial_by_country(&self, source: MeasureSource) -> Vec<(String, f64)> {
-        let k = self.dict.countries.len();
-        let (mut revenue, mut customers, mut active, mut orders) =
-            (vec![0f64; k], vec![0f64; k], vec![0f64; k], vec![0f64; k]);
-        for row in 0..self.n {
-            let c = self.dict.cities[self.city_index(row)].country;
-            revenue[c] += f64::from(self.total_spend_cents[row as usize]) / 100.0;
-            customers[c] += 1.0;
-            orders[c] += f64::from(self.purchase_count[row as usize]);
-            if self.last_purchase_s[row as usize] <= ACTIVE_WINDOW_S {
-                active[c] += 1.0;
-            }
-        }
-        (0..k)
-            .map(|c| {
-                let v = match source {
-                    MeasureSource::TotalRevenue => round2(revenue[c]),
-                    MeasureSource::ActiveCustomers => active[c],
-                    MeasureSource::CustomerCount => customers[c],
-                    MeasureSource::AverageOrderValue if orders[c] > 0.0 => {
-                        round2(revenue[c] / orders[c])
-                    }
-                    MeasureSource::AverageOrderValue => 0.0,
-                };
-                (self.dict.countries[c].name.to_owned(), v)
-            })
-            .collect()
     }
 
     /// Heap bytes held by the population (columns, indexes, rankings).
@@ -774,222 +400,8 @@ impl Population {
             .activity
             .as_ref()
             .map_or(ActivityKind::WebVisit, |s| s.kind);
-        let v = a.variant;
-        match kind {
-            ActivityKind::Purchase => {
-                out.extend_from_slice(b"Order of ");
-                push_u64(1 + v % 6, out);
-                out.extend_from_slice(if v.is_multiple_of(6) {
-                    b" item"
-                } else {
-                    b" items"
-                });
-            }
-            ActivityKind::Return => {
-                out.extend_from_slice(b"Return of ");
-                push_u64(1 + v % 2, out);
-                out.extend_from_slice(if v.is_multiple_of(2) {
-                    b" item"
-                } else {
-                    b" items"
-                });
-            }
-            ActivityKind::LoyaltyPoints => {
-                out.extend_from_slice(b"Earned ");
-                push_u64(u64::from(a.points), out);
-                out.extend_from_slice(b" points");
-            }
-            ActivityKind::EmailOpen => {
-                out.extend_from_slice(b"Opened: ");
-                push_json_str_inner(CAMPAIGNS[(v % CAMPAIGNS.len() as u64) as usize], out);
-            }
-            ActivityKind::WebVisit => {
-                out.extend_from_slice(b"Visited ");
-                push_json_str_inner(PAGES[(v % PAGES.len() as u64) as usize], out);
-            }
-        }
+        activities::write_title(kind, a, out);
     }
-}
-
-const CAMPAIGNS: &[&str] = &[
-    "Spring Sale",
-    "Summer Collection",
-    "Back to School",
-    "Black Friday Preview",
-    "Holiday Gift Guide",
-    "New Year, New You",
-    "Loyalty Double Points Week",
-    "Member Exclusive Offers",
-];
-
-const PAGES: &[&str] = &[
-    "/home",
-    "/sale",
-    "/new-arrivals",
-    "/account",
-    "/stores",
-    "/gift-cards",
-];
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn row_hash(row_key: u64, row: u32, salt: u64) -> u64 {
-    mix64(row_key ^ u64::from(row).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.rotate_left(40))
-}
-
-fn created_before_epoch_s(row_key: u64, row: u32) -> u32 {
-    // At least a day old, so that every activity lies strictly between creation and the epoch.
-    (86_400 + row_hash(row_key, row, SALT_CREATED) % (CREATED_SPAN_S - 86_400)) as u32
-}
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the coordinates of an activity, passed flat on a hot path"
-)]
-fn activity(
-    row_key: u64,
-    epoch: SimTime,
-    row: u32,
-    source: usize,
-    ordinal: u32,
-    count: u32,
-    kind: ActivityKind,
-    created_s: u32,
-) -> Activity {
-    let h = row_hash(
-        row_key,
-        row,
-        0x1000 + ((source as u64) << 20) + u64::from(ordinal),
-    );
-    // Stratified times: activity j falls in slot j of the customer's life, so times increase
-    // with the ordinal without sorting.
-    let slot = f64::from(created_s) / f64::from(count.max(1));
-    let within = (h >> 11) as f64 / (1u64 << 53) as f64;
-    let before_s = f64::from(created_s) - slot * (f64::from(ordinal) + within);
-    let time = epoch - SimDuration::from_millis((before_s.max(0.0) * 1000.0) as i64);
-    let (amount_cents, points) = match kind {
-        ActivityKind::Purchase | ActivityKind::Return => {
-            // Log-uniform between 8.00 and 400.00.
-            let u = (h & 0xFFFF) as f64 / 65_536.0;
-            let cents = (800.0 * (50f64).powf(u)).round() as i64;
-            let cents = if kind == ActivityKind::Return {
-                -cents
-            } else {
-                cents
-            };
-            (Some(cents), 0)
-        }
-        ActivityKind::LoyaltyPoints => (None, 10 + ((h >> 20) % 491) as u32),
-        _ => (None, 0),
-    };
-    Activity {
-        customer: row,
-        source,
-        ordinal,
-        time,
-        amount_cents,
-        points,
-        variant: h >> 24,
-    }
-}
-
-struct RowCtx<'a> {
-    row_key: u64,
-    dict: &'a Dictionaries,
-    sources: &'a [SourceInfo],
-    epoch: SimTime,
-}
-
-struct RowColumns {
-    city: u16,
-    first: u16,
-    last: u16,
-    mask: u16,
-    spend_cents: u32,
-    purchases: u16,
-    last_purchase_s: u32,
-    points: u32,
-}
-
-impl RowCtx<'_> {
-    /// Draws one customer row; fills its activity counts per source into `counts`.
-    fn row(&self, row: u32, counts: &mut [u8]) -> RowColumns {
-        let mut rng = Pcg64Mcg::seed_from_u64(row_hash(self.row_key, row, SALT_ROW));
-        let city = self.dict.pick_city(rng.next_u64());
-        let words = self.dict.words(self.dict.country_of_city(city).locale);
-        let first = rng.random_range(0..words.first.len()) as u16;
-        let last = rng.random_range(0..words.last.len()) as u16;
-        let mut mask = 0u16;
-        for (s, src) in self.sources.iter().enumerate().take(16) {
-            if rng.random_bool(src.coverage.clamp(0.0, 1.0)) {
-                mask |= 1 << s;
-            }
-        }
-        if mask == 0 && !self.sources.is_empty() {
-            // A unified profile exists only because some source has a record of it.
-            let best = (0..self.sources.len().min(16))
-                .max_by(|&a, &b| {
-                    self.sources[a]
-                        .coverage
-                        .total_cmp(&self.sources[b].coverage)
-                })
-                .unwrap_or(0);
-            mask = 1 << best;
-        }
-        let created_s = created_before_epoch_s(self.row_key, row);
-        let (mut spend, mut purchases, mut last_s, mut points) = (0i64, 0u32, u32::MAX, 0u32);
-        for (s, src) in self.sources.iter().enumerate() {
-            let Some(act) = &src.activity else { continue };
-            if mask & (1 << s) == 0 {
-                continue;
-            }
-            // Exponentially distributed counts: most customers buy a little, a few a lot.
-            let u: f64 = rng.random();
-            let c = (-act.per_customer * (1.0 - u).ln())
-                .floor()
-                .clamp(0.0, 255.0) as u32;
-            counts[s] = c as u8;
-            for j in 0..c {
-                let a = activity(self.row_key, self.epoch, row, s, j, c, act.kind, created_s);
-                if let Some(cents) = a.amount_cents {
-                    spend += cents;
-                    if act.kind == ActivityKind::Purchase {
-                        purchases += 1;
-                        let before = ((self.epoch - a.time).as_millis() / 1000).max(0) as u32;
-                        last_s = last_s.min(before);
-                    }
-                }
-                points += a.points;
-            }
-        }
-        RowColumns {
-            city: city as u16,
-            first,
-            last,
-            mask,
-            spend_cents: spend.clamp(0, i64::from(u32::MAX)) as u32,
-            purchases: purchases.min(u32::from(u16::MAX)) as u16,
-            last_purchase_s: last_s,
-            points,
-        }
-    }
-}
-
-fn prefix_sums(counts: &[u8], per_row: usize) -> Vec<u64> {
-    let rows = counts.len().checked_div(per_row).unwrap_or(0);
-    let mut prefix = Vec::with_capacity(rows + 1);
-    let mut total = 0u64;
-    prefix.push(0);
-    for row in 0..rows {
-        total += counts[row * per_row..(row + 1) * per_row]
-            .iter()
-            .map(|&c| u64::from(c))
-            .sum::<u64>();
-        prefix.push(total);
-    }
-    prefix
 }
 
 #[cfg(test)]

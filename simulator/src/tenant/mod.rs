@@ -1,5 +1,6 @@
 //! The simulated tenant: its definition (the tenant file) and its generated data.
 
+mod geography;
 pub mod names;
 pub mod schema;
 pub mod spec;

@@ -234,6 +234,19 @@ fn default_volatility() -> f64 {
     0.05
 }
 
+/// A segment's member count at its initial evaluation: `round(initial_share × customers)`, the
+/// share clamped to `[0, 1]` (an unknown index has 0 members).
+///
+/// The one source of this number: the data layer builds the initial membership with it, the
+/// event engine starts its crossing baseline there, and the harness's property laws start their
+/// reference model from it.
+pub fn initial_segment_count(spec: &TenantSpec, index: usize) -> u64 {
+    let customers = spec.customers.min(u32::MAX as usize) as u64;
+    spec.segments.get(index).map_or(0, |s| {
+        ((s.initial_share.clamp(0.0, 1.0) * customers as f64).round() as u64).min(customers)
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentRank {

@@ -429,7 +429,7 @@ fn status_reports_are_accepted_and_need_a_report_type() {
     assert_eq!(json(&v2)["version"], 2);
     let bad = request(&sim, "POST", &base, r#"{}"#);
     assert_eq!(bad.status, 400);
-    assert_eq!(sim.read().status_reports.len(), 2);
+    assert_eq!(sim.status_reports().len(), 2);
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn segment_counts_agree_across_the_api() {
     let sim = sim(1500);
     let names: Vec<String> = sim.spec.segments.iter().map(|s| s.name.clone()).collect();
     for (i, name) in names.iter().enumerate() {
-        let count = sim.read().store.live.segments[i].count;
+        let count = sim.store().live().segments[i].count;
         let entity = json(&get(&sim, &format!("data/{name}?$count=true&$top=0")));
         let filter = enc(&format!("IsMemberOfSegment('{name}')"));
         let member = json(&get(
@@ -44,7 +44,8 @@ fn segment_counts_agree_across_the_api() {
         assert_eq!(entity["@odata.count"], count, "{name}");
         assert_eq!(member["@odata.count"], count, "{name}");
     }
-    sim.write().store.set_segment_count(0, 321);
+    sim.try_with_engine(|engine, now| engine.evaluate_segment(now, &names[0], 321))
+        .unwrap();
     let entity = json(&get(&sim, &format!("data/{}?$count=true&$top=0", names[0])));
     let filter = enc(&format!("IsMemberOfSegment('{}')", names[0]));
     let member = json(&get(

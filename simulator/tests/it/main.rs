@@ -1,6 +1,7 @@
 //! Integration tests of the simulator: the API in-process (most of them) and over real sockets.
 
 mod api;
+mod architecture;
 mod connector;
 mod consistency;
 mod http;

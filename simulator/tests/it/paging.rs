@@ -16,29 +16,27 @@ struct Row<'a> {
 
 impl RowAccess for Row<'_> {
     fn value(&self, attr: AttrId) -> Value<'_> {
-        let world = self.sim.read();
-        let e = world.store.entity(self.entity);
-        world.store.value(e, self.row, attr, SimTime::DEFAULT_EPOCH)
+        let store = self.sim.store();
+        let e = store.entity(self.entity);
+        store.value(e, self.row, attr, SimTime::DEFAULT_EPOCH)
     }
 
     fn is_member(&self, segment: usize) -> bool {
-        let world = self.sim.read();
-        let e = world.store.entity(self.entity);
-        world
-            .store
+        let store = self.sim.store();
+        let e = store.entity(self.entity);
+        store
             .customer_of(e, self.row)
-            .is_some_and(|c| world.store.is_member(segment, c))
+            .is_some_and(|c| store.is_member(segment, c))
     }
 }
 
 /// The keys of every row matching `query`, by scanning the whole entity.
 fn reference(sim: &Simulator, entity_name: &str, key: &str, query: &str) -> Vec<String> {
     let (entity, schema, rows, segments) = {
-        let world = sim.read();
-        let entity = world.store.entity_index(entity_name).unwrap();
-        let e = world.store.entity(entity);
-        let segments: Vec<String> = world
-            .store
+        let store = sim.store();
+        let entity = store.entity_index(entity_name).unwrap();
+        let e = store.entity(entity);
+        let segments: Vec<String> = store
             .segment_names()
             .iter()
             .map(|s| s.to_string())
@@ -46,7 +44,7 @@ fn reference(sim: &Simulator, entity_name: &str, key: &str, query: &str) -> Vec<
         (
             entity,
             e.schema.clone(),
-            world.store.visible_len(e, SimTime::DEFAULT_EPOCH),
+            store.visible_len(e, SimTime::DEFAULT_EPOCH),
             segments,
         )
     };

@@ -1,5 +1,6 @@
-//! Seeded randomness: task durations and outcomes, back-off jitter, fault draws, and the random
-//! walks that move segment counts and measure values between refreshes.
+//! The engine's seeded-draw toolbox: task durations and outcomes, back-off jitter, fault draws,
+//! and the random walks that move segment counts and measure values between refreshes. Every
+//! owner that decides something at random draws here; nothing here knows the engine.
 //!
 //! Randomness is *keyed*, not sequential: every random choice gets its own generator, seeded from
 //! the tenant seed and the names of what is being decided (`["attempt", job id, task, attempt]`,

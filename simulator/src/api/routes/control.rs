@@ -1,0 +1,157 @@
+//! The control API (`/_sim`).
+
+use schemars::SchemaGenerator;
+
+use super::super::route::*;
+use super::super::schemas as s;
+use super::params::*;
+
+pub(super) const ROUTES: &[Route] = &[
+    control(
+        "GET",
+        "/_sim/health",
+        "simHealth",
+        "Liveness",
+        None,
+        &[sim_ok(200, "Alive.")],
+    ),
+    control(
+        "GET",
+        "/_sim/state",
+        "simState",
+        "A summary of the tenant, clock, subscriptions, jobs and deliveries",
+        None,
+        &[sim_ok(200, "The state.")],
+    ),
+    control(
+        "POST",
+        "/_sim/reset",
+        "simReset",
+        "Back to the start: data, subscriptions, jobs, deliveries, faults, call-limit state, journal",
+        None,
+        &[sim_ok(200, "Reset.")],
+    ),
+    control(
+        "GET",
+        "/_sim/clock",
+        "simClock",
+        "Read simulated time",
+        None,
+        &[sim_ok(200, "The clock.")],
+    ),
+    control(
+        "POST",
+        "/_sim/clock/advance",
+        "simClockAdvance",
+        "Move simulated time forward",
+        Some(SchemaGenerator::subschema_for::<s::ClockAdvance>),
+        &[sim_ok(200, "The clock after the move."), BAD_BODY],
+    ),
+    control(
+        "POST",
+        "/_sim/refresh",
+        "simRefresh",
+        "A full refresh now, with forced outcomes and values",
+        Some(SchemaGenerator::subschema_for::<s::SimRefresh>),
+        &[
+            sim_ok(202, "The job."),
+            BAD_BODY,
+            err(404, "An unknown name."),
+        ],
+    ),
+    control(
+        "POST",
+        "/_sim/datasources/{dataSource}/refresh",
+        "simRefreshDataSource",
+        "Refresh one data source",
+        Some(SchemaGenerator::subschema_for::<s::SimDataSourceRefresh>),
+        &[sim_ok(202, "The job."), BAD_BODY, NOT_FOUND],
+    ),
+    control(
+        "POST",
+        "/_sim/segments/{segment}/evaluate",
+        "simEvaluateSegment",
+        "A successful segment evaluation (fires crossings)",
+        Some(SchemaGenerator::subschema_for::<s::SimSegmentEvaluate>),
+        &[sim_ok(200, "The segment."), BAD_BODY, NOT_FOUND],
+    ),
+    control(
+        "POST",
+        "/_sim/measures/{measure}/evaluate",
+        "simEvaluateMeasure",
+        "A successful measure evaluation (fires crossings)",
+        Some(SchemaGenerator::subschema_for::<s::SimMeasureEvaluate>),
+        &[sim_ok(200, "The measure."), BAD_BODY, NOT_FOUND],
+    ),
+    control(
+        "GET",
+        "/_sim/journal",
+        "simJournal",
+        "Every /v1 call: time, connection, method, path, status, Retry-After",
+        None,
+        &[sim_ok(
+            200,
+            "The journal (after=N, connection=T filter it).",
+        )],
+    ),
+    control(
+        "GET",
+        "/_sim/events",
+        "simEvents",
+        "Every trigger event",
+        None,
+        &[sim_ok(200, "The events.")],
+    ),
+    control(
+        "GET",
+        "/_sim/deliveries",
+        "simDeliveries",
+        "Every delivery attempt and dead letter",
+        None,
+        &[sim_ok(200, "The deliveries.")],
+    ),
+    control(
+        "POST",
+        "/_sim/deliveries/{id}/redeliver",
+        "simRedeliver",
+        "Re-send one delivery",
+        None,
+        &[
+            sim_ok(202, "The delivery."),
+            NOT_FOUND,
+            err(409, "The delivery is still in progress."),
+        ],
+    ),
+    control(
+        "GET",
+        "/_sim/ratelimit",
+        "simRateLimit",
+        "The call-limit grading of every connection",
+        None,
+        &[sim_ok(200, "The grading.")],
+    ),
+    control(
+        "GET",
+        "/_sim/faults",
+        "simFaults",
+        "The injected faults",
+        None,
+        &[sim_ok(200, "The faults.")],
+    ),
+    control(
+        "PUT",
+        "/_sim/faults",
+        "simSetFaults",
+        "Set seeded route and delivery faults",
+        Some(SchemaGenerator::subschema_for::<s::SimFaults>),
+        &[sim_ok(200, "Set."), BAD_BODY],
+    ),
+    control(
+        "GET",
+        "/_sim/reports",
+        "simReports",
+        "The status reports received",
+        None,
+        &[sim_ok(200, "The reports.")],
+    ),
+];

@@ -1,0 +1,92 @@
+//! The catalog's objects as the engine keeps them: data sources, segments and business measures
+//! with the state their refreshes leave behind, and their evaluation records.
+
+use serde::Serialize;
+
+use crate::engine::status::RefreshState;
+use crate::engine::value::MeasureValue;
+use crate::time::SimTime;
+
+#[derive(Debug, Clone)]
+pub(crate) struct DataSourceState {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) friendly_name: String,
+    pub(crate) kind: String,
+    pub(crate) entity_names: Vec<String>,
+    pub(crate) refresh_state: RefreshState,
+    pub(crate) last_refresh: Option<SimTime>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentState {
+    pub(crate) name: String,
+    pub(crate) friendly_name: String,
+    pub(crate) description: String,
+    pub(crate) volatility: f64,
+    /// The initial count, which the random walk is pulled back toward.
+    pub(crate) anchor: u64,
+    /// The count of the last successful evaluation (the crossing baseline).
+    pub(crate) count: u64,
+    /// Whether any evaluation has succeeded (if not, the baseline is 0).
+    pub(crate) evaluated: bool,
+    pub(crate) last_success_run: Option<String>,
+    pub(crate) latest: SegmentEvaluation,
+    pub(crate) history: Vec<SegmentEvaluation>,
+    /// A segmentation task is running for it.
+    pub(crate) running: bool,
+    /// Walk steps taken (keys the random draws).
+    pub(crate) steps: u64,
+}
+
+/// One evaluation of a segment (the model's `HistoricalSegmentStats`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentEvaluation {
+    pub evaluation_date: SimTime,
+    pub entity_count: u64,
+    /// `CompletedSuccess` or `CompletedFailure`.
+    pub job_status: &'static str,
+    pub error: Option<StringInfo>,
+}
+
+/// The model's `StringInfo`: an error text and its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StringInfo {
+    pub key: &'static str,
+    pub value: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MeasureState {
+    pub(crate) name: String,
+    pub(crate) display_name: String,
+    pub(crate) description: String,
+    pub(crate) dimension: Option<String>,
+    pub(crate) volatility: f64,
+    /// Counts walk in whole units, money in cents.
+    pub(crate) whole: bool,
+    pub(crate) anchor: MeasureValue,
+    /// The value of the last successful evaluation (the crossing baseline).
+    pub(crate) value: MeasureValue,
+    pub(crate) evaluated: bool,
+    pub(crate) last_success_run: Option<String>,
+    pub(crate) last_successful: Option<SimTime>,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) latest: MeasureEvaluation,
+    pub(crate) history: Vec<MeasureEvaluation>,
+    pub(crate) outputs: Vec<(SimTime, MeasureValue)>,
+    pub(crate) running: bool,
+    pub(crate) steps: u64,
+}
+
+/// One evaluation of a measure (the model's `Evaluation`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeasureEvaluation {
+    /// `running`, `failed` or `completed`.
+    pub state: &'static str,
+    pub end_time: SimTime,
+    pub error: Option<String>,
+    pub last_successful_run_id: Option<String>,
+}

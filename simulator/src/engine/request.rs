@@ -1,0 +1,228 @@
+//! What a client asks of the lifecycle: job submissions and refreshes with their forced
+//! outcomes, counts and values; and the same request resolved against the catalog (names to
+//! indices), which is what the jobs owner plans from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::EngineError;
+use super::value::MeasureValue;
+
+/// The operation a job or task performs (the subset of the model's `operationType` the
+/// simulator runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OperationType {
+    All,
+    Ingestion,
+    Map,
+    Match,
+    Merge,
+    Measures,
+    Segmentation,
+    Export,
+}
+
+impl OperationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationType::All => "all",
+            OperationType::Ingestion => "ingestion",
+            OperationType::Map => "map",
+            OperationType::Match => "match",
+            OperationType::Merge => "merge",
+            OperationType::Measures => "measures",
+            OperationType::Segmentation => "segmentation",
+            OperationType::Export => "export",
+        }
+    }
+
+    /// Parses an `operationType` query value, case-insensitively (the docs write `Ingestion`).
+    pub fn parse(text: &str) -> Result<OperationType, EngineError> {
+        let all = [
+            OperationType::All,
+            OperationType::Ingestion,
+            OperationType::Map,
+            OperationType::Match,
+            OperationType::Merge,
+            OperationType::Measures,
+            OperationType::Segmentation,
+            OperationType::Export,
+        ];
+        all.into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| EngineError::UnsupportedOperation {
+                operation: text.to_owned(),
+            })
+    }
+}
+
+impl fmt::Display for OperationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who started a job (the model's `jobSubmissionKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SubmissionKind {
+    #[default]
+    OnDemand,
+    Scheduled,
+}
+
+/// A forced task outcome (control API and scenarios).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every attempt succeeds.
+    Success,
+    /// The first attempt fails permanently.
+    Fail,
+    /// The first attempt fails transiently; the retry succeeds (if the tenant allows a retry).
+    Transient,
+    /// The first attempt runs until the task timeout and ends `timedOut`.
+    Timeout,
+}
+
+/// A forced measure value: a number for a measure without a dimension, an object of
+/// dimension value → number for one with a dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ForcedMeasure {
+    Value(f64),
+    Values(BTreeMap<String, f64>),
+}
+
+/// What a job's tasks are forced to do instead of drawing from the tenant's rates and walks.
+/// Names are matched case-insensitively; forcing for a task the job does not run has no effect.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Forcing {
+    /// Ingestion outcome per data source name.
+    pub data_sources: BTreeMap<String, Outcome>,
+    /// Outcome of the `map`, `match`, `merge` or `export` task.
+    pub stages: BTreeMap<String, Outcome>,
+    /// Outcome of a segment's segmentation task or a measure's measures task, by name.
+    pub evaluations: BTreeMap<String, Outcome>,
+    /// The member count a segment evaluates to.
+    pub segments: BTreeMap<String, u64>,
+    /// The value a measure evaluates to.
+    pub measures: BTreeMap<String, ForcedMeasure>,
+}
+
+/// A job submission (the jobs API: `operationType`, `identifiers`, and the simulator's forcing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JobRequest {
+    pub operation_type: OperationType,
+    /// Data source names (or ids) for `ingestion`, segment names for `segmentation`, measure
+    /// names for `measures`; empty means all. Must be empty for `all`.
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+    #[serde(default)]
+    pub submission_kind: SubmissionKind,
+    #[serde(default)]
+    pub forcing: Forcing,
+}
+
+impl JobRequest {
+    pub fn new(operation_type: OperationType) -> JobRequest {
+        JobRequest {
+            operation_type,
+            identifiers: Vec::new(),
+            submission_kind: SubmissionKind::OnDemand,
+            forcing: Forcing::default(),
+        }
+    }
+
+    /// An on-demand ingestion of one data source whose (first) attempt has `outcome`.
+    pub fn ingestion_of(data_source: String, outcome: Outcome) -> JobRequest {
+        let mut req = JobRequest::new(OperationType::Ingestion);
+        req.identifiers = vec![data_source.clone()];
+        req.forcing.data_sources = BTreeMap::from([(data_source, outcome)]);
+        req
+    }
+}
+
+/// `POST /_sim/refresh`: a full refresh now. `kind` defaults to `scheduled`, since this endpoint
+/// stands in for the platform's scheduler (on-demand refreshes go through the jobs API).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RefreshRequest {
+    pub kind: SubmissionKind,
+    pub data_sources: BTreeMap<String, Outcome>,
+    pub stages: BTreeMap<String, Outcome>,
+    pub evaluations: BTreeMap<String, Outcome>,
+    pub segments: BTreeMap<String, u64>,
+    pub measures: BTreeMap<String, ForcedMeasure>,
+}
+
+impl Default for RefreshRequest {
+    fn default() -> Self {
+        RefreshRequest {
+            kind: SubmissionKind::Scheduled,
+            data_sources: BTreeMap::new(),
+            stages: BTreeMap::new(),
+            evaluations: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            measures: BTreeMap::new(),
+        }
+    }
+}
+
+impl RefreshRequest {
+    pub fn into_job_request(self) -> JobRequest {
+        JobRequest {
+            operation_type: OperationType::All,
+            identifiers: Vec::new(),
+            submission_kind: self.kind,
+            forcing: Forcing {
+                data_sources: self.data_sources,
+                stages: self.stages,
+                evaluations: self.evaluations,
+                segments: self.segments,
+                measures: self.measures,
+            },
+        }
+    }
+}
+
+/// What a task acts on: a stage of the unification, or an object of the catalog (by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target {
+    Stage,
+    DataSource(usize),
+    Segment(usize),
+    Measure(usize),
+}
+
+/// One object a job acts on, found in the catalog: its index there and the names its task shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Pick {
+    pub(super) index: usize,
+    pub(super) name: String,
+    pub(super) friendly_name: String,
+}
+
+/// Which data sources, measures and segments a job runs, in catalog order.
+#[derive(Debug, Default)]
+pub(super) struct Selection {
+    pub(super) sources: Vec<Pick>,
+    pub(super) measures: Vec<Pick>,
+    pub(super) segments: Vec<Pick>,
+}
+
+/// A [`Forcing`] with its names resolved to catalog indices, counts checked and values shaped.
+#[derive(Debug, Default)]
+pub(super) struct ResolvedForcing {
+    pub(super) sources: BTreeMap<usize, Outcome>,
+    pub(super) stages: BTreeMap<OperationType, Outcome>,
+    pub(super) segments: BTreeMap<usize, Outcome>,
+    pub(super) measures: BTreeMap<usize, Outcome>,
+    pub(super) counts: BTreeMap<usize, u64>,
+    pub(super) values: BTreeMap<usize, MeasureValue>,
+}
