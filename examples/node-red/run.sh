@@ -9,7 +9,7 @@
 #
 # Nothing is installed globally and nothing installed by hand is used: Node-RED and npm's own
 # download cache live in $INSIGHTSIM_NODE_RED_DIR (default: target/node-red in the repository).
-# Only `node` and `npm` (Node.js 18 or later) are needed on PATH.
+# Only `node`, `npm` (Node.js 18 or later) and `curl` are needed on PATH.
 #
 # The flow reads, from the environment Node-RED is started with (defaults in brackets):
 #   INSIGHTSIM_API_URL     the simulator `insightsim run` serves [http://127.0.0.1:8080]
@@ -141,7 +141,7 @@ case "${1:-}" in
     stop) stop ;;
     status) status ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
