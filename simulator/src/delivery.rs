@@ -1,5 +1,7 @@
-//! Sending webhook deliveries over HTTP (the async shell of the engine's delivery state machine).
+//! Sending webhook deliveries over HTTP (the async shell of the engine's delivery state machine),
+//! and [`perform`], which every shell uses to honour a fault the engine injected into an attempt.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,8 +37,13 @@ impl Sender {
         }
     }
 
-    /// POSTs one attempt; gives up after `timeout` (wall time).
+    /// POSTs one attempt (honouring an injected fault, see [`perform`]); gives up after
+    /// `timeout` (wall time).
     pub async fn send(&self, attempt: &DeliveryAttempt, timeout: Duration) -> AttemptResult {
+        perform(attempt, self.post(attempt, timeout)).await
+    }
+
+    async fn post(&self, attempt: &DeliveryAttempt, timeout: Duration) -> AttemptResult {
         if attempt.url.starts_with("https://") {
             return AttemptResult::ConnectionError(
                 "insightsim delivers over plain http only; use an http:// NotificationUrl"
@@ -64,6 +71,28 @@ impl Sender {
             Err(_) => AttemptResult::Timeout,
             Ok(Ok(status)) => AttemptResult::Status(status),
             Ok(Err(e)) => AttemptResult::ConnectionError(error_chain(&e)),
+        }
+    }
+}
+
+/// Performs one attempt with `send` (which reaches the endpoint and returns its answer),
+/// honouring the fault the engine injected into it, if any: a refused connection never calls
+/// `send`; a lost answer or a timeout after sending lets the endpoint handle the request, then
+/// reports the failure the platform saw instead of the endpoint's answer. The `serve` driver,
+/// the harness's HTTP deliveries and its in-process flows all go through here, so a fault means
+/// the same to each.
+pub async fn perform(
+    attempt: &DeliveryAttempt,
+    send: impl Future<Output = AttemptResult>,
+) -> AttemptResult {
+    match attempt.fault {
+        None => send.await,
+        Some(fault) => {
+            if fault.reaches_endpoint() {
+                // The endpoint's answer is what gets lost.
+                let _answered = send.await;
+            }
+            fault.observed()
         }
     }
 }

@@ -79,6 +79,51 @@ pub enum FaultKind {
     LateReplay,
 }
 
+/// A fault injected into one delivery *attempt* (the first of an event's delivery): the
+/// endpoint's answer is replaced by a failure, so the platform retries. Both shells honour it
+/// the same way, through [`crate::delivery::perform`]: the engine only marks the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum AttemptFault {
+    /// The connection is refused: the request never reaches the endpoint.
+    Refuse,
+    /// The endpoint gets the request and handles it, but its answer is lost: the platform sees
+    /// this status instead (a `5xx` from a gateway in between).
+    AnswerLost { status: u16 },
+    /// The endpoint gets the request and handles it, but the platform times out before the
+    /// answer arrives.
+    TimeoutAfterSend,
+}
+
+impl AttemptFault {
+    /// Whether the request reaches the endpoint at all.
+    pub fn reaches_endpoint(self) -> bool {
+        !matches!(self, AttemptFault::Refuse)
+    }
+
+    /// What the platform records, whatever the endpoint answered.
+    pub fn observed(self) -> AttemptResult {
+        match self {
+            AttemptFault::Refuse => AttemptResult::ConnectionError("connection refused".to_owned()),
+            AttemptFault::AnswerLost { status } => AttemptResult::Status(status),
+            AttemptFault::TimeoutAfterSend => AttemptResult::Timeout,
+        }
+    }
+
+    /// The fault in words, for the journal (`status 500 (injected: the answer was lost)`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            AttemptFault::Refuse => "injected: the connection was refused",
+            AttemptFault::AnswerLost { .. } => {
+                "injected: the endpoint handled it, its answer was lost"
+            }
+            AttemptFault::TimeoutAfterSend => {
+                "injected: the endpoint handled it, the answer came too late"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Delivery {
     pub(super) id: String,
@@ -87,6 +132,8 @@ pub(super) struct Delivery {
     pub(super) phase: Phase,
     pub(super) attempts: Vec<AttemptRecord>,
     pub(super) fault: Option<FaultKind>,
+    /// Injected into its first attempt.
+    pub(super) attempt_fault: Option<AttemptFault>,
     pub(super) redelivery_of: Option<String>,
     pub(super) reason: Option<String>,
     /// Whether it takes part in its subscription's FIFO (re-sends do not).
@@ -105,6 +152,9 @@ pub struct AttemptRecord {
     /// `status 200`, `timeout`, `connection error: ...`; null while in flight.
     pub result: Option<String>,
     pub next_attempt_at: Option<SimTime>,
+    /// A fault injected into this attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<AttemptFault>,
 }
 
 /// A delivery in the journal (`GET /_sim/deliveries`).
@@ -144,6 +194,9 @@ pub struct DeliveryAttempt {
     pub headers: Vec<(String, String)>,
     /// Give up on the request after this long and report [`AttemptResult::Timeout`].
     pub timeout: SimDuration,
+    /// A fault to inject into this attempt: the shell performs the attempt through
+    /// [`crate::delivery::perform`], which honours it.
+    pub fault: Option<AttemptFault>,
 }
 
 /// How an attempt went.
@@ -249,21 +302,28 @@ impl RetryPolicy {
 impl Engine {
     /// Creates the deliveries of a new event (with any faults planned for it) and sends what
     /// its subscription's FIFO allows.
+    ///
+    /// Reordering: an event planned for it is held back while nothing else is held; the next
+    /// event of the subscription then overtakes it (it is queued first, and is not held itself,
+    /// even if it was planned to be), and the held one follows. So `reorder = 1.0` swaps
+    /// consecutive pairs (`ev2, ev1, ev4, ev3, …`), and an event held with no next one is
+    /// released after `holdMax`.
     pub(super) fn deliver_event(&mut self, now: SimTime, e: usize) {
         let s = self.events[e].subscription;
         let plan = self.events[e].faults;
-        let first = self.new_delivery(now, e, plan.reorder.map(|_| FaultKind::Reorder), true, None);
+        let overtakes = !self.subscriptions[s].held.is_empty();
+        let hold = plan.reorder.filter(|_| !overtakes);
+        let first = self.new_delivery(now, e, hold.map(|_| FaultKind::Reorder), true, None);
+        self.deliveries[first].attempt_fault = plan.attempt;
         let mut batch = vec![first];
         if plan.duplicate {
             batch.push(self.new_delivery(now, e, Some(FaultKind::Duplicate), true, None));
         }
-        if let Some(hold_max) = plan.reorder {
-            // Reordering never nests: anything already held goes out first.
+        if let Some(hold_max) = hold {
             self.counters.holds += 1;
             let hold = self.counters.holds;
             let sub = &mut self.subscriptions[s];
-            let earlier = std::mem::replace(&mut sub.held, batch);
-            sub.fifo.extend(earlier);
+            sub.held = batch;
             sub.hold = hold;
             self.queue.push(
                 now + hold_max,
@@ -273,6 +333,7 @@ impl Engine {
                 },
             );
         } else {
+            // This event goes first; anything held follows it.
             let sub = &mut self.subscriptions[s];
             sub.fifo.extend(batch);
             let held = std::mem::take(&mut sub.held);
@@ -298,6 +359,7 @@ impl Engine {
             phase: Phase::Queued,
             attempts: Vec::new(),
             fault,
+            attempt_fault: None,
             redelivery_of,
             reason: None,
             ordered,
@@ -321,12 +383,14 @@ impl Engine {
         let delivery = &mut self.deliveries[d];
         let attempt = delivery.attempts.len() as u32 + 1;
         delivery.phase = Phase::InFlight;
+        let fault = delivery.attempt_fault.filter(|_| attempt == 1);
         delivery.attempts.push(AttemptRecord {
             attempt,
             attempt_id,
             at: now,
             result: None,
             next_attempt_at: None,
+            fault,
         });
         self.in_flight.insert(attempt_id, d);
         let attempt = self.attempt_for(d);
@@ -336,10 +400,10 @@ impl Engine {
     /// The HTTP request of delivery `d`'s latest attempt.
     fn attempt_for(&self, d: usize) -> DeliveryAttempt {
         let delivery = &self.deliveries[d];
-        let (attempt, attempt_id) = delivery
+        let (attempt, attempt_id, fault) = delivery
             .attempts
             .last()
-            .map_or((0, 0), |a| (a.attempt, a.attempt_id));
+            .map_or((0, 0, None), |a| (a.attempt, a.attempt_id, a.fault));
         let event = &self.events[delivery.event];
         let sub = &self.subscriptions[delivery.subscription].public;
         let headers = vec![
@@ -366,6 +430,7 @@ impl Engine {
             attempt,
             headers,
             timeout: self.policy.attempt_timeout,
+            fault,
         }
     }
 
@@ -404,7 +469,10 @@ impl Engine {
         let delivery = &mut self.deliveries[d];
         let attempts = delivery.attempts.len() as u32;
         if let Some(last) = delivery.attempts.last_mut() {
-            last.result = Some(result.describe());
+            last.result = Some(match last.fault {
+                Some(fault) => format!("{} ({})", result.describe(), fault.describe()),
+                None => result.describe(),
+            });
         }
         if result.is_success() {
             delivery.phase = Phase::Delivered;

@@ -1,5 +1,7 @@
 //! Delivery faults (SPEC 3.9): duplicates, reordering and late replays, seeded, so a harness
-//! can check that a flow is idempotent and order-tolerant.
+//! can check that a flow is idempotent and order-tolerant; and failures of an event's first
+//! attempt (a refused connection, an answer lost after the flow handled the event, a timeout
+//! after sending), so that it can check that a flow handles the platform's retries.
 //!
 //! The configuration arrives as JSON on `PUT /_sim/faults` under a `deliveries` key, or from a
 //! scenario file:
@@ -7,7 +9,8 @@
 //! ```json
 //! {"rules": [
 //!   {"trigger": "segment-threshold-crossed", "duplicate": 1.0, "first": 2},
-//!   {"reorder": 0.2, "lateReplay": 0.1, "lateAfter": "10m"}
+//!   {"reorder": 0.2, "lateReplay": 0.1, "lateAfter": "10m"},
+//!   {"trigger": "unification-completed", "answerLost": 1.0, "answerLostStatus": 502}
 //! ]}
 //! ```
 //!
@@ -17,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::delivery::FaultKind;
+use super::delivery::{AttemptFault, FaultKind};
 use super::error::EngineError;
 use super::state::Engine;
 use super::triggers::Trigger;
@@ -40,12 +43,23 @@ pub struct DeliveryFaultRule {
     /// Probability that the event is delivered twice (the copy right after the original).
     pub duplicate: f64,
     /// Probability that the event is held back and delivered after the next event of its
-    /// subscription (or after `holdMax`, if no next event comes).
+    /// subscription (or after `holdMax`, if no next event comes). The next event overtakes it
+    /// and is not held itself, so `1.0` swaps consecutive pairs of events.
     pub reorder: f64,
     /// Probability that the event is sent again `lateAfter` after it was delivered.
     pub late_replay: f64,
     pub late_after: SimDuration,
     pub hold_max: SimDuration,
+    /// Probability that the first attempt's connection is refused (the flow never sees it).
+    pub refuse: f64,
+    /// Probability that the flow gets and handles the first attempt but its answer is lost:
+    /// the platform sees `answerLostStatus` instead, and retries.
+    pub answer_lost: f64,
+    /// The status the platform sees for a lost answer (default 500).
+    pub answer_lost_status: u16,
+    /// Probability that the flow gets and handles the first attempt but the platform times out
+    /// before the answer arrives, and retries.
+    pub timeout_after_send: f64,
     /// Apply to the first N matching events only (counted from when the faults were set).
     pub first: Option<u32>,
 }
@@ -59,6 +73,10 @@ impl Default for DeliveryFaultRule {
             late_replay: 0.0,
             late_after: SimDuration::from_mins(5),
             hold_max: SimDuration::from_mins(1),
+            refuse: 0.0,
+            answer_lost: 0.0,
+            answer_lost_status: 500,
+            timeout_after_send: 0.0,
             first: None,
         }
     }
@@ -84,6 +102,9 @@ impl DeliveryFaults {
                 ("duplicate", rule.duplicate),
                 ("reorder", rule.reorder),
                 ("lateReplay", rule.late_replay),
+                ("refuse", rule.refuse),
+                ("answerLost", rule.answer_lost),
+                ("timeoutAfterSend", rule.timeout_after_send),
             ] {
                 if !(0.0..=1.0).contains(&p) {
                     return Err(EngineError::invalid(
@@ -91,6 +112,15 @@ impl DeliveryFaults {
                         format!("{p} is not a probability; use a number from 0 to 1"),
                     ));
                 }
+            }
+            if !(100..=599).contains(&rule.answer_lost_status) {
+                return Err(EngineError::invalid(
+                    format!("rules[{i}].answerLostStatus"),
+                    format!(
+                        "{} is not an HTTP status; use 500 to 599 (retried) or another status from 100 to 599",
+                        rule.answer_lost_status
+                    ),
+                ));
             }
             if rule.late_after < SimDuration::ZERO || rule.hold_max < SimDuration::ZERO {
                 return Err(EngineError::invalid(
@@ -117,6 +147,8 @@ pub(super) struct FaultPlan {
     pub(super) reorder: Option<SimDuration>,
     /// Replayed this long after delivery.
     pub(super) late_replay: Option<SimDuration>,
+    /// Injected into the first attempt.
+    pub(super) attempt: Option<AttemptFault>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -165,10 +197,23 @@ impl Engine {
         let rule = &self.faults.config.rules[r];
         let draw =
             |kind: &str, p: f64| p > 0.0 && walk::unit(self.seed, &["fault", event_id, kind]) < p;
+        // One attempt fault at most: the first drawn, in this order.
+        let attempt = if draw("refuse", rule.refuse) {
+            Some(AttemptFault::Refuse)
+        } else if draw("answerLost", rule.answer_lost) {
+            Some(AttemptFault::AnswerLost {
+                status: rule.answer_lost_status,
+            })
+        } else if draw("timeoutAfterSend", rule.timeout_after_send) {
+            Some(AttemptFault::TimeoutAfterSend)
+        } else {
+            None
+        };
         FaultPlan {
             duplicate: draw("duplicate", rule.duplicate),
             reorder: draw("reorder", rule.reorder).then_some(rule.hold_max),
             late_replay: draw("lateReplay", rule.late_replay).then_some(rule.late_after),
+            attempt,
         }
     }
 
@@ -276,6 +321,20 @@ mod tests {
     }
 
     #[test]
+    fn reordering_every_event_swaps_consecutive_pairs() {
+        // The second overtakes the first (and is not held itself); the third is held and,
+        // with no fourth, released after holdMax.
+        check(
+            json!([{"reorder": 1.0, "holdMax": "1h"}]),
+            &[
+                (1, None),
+                (0, Some(FaultKind::Reorder)),
+                (2, Some(FaultKind::Reorder)),
+            ],
+        );
+    }
+
+    #[test]
     fn a_held_event_is_released_when_no_next_event_comes() {
         check(
             json!([{"reorder": 1.0, "holdMax": "5s"}]),
@@ -320,6 +379,90 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("full-refresh-completed"), "{err}");
         assert!(serde_json::from_value::<DeliveryFaults>(json!({"rules": [{"dupe": 1}]})).is_err());
+    }
+
+    /// One crossing under `rules`, each attempt answered 202 by the endpoint unless a fault
+    /// says otherwise (as the shells do, through `crate::delivery::perform`); returns what the
+    /// endpoint saw (`true`: the request reached it) and the journal's results.
+    fn attempts_under(rules: serde_json::Value) -> (Vec<(u32, bool)>, Vec<String>) {
+        let mut engine = testkit::engine();
+        engine.set_delivery_faults(faults(rules)).unwrap();
+        engine
+            .subscribe(
+                T0,
+                "segment-threshold-crossed",
+                &testkit::hook(json!({"segmentName": "ChurnRisk", "threshold": 0})),
+            )
+            .unwrap();
+        engine.evaluate_segment(T0, "ChurnRisk", 0).unwrap();
+        engine.evaluate_segment(T0, "ChurnRisk", 5).unwrap();
+        let mut seen = Vec::new();
+        testkit::drive(&mut engine, T0 + SimDuration::from_hours(1), &mut |a| {
+            let reached = a.fault.is_none_or(AttemptFault::reaches_endpoint);
+            seen.push((a.attempt, reached));
+            a.fault
+                .map_or(super::super::delivery::AttemptResult::Status(202), |f| {
+                    f.observed()
+                })
+        });
+        let journal = engine.deliveries();
+        assert_eq!(journal.len(), 1);
+        assert_eq!(journal[0].status, DeliveryStatus::Delivered);
+        let results = journal[0]
+            .attempts
+            .iter()
+            .map(|a| a.result.clone().unwrap_or_default())
+            .collect();
+        (seen, results)
+    }
+
+    #[test]
+    fn a_lost_answer_is_retried_after_the_flow_handled_the_first_attempt() {
+        let (seen, results) = attempts_under(json!([{"answerLost": 1.0, "answerLostStatus": 502}]));
+        assert_eq!(seen, [(1, true), (2, true)]);
+        assert_eq!(
+            results,
+            [
+                "status 502 (injected: the endpoint handled it, its answer was lost)",
+                "status 202"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_timeout_after_sending_is_retried_after_the_flow_handled_the_first_attempt() {
+        let (seen, results) = attempts_under(json!([{"timeoutAfterSend": 1.0}]));
+        assert_eq!(seen, [(1, true), (2, true)]);
+        assert_eq!(
+            results[0],
+            "timeout (injected: the endpoint handled it, the answer came too late)"
+        );
+    }
+
+    #[test]
+    fn a_refused_first_attempt_never_reaches_the_flow_and_is_retried() {
+        let (seen, results) = attempts_under(json!([{"refuse": 1.0}]));
+        assert_eq!(seen, [(1, false), (2, true)]);
+        assert_eq!(
+            results[0],
+            "connection error: connection refused (injected: the connection was refused)"
+        );
+    }
+
+    #[test]
+    fn an_answer_lost_status_must_be_an_http_status() {
+        let mut engine = testkit::engine();
+        let err = engine
+            .set_delivery_faults(faults(json!([{"answerLost": 1.0, "answerLostStatus": 42}])))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("rules[0].answerLostStatus"),
+            "{err}"
+        );
+        let err = engine
+            .set_delivery_faults(faults(json!([{"refuse": 1.5}])))
+            .unwrap_err();
+        assert!(err.to_string().contains("rules[0].refuse"), "{err}");
     }
 
     #[test]

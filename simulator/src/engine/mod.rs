@@ -55,8 +55,8 @@ pub use catalog::{
     SegmentEvaluation, SegmentView, StringInfo, data_source_id, initial_segment_count,
 };
 pub use delivery::{
-    AttemptRecord, AttemptResult, DeliveryAttempt, DeliveryStatus, DeliveryView, FaultKind,
-    RetryKind, RetryPolicy,
+    AttemptFault, AttemptRecord, AttemptResult, DeliveryAttempt, DeliveryStatus, DeliveryView,
+    FaultKind, RetryKind, RetryPolicy,
 };
 pub use error::EngineError;
 pub use faults::{DeliveryFaultRule, DeliveryFaults};
