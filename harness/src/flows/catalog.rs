@@ -68,7 +68,7 @@ pub fn reference_flows() -> Vec<FlowFactory> {
         },
         FlowFactory {
             name: "email-polls-segment-counts",
-            description: "e-mails about segment counts found by polling once a minute instead of using the trigger",
+            description: "e-mails about segment counts found by polling every 15 minutes instead of using the trigger",
             broken: Some(
                 "polls instead of subscribing: e-mails on every poll above the threshold, not once per upward crossing",
             ),

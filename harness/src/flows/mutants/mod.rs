@@ -26,7 +26,7 @@ mod refresh_succeeded;
 mod segment;
 mod unification;
 
-pub use model::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+pub use model::{Catch, MistakeClass, Mutant};
 
 /// Every mutant, family by family (the trigger of the reference flow they break).
 pub fn all() -> Vec<Mutant> {
