@@ -26,8 +26,9 @@ enum Command {
     Load(commands::load::LoadArgs),
     /// Run a reference flow as a process (started by `run --flow-cmd`); --list shows them.
     Flow(commands::flow::FlowArgs),
-    /// Print the JSON Schema of the scenario file format.
-    Schema,
+    /// Print the JSON Schema of the scenario file format (or, with `manifest`, of a flow's
+    /// manifest).
+    Schema(commands::schema::SchemaArgs),
     /// Print the demo tenant file (a starting point for --tenant).
     Tenant,
 }
@@ -38,8 +39,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Run(args) => commands::run::run(*args),
         Command::Load(args) => commands::load::run(args),
-        Command::Schema => {
-            println!("{}", harness::scenario::schema());
+        Command::Schema(args) => {
+            println!("{}", commands::schema::run(&args));
             Ok(exit::SUCCESS)
         }
         Command::Flow(args) => commands::flow::run(args),

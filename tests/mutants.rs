@@ -9,6 +9,9 @@
 //!   declared trigger or a snapshot), and each catch it commits to (`caught_by`: a case and the
 //!   check that fires there) does fire. A catch by another check, or none, fails the trial, as
 //!   wasmtime's `should_fail` tests do.
+//! - `message::<mistake>`: the three mistakes of issue 9's "done when" — a flow wired to the
+//!   wrong trigger, one posting to the wrong destination, an export that drops rows downstream —
+//!   each fail with a message that names the mistake.
 //! - `docs::suite-md`: `docs/suite.md` — the cases, the mutation score and the catch matrix
 //!   (variant × case, with the checks that fire) — is what these runs produce. `UPDATE_DOCS=1`
 //!   rewrites it; otherwise a difference fails, so the page cannot drift from the suite.
@@ -172,6 +175,61 @@ fn mutant_trial(
                 missed.join("\n")
             )
             .into())
+        }
+    })
+}
+
+/// (trial name, variant, case, check, what its `actual` must say).
+const MESSAGES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "wrong-trigger",
+        "teams-wired-to-refresh-succeeded",
+        "datasource/refresh-failed-fires-on-permanent-failure",
+        "manifest.declared-trigger",
+        "declared datasource-refresh-failed, subscribed datasource-refresh-succeeded: the flow is wired to the wrong trigger",
+    ),
+    (
+        "wrong-destination",
+        "email-on-refresh-failure",
+        "datasource/refresh-failed-fires-on-permanent-failure",
+        "effect.destination",
+        "1 e-mail and 0 Teams messages: the flow posts to the wrong destination (e-mail, expected Teams)",
+    ),
+    (
+        "export-drops-rows",
+        "export-drops-the-last-row-of-each-page",
+        "paging/export-visits-every-customer-once",
+        "export.rows-downstream-once",
+        "rows 99, 199, 299 and 21 more ranges (24 of 2,345 rows of Customer, by CustomerId) were fetched but never reached the HTTP sink: the export loses rows on the way to its target",
+    ),
+];
+
+fn message_trial(
+    rt: Arc<Runtime>,
+    suite: &Suite,
+    (name, variant, case, check, says): (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ),
+) -> Trial {
+    let case = suite.cases.iter().find(|c| c.id == case).cloned();
+    Trial::test(format!("message::{name}"), move || {
+        let case = case.ok_or_else(|| Failed::from(format!("no case in scenarios/ for {name}")))?;
+        let flow = harness::flows::find_flow(variant).map_err(|e| Failed::from(e.to_string()))?;
+        let mut session = Session::start(
+            rt.handle(),
+            FlowUnderTest::InProcess(flow),
+            RunOptions::default(),
+        )
+        .map_err(|e| Failed::from(e.to_string()))?;
+        let result = session.run_case(&case);
+        match result.failures.iter().find(|f| f.check == check) {
+            Some(f) if f.actual == says => Ok(()),
+            Some(f) => Err(format!("{check} says:\n  {}\nexpected:\n  {says}", f.actual).into()),
+            None => Err(format!("{check} did not fire; failures: {:#?}", result.failures).into()),
         }
     })
 }
@@ -388,6 +446,11 @@ fn main() {
         .enumerate()
         .map(|(i, v)| mutant_trial(rt.clone(), rows.clone(), i, *v, cases.clone()))
         .collect();
+    trials.extend(
+        MESSAGES
+            .iter()
+            .map(|m| message_trial(rt.clone(), &suite, *m)),
+    );
     trials.push(docs_trial(rt, rows, variants, suite));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -465,6 +465,89 @@ mod tests {
         assert_eq!(m.destination(&[]), None);
     }
 
+    /// The echo fields are the scalar fields of the payloads the engine really sends (but the
+    /// delivery's own `eventType`, `subscriptionId`, `instanceId`): a payload that gains or
+    /// loses a field fails here.
+    #[test]
+    fn echo_fields_are_the_scalar_fields_of_each_triggers_payload() {
+        use std::collections::BTreeSet;
+
+        use serde_json::json;
+        use simulator::engine::{AttemptResult, Effect, Engine, Initial, Outcome, RefreshRequest};
+        use simulator::tenant::TenantSpec;
+        use simulator::time::{SimDuration, SimTime};
+
+        let mut spec = TenantSpec::demo();
+        spec.refresh.schedule_enabled = false;
+        let t0 = SimTime::DEFAULT_EPOCH;
+        let mut engine = Engine::new(&spec, spec.seed, t0, Initial::default());
+        let hook = "http://127.0.0.1:9000/hook";
+        for (trigger, inputs) in [
+            ("datasource-refresh-failed", json!({})),
+            ("datasource-refresh-succeeded", json!({})),
+            (
+                "segment-threshold-crossed",
+                json!({"segmentName": "ChurnRisk", "threshold": 0}),
+            ),
+            (
+                "measure-threshold-crossed",
+                json!({"measureName": "TotalRevenue", "threshold": 1}),
+            ),
+            ("full-refresh-completed", json!({})),
+            ("unification-completed", json!({})),
+        ] {
+            let mut body = inputs;
+            body["NotificationUrl"] = json!(hook);
+            engine.subscribe(t0, trigger, &body).unwrap();
+        }
+        engine.evaluate_segment(t0, "ChurnRisk", 0).unwrap();
+        engine.evaluate_segment(t0, "ChurnRisk", 5).unwrap();
+        engine.evaluate_measure(t0, "TotalRevenue", 0.0).unwrap();
+        engine.evaluate_measure(t0, "TotalRevenue", 10.0).unwrap();
+        let mut request = RefreshRequest::default();
+        request.data_sources.insert("PoS".into(), Outcome::Fail);
+        engine.refresh(t0, request).unwrap();
+        let mut pending = engine.run_until(t0);
+        loop {
+            for effect in std::mem::take(&mut pending) {
+                if let Effect::Deliver(a) = effect {
+                    let now = engine.now();
+                    pending.extend(engine.delivery_result(
+                        now,
+                        a.attempt_id,
+                        AttemptResult::Status(200),
+                    ));
+                }
+            }
+            match engine
+                .next_due()
+                .filter(|t| *t < t0 + SimDuration::from_hours(2))
+            {
+                Some(t) => pending.extend(engine.run_until(t)),
+                None => break,
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for event in engine.events() {
+            let payload = serde_json::to_value(&event.payload).unwrap();
+            let scalars: BTreeSet<&str> = payload
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, v)| {
+                    !v.is_array()
+                        && !v.is_object()
+                        && !matches!(k.as_str(), "eventType" | "subscriptionId" | "instanceId")
+                })
+                .map(|(k, _)| k.as_str())
+                .collect();
+            let listed: BTreeSet<&str> = echo_fields(event.trigger).iter().copied().collect();
+            assert_eq!(scalars, listed, "{}", event.trigger.id());
+            seen.insert(event.trigger.id());
+        }
+        assert_eq!(seen.len(), 6, "every trigger fired: {seen:?}");
+    }
+
     #[test]
     fn the_schema_names_the_manifest_and_its_keys() {
         let schema = Manifest::schema();

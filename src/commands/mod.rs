@@ -2,6 +2,8 @@
 
 pub mod flow;
 pub mod load;
+pub mod manifest_args;
 pub mod run;
+pub mod schema;
 pub mod serve;
 pub mod tenant_args;

@@ -200,3 +200,142 @@ impl Delivered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use simulator::SimTime;
+
+    use super::*;
+    use crate::replay::sinks::SinkCall;
+
+    fn scenario(trigger: &str) -> Scenario {
+        let mut s: Scenario = toml::from_str(&format!(
+            "format = 1\nid = \"x\"\nrequirement = \"MUST\"\n[[subscriptions]]\ntrigger = \"{trigger}\"\n"
+        ))
+        .unwrap();
+        s.expect.effects = Some(Count::default());
+        s
+    }
+
+    fn manifest(effect: &str) -> Manifest {
+        Manifest::parse(&format!(
+            "[[handles]]\ntrigger = \"datasource-refresh-failed\"\neffect = \"{effect}\""
+        ))
+        .unwrap()
+    }
+
+    fn run(sinks: &[SinkKind]) -> CaseRun {
+        CaseRun {
+            sink_calls: sinks
+                .iter()
+                .map(|&sink| SinkCall {
+                    sink,
+                    at: SimTime(0),
+                    method: "POST".into(),
+                    path: "/".into(),
+                    body: "{}".into(),
+                    json: None,
+                })
+                .collect(),
+            ..CaseRun::default()
+        }
+    }
+
+    /// The checks that fail, with their `actual`.
+    fn check_effects(
+        count: Count,
+        sinks: &[SinkKind],
+        effect: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let s = scenario("datasource-refresh-failed");
+        let m = effect.map(manifest);
+        check(&count, &s, &run(sinks), m.as_ref())
+            .into_iter()
+            .map(|f| (f.check, f.actual))
+            .collect()
+    }
+
+    fn exactly(n: u64) -> Count {
+        Count {
+            count: Some(n),
+            ..Count::default()
+        }
+    }
+
+    #[test]
+    fn an_effect_at_another_destination_is_named_as_the_wrong_destination_only() {
+        let failures = check_effects(exactly(1), &[SinkKind::Email], Some("teams"));
+        assert_eq!(
+            failures,
+            [(
+                "effect.destination".to_owned(),
+                "1 e-mail and 0 Teams messages: the flow posts to the wrong destination (e-mail, expected Teams)".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn effects_are_counted_at_the_declared_destination() {
+        assert_eq!(
+            check_effects(exactly(1), &[SinkKind::Teams], Some("teams")),
+            []
+        );
+        let failures = check_effects(
+            exactly(1),
+            &[SinkKind::Teams, SinkKind::Teams],
+            Some("teams"),
+        );
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, "expect.effects");
+        assert!(
+            failures[0]
+                .1
+                .starts_with("2 Teams messages; no event was delivered"),
+            "{failures:?}"
+        );
+        // Too few at the destination and one elsewhere: both are wrong.
+        let failures = check_effects(exactly(2), &[SinkKind::Http], Some("teams"));
+        let checks: Vec<&str> = failures.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(checks, ["effect.destination", "expect.effects"]);
+    }
+
+    #[test]
+    fn with_no_effect_expected_an_effect_anywhere_is_one_too_many() {
+        let failures = check_effects(exactly(0), &[SinkKind::Email], Some("teams"));
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].0, "expect.effects");
+        assert!(failures[0].1.starts_with("1 sink call"), "{failures:?}");
+    }
+
+    #[test]
+    fn without_a_manifest_every_sink_call_is_an_effect() {
+        assert_eq!(
+            check_effects(exactly(2), &[SinkKind::Email, SinkKind::Http], None),
+            []
+        );
+    }
+
+    #[test]
+    fn a_declared_trigger_the_flow_did_not_subscribe_to_names_the_wrong_trigger() {
+        let s = scenario("datasource-refresh-failed");
+        let mut r = run(&[]);
+        let none = declared_triggers(&s, &r, &manifest("teams"));
+        assert_eq!(
+            none[0].actual,
+            "declared datasource-refresh-failed, subscribed to nothing: the flow never turned its trigger on"
+        );
+        r.subscriptions.push(simulator::engine::Subscription {
+            id: "s1".into(),
+            trigger: simulator::engine::Trigger::DataSourceRefreshSucceeded,
+            notification_url: String::new(),
+            inputs: Default::default(),
+            created_at: SimTime(0),
+            deleted_at: None,
+        });
+        let wrong = declared_triggers(&s, &r, &manifest("teams"));
+        assert_eq!(
+            wrong[0].actual,
+            "declared datasource-refresh-failed, subscribed datasource-refresh-succeeded: the flow is wired to the wrong trigger"
+        );
+    }
+}

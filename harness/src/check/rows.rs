@@ -101,3 +101,67 @@ fn tokens(body: &str) -> impl Iterator<Item = &str> {
     body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         .filter(|t| !t.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use simulator::SimTime;
+
+    use super::*;
+    use crate::replay::EntityKeys;
+    use crate::replay::sinks::SinkCall;
+
+    fn run(bodies: &[&str]) -> CaseRun {
+        let mut run = CaseRun::default();
+        run.entity_keys.insert(
+            "Customer".into(),
+            EntityKeys {
+                key: "CustomerId".into(),
+                keys: (0..10).map(|i| format!("c{i:02}ab")).collect(),
+            },
+        );
+        run.sink_calls = bodies
+            .iter()
+            .map(|b| SinkCall {
+                sink: SinkKind::Http,
+                at: SimTime(0),
+                method: "POST".into(),
+                path: "/http".into(),
+                body: (*b).to_owned(),
+                json: None,
+            })
+            .collect();
+        run
+    }
+
+    fn actual(bodies: &[&str]) -> Option<String> {
+        check("Customer", &run(bodies), Some(SinkKind::Http))
+            .pop()
+            .map(|f| f.actual)
+    }
+
+    #[test]
+    fn rows_are_found_by_their_keys_whatever_the_body_shape() {
+        let csv = "CustomerId,Name\nc00ab,A\nc01ab,B\nc02ab,C\nc03ab,D\nc04ab,E\n";
+        let json = r#"{"ids":["c05ab","c06ab"],"more":[{"id":"c07ab","again":"c07ab"}]}"#;
+        assert_eq!(actual(&[csv, json, "c08ab c09ab"]), None);
+    }
+
+    #[test]
+    fn lost_repeated_and_unfetched_rows_are_named_as_ranges() {
+        let lost = actual(&["c00ab c01ab c02ab c03ab c04ab c05ab c06ab"]).unwrap();
+        assert_eq!(
+            lost, "rows 7..9 (3 of 10) were never fetched, so never exported",
+            "nothing was fetched through the API in this run"
+        );
+        let twice = actual(&[
+            "c00ab c01ab c02ab c03ab c04ab",
+            "c05ab c06ab c07ab c08ab c09ab",
+            "c03ab",
+        ])
+        .unwrap();
+        assert_eq!(
+            twice,
+            "rows 3 (1 of 10) reached the HTTP sink more than once (up to 2 times): the export sends rows again"
+        );
+    }
+}

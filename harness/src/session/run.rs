@@ -184,22 +184,7 @@ impl Session {
     /// When most of the cases for the flow were skipped, what to say: a flow wired to the wrong
     /// trigger passes a run in which nearly everything is skipped.
     pub fn skip_warning(&self) -> Option<String> {
-        let SkipCount {
-            considered,
-            skipped,
-        } = self.skips;
-        if considered == 0 || skipped * 2 <= considered {
-            return None;
-        }
-        let handles = self.runner.triggers();
-        Some(format!(
-            "{skipped} of {considered} cases were skipped: the flow subscribes only to {}. A flow meant for another trigger is wired to the wrong one; if this is what the flow is for, declare it (--manifest FILE, or --handles TRIGGER --effect teams|email|http) so that only its cases run, or pass --allow-skips",
-            if handles.is_empty() {
-                "nothing".to_owned()
-            } else {
-                handles.join(", ")
-            }
-        ))
+        skip_warning(self.skips, self.runner.triggers())
     }
 
     /// Where the flow's manifest and what it subscribes to disagree ("declared X, subscribed
@@ -281,6 +266,25 @@ impl Session {
     }
 }
 
+/// What to say when most of the cases for a flow that subscribes to `handles` were skipped.
+fn skip_warning(skips: SkipCount, handles: &[String]) -> Option<String> {
+    let SkipCount {
+        considered,
+        skipped,
+    } = skips;
+    if considered == 0 || skipped * 2 <= considered {
+        return None;
+    }
+    let subscribes = if handles.is_empty() {
+        "the flow subscribes to nothing".to_owned()
+    } else {
+        format!("the flow subscribes only to {}", handles.join(", "))
+    };
+    Some(format!(
+        "{skipped} of {considered} cases were skipped: {subscribes}. A flow meant for another trigger is wired to the wrong one; if this is what the flow is for, declare it (--manifest FILE, or --handles TRIGGER --effect teams|email|http) so that only its cases run, or pass --allow-skips"
+    ))
+}
+
 /// A law's outcome as a case of the report: a `MUST`, failed with the minimal failing timeline
 /// (as a scenario file) in place of a transcript.
 fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
@@ -329,4 +333,32 @@ pub fn snapshot_names(flows: &[FlowFactory], cases: &[Case]) -> BTreeSet<String>
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_skipped_most_of_its_cases_says_so() {
+        let count = |considered, skipped| SkipCount {
+            considered,
+            skipped,
+        };
+        let handles = ["datasource-refresh-succeeded".to_owned()];
+        assert_eq!(skip_warning(count(0, 0), &handles), None);
+        assert_eq!(skip_warning(count(10, 5), &handles), None);
+        let warning = skip_warning(count(72, 64), &handles).unwrap();
+        assert!(
+            warning.starts_with(
+                "64 of 72 cases were skipped: the flow subscribes only to datasource-refresh-succeeded."
+            ),
+            "{warning}"
+        );
+        assert!(
+            skip_warning(count(3, 3), &[])
+                .unwrap()
+                .contains("the flow subscribes to nothing.")
+        );
+    }
 }
