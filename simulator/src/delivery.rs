@@ -107,3 +107,59 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::engine::AttemptFault;
+    use crate::time::SimDuration;
+
+    fn attempt(fault: Option<AttemptFault>) -> DeliveryAttempt {
+        DeliveryAttempt {
+            attempt_id: 1,
+            delivery_id: "d1".into(),
+            event_id: "e1".into(),
+            subscription_id: "s1".into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            body: "{}".into(),
+            attempt: 1,
+            headers: Vec::new(),
+            timeout: SimDuration::from_secs(30),
+            fault,
+        }
+    }
+
+    /// Performs an attempt whose endpoint answers 202; returns what the platform saw and
+    /// whether the endpoint got the request.
+    async fn check(fault: Option<AttemptFault>) -> (AttemptResult, bool) {
+        let reached = AtomicBool::new(false);
+        let result = perform(&attempt(fault), async {
+            reached.store(true, Ordering::SeqCst);
+            AttemptResult::Status(202)
+        })
+        .await;
+        (result, reached.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn an_injected_fault_replaces_the_answer_and_only_a_refusal_keeps_the_request_back() {
+        assert_eq!(check(None).await, (AttemptResult::Status(202), true));
+        assert_eq!(
+            check(Some(AttemptFault::AnswerLost { status: 502 })).await,
+            (AttemptResult::Status(502), true)
+        );
+        assert_eq!(
+            check(Some(AttemptFault::TimeoutAfterSend)).await,
+            (AttemptResult::Timeout, true)
+        );
+        assert_eq!(
+            check(Some(AttemptFault::Refuse)).await,
+            (
+                AttemptResult::ConnectionError("connection refused".into()),
+                false
+            )
+        );
+    }
+}
