@@ -316,7 +316,7 @@ fn render(suite: &Suite, variants: &[Mutant], rows: &[&Row]) -> String {
     );
     let _ = writeln!(
         out,
-        "**Mutation score: {caught} of {} broken variants are caught by behaviour** — an expectation on what the flow did (`expect.*`), a check of its effects (`effect.*`) or exports (`export.*`), or a law (`property`). A catch only by the subscription precondition (`subscriptions`), the manifest's declared trigger (`manifest.declared-trigger`) or a snapshot does not count; snapshots are not compared here at all.\n",
+        "**Mutation score: {caught} of {} broken variants are caught by behaviour** — an expectation on what the flow did (`expect.*`: its effects, sink calls, API use, call-limit grade), a check of its effects (`effect.*`) or exports (`export.*`), or a law (`property`). A catch only by what the flow subscribed to — the subscription precondition (`subscriptions`), the manifest's declared trigger (`manifest.declared-trigger`), the events delivered to it (`expect.deliveries[i]`) — or by a snapshot does not count (snapshots are not compared here at all), nor does a missed SHOULD.\n",
         variants.len()
     );
     let _ = writeln!(
