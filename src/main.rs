@@ -26,7 +26,8 @@ enum Command {
     Load(commands::load::LoadArgs),
     /// Run a reference flow as a process (started by `run --flow-cmd`); --list shows them.
     Flow(commands::flow::FlowArgs),
-    /// Print the JSON Schema of a file you write: scenario (the default), tenant, expected-failures.
+    /// Print the JSON Schema of a file you write: scenario (the default), tenant,
+    /// expected-failures, manifest.
     Schema(commands::schema::SchemaArgs),
     /// Print the demo tenant file (a starting point for --tenant).
     Tenant,

@@ -3,11 +3,17 @@
 //! - `reference::<flow>::<case>`: every case of `scenarios/` against every correct reference
 //!   flow (in-process, on virtual time) passes, snapshots included (under `CI=true` a missing or
 //!   different snapshot fails and nothing is written).
-//! - `broken::<flow>`: every deliberately broken variant fails at least one case — the suite can
-//!   fail, and catches each planted mistake.
+//! - `broken::<flow>`: every deliberately broken variant of `reference_flows()` fails at least one
+//!   case by a behavioural check (not only by a missing subscription or a snapshot); which check
+//!   fires where, for them and for the mutants, is `tests/mutants.rs`' business.
 //! - `property::<law>::<flow>`: the laws hold for the reference flows over generated timelines;
-//!   `broken-property::<law>::<flow>` checks that the broken variant the law targets breaks it.
-//! - `tidy::no-orphaned-snapshots`: every file in `snapshots/` is produced by a reference trial.
+//!   `broken-property::<law>::<flow>` checks that the broken variant the law targets breaks the
+//!   law itself (not a precondition of its runs).
+//! - `tidy::no-orphaned-snapshots`: every file in `snapshots/` is produced by a reference trial;
+//!   `tidy::every-case-is-exercised`: every case of `scenarios/` runs against at least one
+//!   correct reference flow.
+//! - `transcript::…`: what some cases claim about their timeline, read from the transcript (the
+//!   reorder fault really inverts the delivery order; genuine repeats carry equal payloads).
 //! - `process::<flow>`: the suite run by the real binary against the flow as a process
 //!   (`insightsim run --flow-cmd "insightsim flow <name>"`), with a JUnit report.
 
@@ -16,11 +22,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
+use harness::check::is_behavioural;
 use harness::flow::FlowFactory;
-use harness::flows::reference_flows;
+use harness::flows::{manifest_for, reference_flows};
 use harness::outcome::{CaseResult, Outcome};
 use harness::properties::laws;
-use harness::replay::{FlowUnderTest, RunOptions};
+use harness::replay::{Applicability, FlowUnderTest, RunOptions, Runner, applicability};
 use harness::report::Console;
 use harness::scenario::{Case, Suite};
 use harness::session::{Selection, Session, snapshot_names};
@@ -71,9 +78,12 @@ fn broken_trial(rt: Arc<Runtime>, flow: FlowFactory, cases: Vec<Case>) -> Trial 
     Trial::test(format!("broken::{}", flow.name), move || {
         let mut session = session(&rt, flow)?;
         session.run_cases(&cases, |_| {});
-        if !session.results().iter().any(|r| r.outcome == Outcome::Fail) {
+        let caught = session.results().iter().any(|r| {
+            r.outcome == Outcome::Fail && r.failures.iter().any(|f| is_behavioural(&f.check))
+        });
+        if !caught {
             return Err(format!(
-                "the broken variant {} ({}) passed every case: the suite does not catch its mistake",
+                "no behavioural check caught the broken variant {} ({}): the suite does not catch its mistake",
                 flow.name,
                 flow.broken.unwrap_or_default()
             )
@@ -113,7 +123,7 @@ fn property_trials(rt: &Arc<Runtime>, flows: &[FlowFactory]) -> Vec<Trial> {
     let mut trials = Vec::new();
     for law in laws() {
         for flow in flows.iter().copied() {
-            let handles = (flow.make)().triggers().contains(&law.trigger);
+            let handles = manifest_for(flow.name).is_some_and(|m| m.declares(law.trigger));
             let targeted = LAW_TARGETS
                 .iter()
                 .any(|(l, f)| *l == law.id && *f == flow.name);
@@ -130,7 +140,13 @@ fn property_trials(rt: &Arc<Runtime>, flows: &[FlowFactory]) -> Vec<Trial> {
                 let mut session = session(&rt, flow)?;
                 let result = session.check_law(law, cases, Some(&dir));
                 match (result.failures.first(), flow.broken) {
-                    (None, None) | (Some(_), Some(_)) => Ok(()),
+                    (None, None) => Ok(()),
+                    (Some(f), Some(_)) if f.check == "property" => Ok(()),
+                    (Some(f), Some(mistake)) => Err(format!(
+                        "{} was not broken by the broken variant {} ({mistake}): only a precondition failed: {}: {}",
+                        law.id, flow.name, f.check, f.actual
+                    )
+                    .into()),
                     (Some(f), None) => Err(format!("{}\n{}", law.statement, f.actual).into()),
                     (None, Some(mistake)) => Err(format!(
                         "{} held for the broken variant {} ({mistake}) over {cases} generated timelines",
@@ -236,6 +252,156 @@ fn orphaned_snapshots_trial(suite: &Suite, flows: &[FlowFactory], snapshots: Pat
     })
 }
 
+/// Whether `case` runs against `flow` (by the flow's manifest).
+fn is_for(flow: FlowFactory, case: &Case) -> bool {
+    let handles: Vec<String> = (flow.make)()
+        .triggers()
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+    applicability(manifest_for(flow.name).as_ref(), &handles, &case.scenario) == Applicability::Runs
+}
+
+/// Every case runs against at least one correct reference flow (whose trial then requires it
+/// to pass): a case no flow exercises proves nothing.
+fn every_case_exercised_trial(suite: &Suite, flows: &[FlowFactory]) -> Trial {
+    let unexercised: Vec<String> = suite
+        .cases
+        .iter()
+        .filter(|c| !flows.iter().any(|f| f.broken.is_none() && is_for(*f, c)))
+        .map(|c| c.id.clone())
+        .collect();
+    Trial::test("tidy::every-case-is-exercised", move || {
+        if unexercised.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "no correct reference flow runs these cases, so nothing shows they can pass; add a reference flow that declares their trigger (harness/src/flows/manifests.rs) or change the case:\n{}",
+                unexercised.join("\n")
+            )
+            .into())
+        }
+    })
+}
+
+/// The case `id` of the suite.
+fn case(suite: &Suite, id: &str) -> Result<Case, Failed> {
+    suite
+        .cases
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or_else(|| Failed::from(format!("no case {id} in scenarios/")))
+}
+
+/// The alias (`ev2`) of a transcript line of `kind` (`event`, `deliver`).
+fn alias_of<'a>(kind: &str, line: &'a str) -> Option<&'a str> {
+    let mut words = line.split_whitespace().skip(1);
+    (words.next() == Some(kind)).then(|| words.next()).flatten()
+}
+
+/// `delivery/reordered-events-are-all-handled` holds every event back until the next one
+/// overtakes it: its transcript shows a later event (`ev2`) delivered before an earlier one
+/// (`ev1`), by `occurredAt`.
+fn reorder_inverts_trial(rt: Arc<Runtime>, suite: &Suite) -> Trial {
+    let case = case(suite, "delivery/reordered-events-are-all-handled");
+    Trial::test("transcript::reorder-inverts-delivery-order", move || {
+        let case = case?;
+        let flow = harness::flows::find_flow("teams-on-refresh-failure")
+            .map_err(|e| Failed::from(e.to_string()))?;
+        let mut session = session(&rt, flow)?;
+        let transcript = session.run_case(&case).transcript.clone();
+        // Events are numbered in the order they occurred; first attempts appear in the order
+        // they were sent.
+        let occurred: Vec<&str> = transcript
+            .lines()
+            .filter_map(|l| alias_of("event", l))
+            .collect();
+        let delivered: Vec<&str> = transcript
+            .lines()
+            .filter(|l| l.contains(" attempt 1 "))
+            .filter_map(|l| alias_of("deliver", l))
+            .collect();
+        if occurred != ["ev1", "ev2", "ev3"] {
+            return Err(format!("three events expected, in order:\n{transcript}").into());
+        }
+        let position = |ev: &str| delivered.iter().position(|d| *d == ev);
+        match (position("ev1"), position("ev2")) {
+            (Some(first), Some(second)) if second < first => Ok(()),
+            _ => Err(format!(
+                "ev2 must be delivered before ev1 (the reorder fault inverts their order); delivered {delivered:?}:\n{transcript}"
+            )
+            .into()),
+        }
+    })
+}
+
+/// The genuine-repeat cases have two events whose payloads are equal but for their ids
+/// (`eventId`, `jobId`: two evaluations are two jobs) and times: a flow that tells events apart by
+/// their values rather than by `eventId` takes the second for a repeat of the first.
+fn genuine_repeats_trial(rt: Arc<Runtime>, suite: &Suite) -> Trial {
+    let cases: Vec<(Result<Case, Failed>, &str)> = [
+        (
+            "segment/the-same-crossing-twice-is-handled-twice",
+            "email-on-segment-threshold",
+        ),
+        (
+            "measure/the-same-crossing-twice-is-handled-twice",
+            "teams-on-measure-threshold",
+        ),
+    ]
+    .iter()
+    .map(|(id, flow)| (case(suite, id), *flow))
+    .collect();
+    Trial::test(
+        "transcript::genuine-repeats-differ-only-in-id-and-times",
+        move || {
+            for (case, flow) in cases {
+                let case = case?;
+                let flow =
+                    harness::flows::find_flow(flow).map_err(|e| Failed::from(e.to_string()))?;
+                let runner = rt
+                    .block_on(Runner::new(
+                        FlowUnderTest::InProcess(flow),
+                        RunOptions::default(),
+                    ))
+                    .map_err(|e| Failed::from(e.to_string()))?;
+                let run = rt.block_on(runner.run(&case.scenario));
+                let payloads: Vec<serde_json::Value> = run
+                    .events
+                    .iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(&e.payload).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
+                            for k in [
+                                "eventId",
+                                "jobId",
+                                "occurredAt",
+                                "evaluationDate",
+                                "evaluationTime",
+                            ] {
+                                o.remove(k);
+                            }
+                        }
+                        v
+                    })
+                    .collect();
+                match payloads.as_slice() {
+                    [a, b] if a == b => {}
+                    _ => {
+                        return Err(format!(
+                        "{}: two events equal but for their ids and times expected, got {payloads:#?}",
+                        case.id
+                    )
+                    .into());
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
 fn main() {
     let args = Arguments::from_args();
     let rt = Arc::new(
@@ -265,11 +431,10 @@ fn main() {
     let flows = reference_flows();
     let mut trials = Vec::new();
     for flow in flows.iter().copied() {
-        let triggers = (flow.make)().triggers();
         let applicable: Vec<Case> = suite
             .cases
             .iter()
-            .filter(|c| c.triggers().iter().all(|t| triggers.contains(t)))
+            .filter(|c| is_for(flow, c))
             .cloned()
             .collect();
         match flow.broken {
@@ -283,6 +448,9 @@ fn main() {
     }
     trials.extend(property_trials(&rt, &flows));
     trials.push(orphaned_snapshots_trial(&suite, &flows, snapshots));
+    trials.push(every_case_exercised_trial(&suite, &flows));
+    trials.push(reorder_inverts_trial(rt.clone(), &suite));
+    trials.push(genuine_repeats_trial(rt.clone(), &suite));
     trials.push(process_trial("teams-on-refresh-failure", true));
     trials.push(process_trial("teams-not-idempotent", false));
     libtest_mimic::run(&args, trials).exit();

@@ -56,7 +56,7 @@ pub async fn run_case(
     result.transcript = transcript::render(&run);
     result.flow_stderr = run.flow_stderr.clone();
     result.calls = call_log(&run);
-    result.failures = check(scenario, &run);
+    result.failures = check(scenario, &run, runner.manifest());
     // A run that could not be carried out (the flow did not start, a step failed) has nothing
     // worth comparing: its failures say why.
     if scenario.expect.snapshot

@@ -74,6 +74,8 @@
 //! - [`scenario`]: the file format — [`Scenario`](scenario::Scenario), parsing with errors
 //!   that name the file, line and key, loading a [`Suite`](scenario::Suite), the JSON Schema;
 //! - [`error_chain`]: an error and its causes on one line;
+//! - [`manifest`]: what a flow is for (the triggers it handles, where its effect goes, what the
+//!   effect carries);
 //! - [`outcome`]: a graded case ([`CaseResult`](outcome::CaseResult), `Failure`);
 //! - [`flow`]: the [`Flow`](flow::Flow) trait and what a flow can do ([`FlowIo`](flow::FlowIo));
 //!   [`flow::process`] runs one as a process over real HTTP;
@@ -96,6 +98,7 @@ pub mod error_chain;
 pub mod flow;
 pub mod flows;
 pub mod load;
+pub mod manifest;
 pub mod outcome;
 pub mod properties;
 pub mod replay;

@@ -1,5 +1,7 @@
-//! Sending webhook deliveries over HTTP (the async shell of the engine's delivery state machine).
+//! Sending webhook deliveries over HTTP (the async shell of the engine's delivery state machine),
+//! and [`perform`], which every shell uses to honour a fault the engine injected into an attempt.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,8 +37,13 @@ impl Sender {
         }
     }
 
-    /// POSTs one attempt; gives up after `timeout` (wall time).
+    /// POSTs one attempt (honouring an injected fault, see [`perform`]); gives up after
+    /// `timeout` (wall time).
     pub async fn send(&self, attempt: &DeliveryAttempt, timeout: Duration) -> AttemptResult {
+        perform(attempt, self.post(attempt, timeout)).await
+    }
+
+    async fn post(&self, attempt: &DeliveryAttempt, timeout: Duration) -> AttemptResult {
         if attempt.url.starts_with("https://") {
             return AttemptResult::ConnectionError(
                 "insightsim delivers over plain http only; use an http:// NotificationUrl"
@@ -68,6 +75,28 @@ impl Sender {
     }
 }
 
+/// Performs one attempt with `send` (which reaches the endpoint and returns its answer),
+/// honouring the fault the engine injected into it, if any: a refused connection never calls
+/// `send`; a lost answer or a timeout after sending lets the endpoint handle the request, then
+/// reports the failure the platform saw instead of the endpoint's answer. The `serve` driver,
+/// the harness's HTTP deliveries and its in-process flows all go through here, so a fault means
+/// the same to each.
+pub async fn perform(
+    attempt: &DeliveryAttempt,
+    send: impl Future<Output = AttemptResult>,
+) -> AttemptResult {
+    match attempt.fault {
+        None => send.await,
+        Some(fault) => {
+            if fault.reaches_endpoint() {
+                // The endpoint's answer is what gets lost.
+                let _answered = send.await;
+            }
+            fault.observed()
+        }
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -77,4 +106,60 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::engine::AttemptFault;
+    use crate::time::SimDuration;
+
+    fn attempt(fault: Option<AttemptFault>) -> DeliveryAttempt {
+        DeliveryAttempt {
+            attempt_id: 1,
+            delivery_id: "d1".into(),
+            event_id: "e1".into(),
+            subscription_id: "s1".into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            body: "{}".into(),
+            attempt: 1,
+            headers: Vec::new(),
+            timeout: SimDuration::from_secs(30),
+            fault,
+        }
+    }
+
+    /// Performs an attempt whose endpoint answers 202; returns what the platform saw and
+    /// whether the endpoint got the request.
+    async fn check(fault: Option<AttemptFault>) -> (AttemptResult, bool) {
+        let reached = AtomicBool::new(false);
+        let result = perform(&attempt(fault), async {
+            reached.store(true, Ordering::SeqCst);
+            AttemptResult::Status(202)
+        })
+        .await;
+        (result, reached.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn an_injected_fault_replaces_the_answer_and_only_a_refusal_keeps_the_request_back() {
+        assert_eq!(check(None).await, (AttemptResult::Status(202), true));
+        assert_eq!(
+            check(Some(AttemptFault::AnswerLost { status: 502 })).await,
+            (AttemptResult::Status(502), true)
+        );
+        assert_eq!(
+            check(Some(AttemptFault::TimeoutAfterSend)).await,
+            (AttemptResult::Timeout, true)
+        );
+        assert_eq!(
+            check(Some(AttemptFault::Refuse)).await,
+            (
+                AttemptResult::ConnectionError("connection refused".into()),
+                false
+            )
+        );
+    }
 }

@@ -429,6 +429,26 @@ impl Simulator {
             .collect()
     }
 
+    /// The key attribute of an entity (`CustomerId`) and the keys of its generated rows in their
+    /// natural order (the order `$skip` pages through), as text; `None` for an unknown entity or
+    /// one without a key.
+    pub fn entity_keys(&self, entity: &str) -> Option<(String, Vec<String>)> {
+        let world = self.world.read();
+        let store = &world.store;
+        let e = store.entity(store.entity_index(entity)?);
+        let attr = e.schema.key?;
+        let name = e.schema.attributes.get(attr)?.name.clone();
+        let now = self.clock.now();
+        let keys = (0..store.base_len(e))
+            .map(|row| match store.value(e, row, attr, now) {
+                crate::schema::Value::Str(s) => s.into_owned(),
+                crate::schema::Value::Int(n) => n.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        Some((name, keys))
+    }
+
     /// Heap bytes of the generated data (an estimate of the tenant's resident size).
     pub fn data_bytes(&self) -> usize {
         self.pop.heap_bytes()

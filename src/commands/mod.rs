@@ -3,6 +3,7 @@
 pub mod connector;
 pub mod flow;
 pub mod load;
+pub mod manifest_args;
 pub mod openapi;
 pub mod run;
 pub mod schema;

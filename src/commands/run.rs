@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use harness::flows::find_flow;
+use harness::manifest::Manifest;
 use harness::outcome::CaseResult;
 use harness::replay::{FlowUnderTest, RunOptions};
 use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message};
@@ -16,6 +17,7 @@ use harness::session::{Progress, Selection, SelectionError, Session, command_flo
 use harness::snapshot::{Mode, SnapshotStore};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::manifest_args::{ManifestArgs, loud};
 use crate::exit;
 
 #[derive(Debug, Args)]
@@ -95,6 +97,8 @@ pub struct RunArgs {
     /// With --flow-cmd: how long the flow may take to subscribe (e.g. 10s).
     #[arg(long, env = "INSIGHTSIM_SUBSCRIBE_TIMEOUT", default_value = "10s")]
     subscribe_timeout: String,
+    #[command(flatten)]
+    manifest: ManifestArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
@@ -122,7 +126,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         print_list(&suite);
         return Ok(exit::SUCCESS);
     }
-    let flow = flow_under_test(&args)?;
+    let manifest = args.manifest.load()?;
+    let flow = flow_under_test(&args, manifest.as_ref())?;
     let subscribe_timeout =
         simulator::SimDuration::parse(&args.subscribe_timeout).context("--subscribe-timeout")?;
     let options = RunOptions {
@@ -131,6 +136,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         subscribe_timeout: Duration::from_millis(
             u64::try_from(subscribe_timeout.as_millis().max(1)).unwrap_or(u64::MAX),
         ),
+        manifest,
         ..RunOptions::default()
     };
     let mode = Mode::from_env(args.accept)?;
@@ -162,6 +168,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .with_snapshots(store);
     if let Some(x) = xfail {
         session = session.with_expected_failures(x);
+    }
+    if let Some(mismatch) = session.trigger_mismatch() {
+        eprintln!("warning: {mismatch}");
     }
     if args.flow_url.is_some() {
         let runner = session.runner();
@@ -210,18 +219,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let _ = console.summary(results, args.strict);
     let _ = std::io::stdout().flush();
     write_reports(&args, results, started)?;
+    if let Some(warning) = session.skip_warning() {
+        eprintln!("\n{}", loud(&warning));
+        if !args.manifest.allow_skips {
+            return Ok(exit::FAILURES);
+        }
+    }
     Ok(match report::exit_code(results, args.strict) {
         0 => exit::SUCCESS,
         _ => exit::FAILURES,
     })
 }
 
-fn flow_under_test(args: &RunArgs) -> anyhow::Result<FlowUnderTest> {
+fn flow_under_test(args: &RunArgs, manifest: Option<&Manifest>) -> anyhow::Result<FlowUnderTest> {
     Ok(match (&args.flow, &args.flow_cmd, &args.flow_url) {
         (Some(name), None, None) => FlowUnderTest::InProcess(find_flow(name)?),
         (None, Some(command), None) => command_flow(command, args.flow_name.clone()),
         (None, None, Some(url)) => {
-            url_flow(url, args.flow_name.clone(), &args.triggers, args.sim_addr)?
+            // A URL flow handles what its manifest declares, unless --triggers says otherwise.
+            let triggers = match manifest {
+                Some(m) if args.triggers.is_empty() => {
+                    m.triggers().into_iter().map(str::to_owned).collect()
+                }
+                _ => args.triggers.clone(),
+            };
+            url_flow(url, args.flow_name.clone(), &triggers, args.sim_addr)?
         }
         _ => bail!(
             "say which flow to test: --flow NAME (a reference flow), --flow-cmd \"COMMAND\" or --flow-url URL"

@@ -1,4 +1,4 @@
-//! `insightsim schema [scenario|tenant|expected-failures]`: the JSON Schema of a file a user
+//! `insightsim schema [scenario|tenant|expected-failures|manifest]`: the JSON Schema of a file a user
 //! writes, for editor completion and checks (Taplo, VS Code).
 
 use clap::{Args, ValueEnum};
@@ -20,6 +20,8 @@ enum SchemaKind {
     Tenant,
     /// An expected-failure list (`--expected-failures FILE`).
     ExpectedFailures,
+    /// A flow's manifest (`insightsim-flow.toml`, given with `run --manifest`).
+    Manifest,
 }
 
 pub fn run(args: SchemaArgs) -> anyhow::Result<u8> {
@@ -27,6 +29,7 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<u8> {
         SchemaKind::Scenario => harness::scenario::schema(),
         SchemaKind::Tenant => simulator::tenant::schema::tenant_schema(),
         SchemaKind::ExpectedFailures => harness::report::xfail_schema(),
+        SchemaKind::Manifest => harness::manifest::Manifest::schema(),
     };
     println!("{schema}");
     Ok(exit::SUCCESS)

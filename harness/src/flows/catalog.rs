@@ -68,7 +68,7 @@ pub fn reference_flows() -> Vec<FlowFactory> {
         },
         FlowFactory {
             name: "email-polls-segment-counts",
-            description: "e-mails about segment counts found by polling once a minute instead of using the trigger",
+            description: "e-mails about segment counts found by polling every 15 minutes instead of using the trigger",
             broken: Some(
                 "polls instead of subscribing: e-mails on every poll above the threshold, not once per upward crossing",
             ),
@@ -91,8 +91,8 @@ pub fn reference_flows() -> Vec<FlowFactory> {
     ]
 }
 
-/// The broken variants that measure the suite (issue 9), apart from [`reference_flows`]: many
-/// are not caught yet (see `harness/src/flows/mutants/README.md`).
+/// The broken variants that measure the suite (issue 9), apart from [`reference_flows`]: their
+/// catch matrix is `docs/suite.md` (`tests/mutants.rs`).
 pub fn mutants() -> Vec<Mutant> {
     mutants::all()
 }
@@ -114,7 +114,7 @@ pub fn find_flow(name: &str) -> Result<FlowFactory, UnknownFlow> {
 /// A flow name that is neither a reference flow nor a mutant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown flow \"{name}\"; the reference flows are {known} (insightsim flow --list); the mutants are listed in harness/src/flows/mutants/README.md"
+    "unknown flow \"{name}\"; the reference flows are {known} (insightsim flow --list); the broken variants and mutants are listed in docs/suite.md"
 )]
 pub struct UnknownFlow {
     pub name: String,

@@ -192,15 +192,15 @@ fn plus_one(threshold: &Value) -> Value {
     }
 }
 
-/// The mistake: no trigger at all. It polls each requested segment's count once a minute
-/// (`GET manage/segments/{name}`) and e-mails whenever the count is above the threshold, so it
-/// acts on every poll above the threshold instead of once per upward crossing (and a minute
-/// late). The loop lives in `start`'s future: dropping it stops the polling.
+/// The mistake: no trigger at all. It polls each requested segment's count every 15 minutes
+/// (`GET manage/segments/{name}`, a recurrence) and e-mails whenever the count is above the
+/// threshold, so it acts on every poll above the threshold instead of once per upward crossing
+/// (and up to 15 minutes late). The loop lives in `start`'s future: dropping it stops the polling.
 #[derive(Debug, Default)]
 pub struct EmailPollsSegmentCounts;
 
 /// How often the poller looks.
-pub(crate) const POLL_EVERY: SimDuration = SimDuration::from_mins(1);
+pub(crate) const POLL_EVERY: SimDuration = SimDuration::from_mins(15);
 
 impl Flow for EmailPollsSegmentCounts {
     fn triggers(&self) -> Vec<&'static str> {
@@ -230,7 +230,7 @@ impl Flow for EmailPollsSegmentCounts {
                     let reply = ctx.io.api("GET", &path, None).await;
                     let count = reply.body["evaluationStatus"]["entityCount"].as_u64();
                     let (Some(count), Some(limit)) = (count, threshold.as_f64()) else {
-                        continue; // Throttled or failed: look again next minute.
+                        continue; // Throttled or failed: look again next time.
                     };
                     if reply.status == 200 && count as f64 > limit {
                         let crossing = Crossing {

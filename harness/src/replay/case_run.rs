@@ -10,6 +10,7 @@ use simulator::{SimDuration, SimTime, Simulator};
 use super::HARNESS_TOKEN;
 use super::sinks::{SinkCall, Sinks};
 use crate::outcome::Failure;
+use crate::scenario::Scenario;
 
 /// Everything observed while a case ran.
 #[derive(Debug, Default, Clone)]
@@ -29,6 +30,8 @@ pub struct CaseRun {
     pub grades: Vec<ConnectionReport>,
     /// Generated rows per entity (for paging checks).
     pub entity_rows: BTreeMap<String, u64>,
+    /// The keys of the rows of the entities the case's `rows_downstream` names.
+    pub entity_keys: BTreeMap<String, EntityKeys>,
     /// The window of the call limit, when it is on.
     pub window: Option<SimDuration>,
     /// The largest page the API serves.
@@ -37,6 +40,13 @@ pub struct CaseRun {
     /// Problems that stop a case from being graded normally (a step failed, the flow crashed,
     /// it never subscribed).
     pub errors: Vec<Failure>,
+}
+
+/// An entity's key attribute and the keys of its generated rows, in natural order.
+#[derive(Debug, Default, Clone)]
+pub struct EntityKeys {
+    pub key: String,
+    pub keys: Vec<String>,
 }
 
 impl CaseRun {
@@ -62,5 +72,15 @@ impl CaseRun {
         self.window = sim.limiter.setting().limit().map(|l| l.window);
         self.page_size_max = sim.spec.limits.page_size_max as u64;
         self.sink_calls = sinks.calls();
+    }
+
+    /// Gathers the keys of the entity a `rows_downstream` expectation names.
+    pub(super) fn collect_keys(&mut self, sim: &Simulator, scenario: &Scenario) {
+        if let Some(entity) = &scenario.expect.rows_downstream
+            && let Some((key, keys)) = sim.entity_keys(entity)
+        {
+            self.entity_keys
+                .insert(entity.clone(), EntityKeys { key, keys });
+        }
     }
 }

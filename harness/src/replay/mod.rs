@@ -6,6 +6,7 @@
 //! a [`CaseRun`]. In-process flows get [`inproc::InProcessIo`] on virtual time ([`time`]); every
 //! flow posts to the mocked [`sinks`].
 
+mod applicability;
 mod case_run;
 mod command;
 mod discovery;
@@ -19,7 +20,8 @@ pub mod tenant;
 pub mod time;
 mod timeline;
 
-pub use case_run::CaseRun;
+pub use applicability::{Applicability, applicability};
+pub use case_run::{CaseRun, EntityKeys};
 pub use command::{CommandError, split_command};
 pub use flow_under_test::FlowUnderTest;
 pub use runner::{RunOptions, Runner, RunnerError};

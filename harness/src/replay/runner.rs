@@ -10,6 +10,7 @@ use simulator::engine::Trigger;
 use simulator::{SimDuration, Simulator};
 
 use super::HARNESS_TOKEN;
+use super::applicability::{Applicability, applicability};
 use super::case_run::CaseRun;
 use super::discovery::discover_triggers;
 use super::flow_under_test::{FlowUnderTest, Launch};
@@ -20,6 +21,7 @@ use super::tenant::build_simulator_salted;
 use super::time::TimeCtl;
 use super::timeline::Timeline;
 use crate::error_chain::error_chain;
+use crate::manifest::Manifest;
 use crate::outcome::Failure;
 use crate::scenario::{Scenario, SinkKind};
 
@@ -40,6 +42,8 @@ pub struct RunOptions {
     /// Where the sinks listen (a free port when absent); a flow started outside the harness
     /// needs a fixed address.
     pub sinks_addr: Option<SocketAddr>,
+    /// What the flow is for: which cases are for it, where its effects go, what they carry.
+    pub manifest: Option<Manifest>,
 }
 
 impl Default for RunOptions {
@@ -50,6 +54,7 @@ impl Default for RunOptions {
             settle: Duration::from_millis(60),
             delivery_timeout: Duration::from_secs(10),
             sinks_addr: None,
+            manifest: None,
         }
     }
 }
@@ -160,24 +165,31 @@ impl Runner {
         self.broken.as_deref()
     }
 
-    /// Why the flow cannot take this case, if it cannot (it does not handle a trigger).
+    /// What the flow declares it is for, when it has a manifest.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.options.manifest.as_ref()
+    }
+
+    /// The triggers the flow is held to: those its manifest declares, or (without one) those
+    /// it handles.
+    pub fn declared_triggers(&self) -> Vec<String> {
+        match self.manifest() {
+            Some(m) => m.triggers().into_iter().map(str::to_owned).collect(),
+            None => self.triggers.clone(),
+        }
+    }
+
+    /// Why the flow cannot take this case, if it cannot (see [`Runner::applicability`]).
     pub fn skip_reason(&self, scenario: &Scenario) -> Option<String> {
-        let missing: Vec<&str> = scenario
-            .triggers()
-            .into_iter()
-            .filter(|t| !self.triggers.iter().any(|m| m == t))
-            .collect();
-        (!missing.is_empty()).then(|| {
-            format!(
-                "the flow does not subscribe to {} (it handles: {})",
-                missing.join(", "),
-                if self.triggers.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    self.triggers.join(", ")
-                }
-            )
-        })
+        match self.applicability(scenario) {
+            Applicability::Runs => None,
+            Applicability::NotDeclared(reason) | Applicability::Skipped(reason) => Some(reason),
+        }
+    }
+
+    /// Whether the case is for the flow (see [`applicability`]).
+    pub fn applicability(&self, scenario: &Scenario) -> Applicability {
+        applicability(self.manifest(), &self.triggers, scenario)
     }
 
     /// Runs one case and collects what happened.
@@ -286,6 +298,7 @@ impl Runner {
         }
         run.end = clock.now();
         run.collect(&sim, &self.sinks);
+        run.collect_keys(&sim, scenario);
         run
     }
 }

@@ -142,21 +142,41 @@ pub(crate) fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
         }
     }
     if let Some(r) = &step.redeliver {
-        let last = {
-            let events = sim.events();
-            sim.deliveries()
-                .into_iter()
-                .rev()
-                .find(|d| {
-                    events
-                        .iter()
-                        .any(|e| e.event_id == d.event_id && e.trigger.id() == r.trigger)
-                        && d.status == DeliveryStatus::Delivered
-                })
-                .map(|d| d.delivery_id)
-        };
-        let id =
-            last.ok_or_else(|| format!("no delivered event of {} to re-send yet", r.trigger))?;
+        let events = sim.events();
+        let of_trigger: Vec<&str> = events
+            .iter()
+            .filter(|e| e.trigger.id() == r.trigger)
+            .map(|e| e.event_id.as_str())
+            .collect();
+        let wanted =
+            match r.event {
+                Some(n) => Some(*of_trigger.get((n as usize).saturating_sub(1)).ok_or_else(
+                    || {
+                        format!(
+                            "{} has had {} event(s), so there is no event {n} to re-send yet",
+                            r.trigger,
+                            of_trigger.len()
+                        )
+                    },
+                )?),
+                None => None,
+            };
+        let last = sim
+            .deliveries()
+            .into_iter()
+            .rev()
+            .find(|d| {
+                d.status == DeliveryStatus::Delivered
+                    && match wanted {
+                        Some(id) => d.event_id == id,
+                        None => of_trigger.contains(&d.event_id.as_str()),
+                    }
+            })
+            .map(|d| d.delivery_id);
+        let id = last.ok_or_else(|| match r.event {
+            Some(n) => format!("event {n} of {} was not delivered yet", r.trigger),
+            None => format!("no delivered event of {} to re-send yet", r.trigger),
+        })?;
         sim.try_with_engine(|e, now| e.redeliver(now, &id))
             .map_err(|e| e.to_string())?;
     }
@@ -215,7 +235,10 @@ pub fn describe_step(step: &Step) -> String {
         parts.push(format!("update_item {} {}", u.entity, u.key));
     }
     if let Some(r) = &step.redeliver {
-        parts.push(format!("redeliver last {}", r.trigger));
+        parts.push(match r.event {
+            Some(n) => format!("redeliver event {n} of {}", r.trigger),
+            None => format!("redeliver last {}", r.trigger),
+        });
     }
     if parts.is_empty() {
         "wait".to_owned()

@@ -184,13 +184,17 @@ impl Timeline<'_> {
             let (flow, ctx) = (flow.clone(), ctx.clone());
             tokio::spawn(async move {
                 let _guard = guard;
-                let event: Value = serde_json::from_str(&attempt.body).unwrap_or(Value::Null);
-                // The handler runs in its own task so that a panic is caught and answered 500.
-                let handler = tokio::spawn(async move { flow.on_event(&ctx, event).await });
-                let result = match handler.await {
-                    Ok(status) => AttemptResult::Status(status),
-                    Err(e) => AttemptResult::ConnectionError(format!("the flow panicked: {e}")),
+                let handle = async {
+                    let event: Value = serde_json::from_str(&attempt.body).unwrap_or(Value::Null);
+                    // The handler runs in its own task so that a panic is caught and answered.
+                    let handler = tokio::spawn(async move { flow.on_event(&ctx, event).await });
+                    match handler.await {
+                        Ok(status) => AttemptResult::Status(status),
+                        Err(e) => AttemptResult::ConnectionError(format!("the flow panicked: {e}")),
+                    }
                 };
+                // An injected attempt fault means the same here as to the HTTP sender.
+                let result = simulator::delivery::perform(&attempt, handle).await;
                 sim.delivery_result(attempt.attempt_id, result);
             });
         } else {

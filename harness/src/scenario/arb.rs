@@ -218,9 +218,16 @@ fn faults() -> impl Strategy<Value = FaultsStep> {
         (0.0..=1.0f64, 0.0..=1.0f64, 0.0..=1.0f64),
         (duration(), duration()),
         option::of(0..10u32),
+        (0.0..=1.0f64, 0.0..=1.0f64, 100u16..600, 0.0..=1.0f64),
     )
         .prop_map(
-            |(trigger, (duplicate, reorder, late_replay), (late_after, hold_max), first)| {
+            |(
+                trigger,
+                (duplicate, reorder, late_replay),
+                (late_after, hold_max),
+                first,
+                (refuse, answer_lost, answer_lost_status, timeout_after_send),
+            )| {
                 DeliveryFaultRule {
                     trigger,
                     duplicate,
@@ -228,6 +235,10 @@ fn faults() -> impl Strategy<Value = FaultsStep> {
                     late_replay,
                     late_after,
                     hold_max,
+                    refuse,
+                    answer_lost,
+                    answer_lost_status,
+                    timeout_after_send,
                     first,
                 }
             },
@@ -275,8 +286,8 @@ fn step() -> impl Strategy<Value = Step> {
             }),
             ..Step::default()
         }),
-        trigger_id().prop_map(|trigger| Step {
-            redeliver: Some(RedeliverStep { trigger }),
+        (trigger_id(), option::of(1u32..5)).prop_map(|(trigger, event)| Step {
+            redeliver: Some(RedeliverStep { trigger, event }),
             ..Step::default()
         }),
     ]
@@ -330,13 +341,21 @@ fn expect() -> impl Strategy<Value = Expect> {
         option::of(api),
         grade,
         any::<bool>(),
+        (
+            option::of(bounds()),
+            any::<bool>(),
+            option::of(pick(READABLE)),
+        ),
     )
         .prop_map(
-            |(deliveries, sinks, api, rate_limit_grade, snapshot)| Expect {
+            |(deliveries, sinks, api, rate_limit_grade, snapshot, (effects, echo, rows))| Expect {
                 deliveries,
                 sinks,
                 api,
                 rate_limit_grade,
+                effects,
+                echo,
+                rows_downstream: rows,
                 snapshot,
             },
         )

@@ -134,6 +134,8 @@ pub enum ErrorKind {
         "unknown stage \"{0}\"; the stages that can be forced are map, match, merge and export"
     )]
     UnknownStage(String),
+    #[error("events are numbered from 1 in the order they occurred; write event = 1 for the first")]
+    EventIndex,
     /// Faults the simulator would refuse (a status that is not HTTP, a probability above 1, ...).
     #[error("{0}")]
     Faults(String),

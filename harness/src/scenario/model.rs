@@ -205,11 +205,16 @@ pub struct UpdateItemStep {
     pub changes: serde_json::Map<String, serde_json::Value>,
 }
 
-/// `redeliver = { trigger = "datasource-refresh-failed" }`
+/// `redeliver = { trigger = "datasource-refresh-failed" }` re-sends the trigger's last delivered
+/// event; `event = 1` re-sends its first event instead (an older event, after newer ones).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeliverStep {
     pub trigger: String,
+    /// Which of the trigger's events, 1-based in the order they occurred (default: the last
+    /// one delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<u32>,
 }
 
 /// What the flow must visibly do. Every listed expectation must hold.
@@ -229,9 +234,26 @@ pub struct Expect {
     /// `non-strict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_grade: Option<GradeExpect>,
+    /// The flow's effects: its calls to the destination its manifest declares (Teams, e-mail
+    /// or HTTP; to any sink when it declares none). A call to any other sink fails the case:
+    /// the effect went to the wrong destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effects: Option<Count>,
+    /// Each effect carries the names and numbers of the event it answers that the flow's
+    /// manifest lists (`echo`), wherever they sit in its body; numbers match by value.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub echo: bool,
+    /// Every row of this entity reaches the sinks exactly once: its key is found in the body of
+    /// exactly one sink call, whatever the payload's shape (JSON, CSV, text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_downstream: Option<String>,
     /// Compare the transcript with `snapshots/<flow>__<id>.snap`.
     #[serde(default)]
     pub snapshot: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A count: exactly `count`, or within `min..=max` (no bound given: at least one).

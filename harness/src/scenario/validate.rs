@@ -129,6 +129,9 @@ fn check_step(step: &Step, catalog: &Catalog, at: &KeyPath) -> Check {
     }
     if let Some(r) = &step.redeliver {
         trigger(&r.trigger, &at.key("redeliver").key("trigger"))?;
+        if r.event == Some(0) {
+            return Err((at.key("redeliver").key("event"), ErrorKind::EventIndex));
+        }
     }
     Ok(())
 }
@@ -193,6 +196,12 @@ fn check_expect(e: &Expect, catalog: &Catalog, at: &KeyPath) -> Check {
         if let Some(calls) = &api.calls {
             check_count(calls, &at.key("calls"))?;
         }
+    }
+    if let Some(effects) = &e.effects {
+        check_count(effects, &at.key("effects"))?;
+    }
+    if let Some(entity) = &e.rows_downstream {
+        catalog.entity(entity, &at.key("rows_downstream"))?;
     }
     Ok(())
 }

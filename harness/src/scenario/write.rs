@@ -82,6 +82,11 @@ fn write_expect(out: &mut String, e: &Expect) {
     list(out, "sinks", &e.sinks);
     optional(out, "api", e.api.as_ref());
     optional(out, "rate_limit_grade", e.rate_limit_grade.as_ref());
+    optional(out, "effects", e.effects.as_ref());
+    if e.echo {
+        line(out, "echo", &true);
+    }
+    optional(out, "rows_downstream", e.rows_downstream.as_ref());
     if e.snapshot {
         line(out, "snapshot", &true);
     }

@@ -7,6 +7,9 @@ mod naming;
 mod run;
 mod select;
 
-pub use naming::{URL_SINKS_ADDR, UnknownTrigger, command_flow, command_name, url_flow, url_name};
-pub use run::{DEFAULT_LAW_SEED, Progress, Session, snapshot_names};
+pub use naming::{
+    URL_SINKS_ADDR, UnknownTrigger, command_flow, command_name, reference_flow_of, url_flow,
+    url_name,
+};
+pub use run::{DEFAULT_LAW_SEED, Progress, Session, SkipCount, snapshot_names};
 pub use select::{Selection, SelectionError};

@@ -81,6 +81,29 @@ pub fn command_name(command: &str) -> String {
         .map_or_else(|| "flow".to_owned(), |w| stem(w))
 }
 
+/// The reference flow (or mutant) a command runs, when it is `insightsim flow NAME`.
+///
+/// ```
+/// use harness::session::reference_flow_of;
+///
+/// assert_eq!(reference_flow_of("target/debug/insightsim flow teams-on-refresh-failure").as_deref(), Some("teams-on-refresh-failure"));
+/// assert_eq!(reference_flow_of("node teams-on-refresh-failure.js"), None);
+/// ```
+pub fn reference_flow_of(command: &str) -> Option<String> {
+    let words = split_command(command).ok()?;
+    match words.as_slice() {
+        [program, sub, name, ..]
+            if sub == "flow"
+                && Path::new(program)
+                    .file_stem()
+                    .is_some_and(|s| s == "insightsim") =>
+        {
+            Some(name.clone())
+        }
+        _ => None,
+    }
+}
+
 /// The name of a URL flow in reports and snapshot files: its host and port.
 ///
 /// ```

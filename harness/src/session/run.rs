@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
-use super::naming::URL_SINKS_ADDR;
+use super::naming::{URL_SINKS_ADDR, reference_flow_of};
 use crate::case::{CaseSettings, run_case};
 use crate::flow::FlowFactory;
+use crate::flows::manifest_for;
 use crate::outcome::{CaseResult, Outcome};
 use crate::properties::{Law, LawResult, check_law, laws};
-use crate::replay::{FlowUnderTest, RunOptions, Runner, RunnerError};
+use crate::replay::{Applicability, FlowUnderTest, RunOptions, Runner, RunnerError, applicability};
 use crate::report::XfailList;
 use crate::scenario::{Case, Level, write};
 use crate::snapshot::{SnapshotStore, name_for};
@@ -48,6 +49,16 @@ pub struct Session {
     input_root: Option<PathBuf>,
     xfail: Option<XfailList>,
     results: Vec<CaseResult>,
+    skips: SkipCount,
+}
+
+/// How many of the cases run so far were for the flow, and how many of those were skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkipCount {
+    /// Cases for the flow (not counting those about what its manifest does not declare).
+    pub considered: usize,
+    /// Of those, skipped.
+    pub skipped: usize,
 }
 
 impl Session {
@@ -62,6 +73,17 @@ impl Session {
         if options.sinks_addr.is_none() && matches!(flow, FlowUnderTest::Url { .. }) {
             options.sinks_addr = Some(URL_SINKS_ADDR);
         }
+        // A reference flow or mutant (in-process, or as `insightsim flow NAME`) is held to the
+        // manifest it carries in code, unless another is given.
+        if options.manifest.is_none() {
+            options.manifest = match &flow {
+                FlowUnderTest::InProcess(f) => manifest_for(f.name),
+                FlowUnderTest::Command { command, .. } => {
+                    reference_flow_of(command).and_then(|name| manifest_for(&name))
+                }
+                FlowUnderTest::Url { .. } => None,
+            };
+        }
         let runner = runtime.block_on(Runner::new(flow, options))?;
         Ok(Session {
             runtime: runtime.clone(),
@@ -70,6 +92,7 @@ impl Session {
             input_root: None,
             xfail: None,
             results: Vec::new(),
+            skips: SkipCount::default(),
         })
     }
 
@@ -113,6 +136,14 @@ impl Session {
             snapshots: self.snapshots.as_ref(),
             xfail: self.xfail.as_ref(),
         };
+        match self.runner.applicability(&case.scenario) {
+            Applicability::Runs => self.skips.considered += 1,
+            Applicability::Skipped(_) => {
+                self.skips.considered += 1;
+                self.skips.skipped += 1;
+            }
+            Applicability::NotDeclared(_) => {}
+        }
         let result = self.runtime.block_on(run_case(
             &self.runner,
             &case.id,
@@ -135,12 +166,46 @@ impl Session {
         }
     }
 
-    /// The laws the flow is held to: those about a trigger it handles.
+    /// The laws the flow is held to: those about a trigger it declares (or, without a
+    /// manifest, handles).
     pub fn laws(&self) -> Vec<Law> {
+        let triggers = self.runner.declared_triggers();
         laws()
             .into_iter()
-            .filter(|law| self.runner.triggers().iter().any(|t| t == law.trigger))
+            .filter(|law| triggers.iter().any(|t| t == law.trigger))
             .collect()
+    }
+
+    /// The cases run so far that were for the flow, and how many of them were skipped.
+    pub fn skip_count(&self) -> SkipCount {
+        self.skips
+    }
+
+    /// When most of the cases for the flow were skipped, what to say: a flow wired to the wrong
+    /// trigger passes a run in which nearly everything is skipped.
+    pub fn skip_warning(&self) -> Option<String> {
+        skip_warning(self.skips, self.runner.triggers())
+    }
+
+    /// Where the flow's manifest and what it subscribes to disagree ("declared X, subscribed
+    /// Y"): discovery as a cross-check of the manifest.
+    pub fn trigger_mismatch(&self) -> Option<String> {
+        let manifest = self.runner.manifest()?;
+        let mut declared: Vec<&str> = manifest.triggers();
+        declared.sort_unstable();
+        let mut subscribed: Vec<&str> = self.runner.triggers().iter().map(String::as_str).collect();
+        subscribed.sort_unstable();
+        (declared != subscribed && self.runner.broken().is_none()).then(|| {
+            format!(
+                "declared {}, subscribed {}: the flow's manifest and what it subscribes to disagree",
+                declared.join(", "),
+                if subscribed.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    subscribed.join(", ")
+                }
+            )
+        })
     }
 
     /// Checks `law` over `timelines` generated timelines (seeded by the run's seed, or
@@ -201,6 +266,25 @@ impl Session {
     }
 }
 
+/// What to say when most of the cases for a flow that subscribes to `handles` were skipped.
+fn skip_warning(skips: SkipCount, handles: &[String]) -> Option<String> {
+    let SkipCount {
+        considered,
+        skipped,
+    } = skips;
+    if considered == 0 || skipped * 2 <= considered {
+        return None;
+    }
+    let subscribes = if handles.is_empty() {
+        "the flow subscribes to nothing".to_owned()
+    } else {
+        format!("the flow subscribes only to {}", handles.join(", "))
+    };
+    Some(format!(
+        "{skipped} of {considered} cases were skipped: {subscribes}. A flow meant for another trigger is wired to the wrong one; if this is what the flow is for, declare it (--manifest FILE, or --handles TRIGGER --effect teams|email|http) so that only its cases run, or pass --allow-skips"
+    ))
+}
+
 /// A law's outcome as a case of the report: a `MUST`, failed with the minimal failing timeline
 /// (as a scenario file) in place of a transcript.
 fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
@@ -232,17 +316,50 @@ fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
 }
 
 /// The snapshot files (stems, see [`name_for`]) that running `cases` against the correct flows
-/// among `flows` produces: one per (flow, case) where the case asks for a snapshot and the flow
-/// handles every trigger of the case.
+/// among `flows` produces: one per (flow, case) where the case asks for a snapshot and is for
+/// the flow ([`Runner::applicability`] with the flow's manifest).
 pub fn snapshot_names(flows: &[FlowFactory], cases: &[Case]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for flow in flows.iter().filter(|f| f.broken.is_none()) {
-        let triggers = (flow.make)().triggers();
+        let manifest = manifest_for(flow.name);
+        let handles: Vec<String> = (flow.make)()
+            .triggers()
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect();
         for case in cases.iter().filter(|c| c.scenario.expect.snapshot) {
-            if case.triggers().iter().all(|t| triggers.contains(t)) {
+            if applicability(manifest.as_ref(), &handles, &case.scenario) == Applicability::Runs {
                 names.insert(name_for(flow.name, &case.id));
             }
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_skipped_most_of_its_cases_says_so() {
+        let count = |considered, skipped| SkipCount {
+            considered,
+            skipped,
+        };
+        let handles = ["datasource-refresh-succeeded".to_owned()];
+        assert_eq!(skip_warning(count(0, 0), &handles), None);
+        assert_eq!(skip_warning(count(10, 5), &handles), None);
+        let warning = skip_warning(count(72, 64), &handles).unwrap();
+        assert!(
+            warning.starts_with(
+                "64 of 72 cases were skipped: the flow subscribes only to datasource-refresh-succeeded."
+            ),
+            "{warning}"
+        );
+        assert!(
+            skip_warning(count(3, 3), &[])
+                .unwrap()
+                .contains("the flow subscribes to nothing.")
+        );
+    }
 }

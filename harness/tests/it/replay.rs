@@ -106,7 +106,7 @@ async fn an_upward_crossing_reaches_the_flow_which_fetches_members_and_mails() {
     let s = scenario(&[900, 1100, 950]);
     let run = runner.run(&s).await;
     let transcript = harness::transcript::render(&run);
-    assert_eq!(check(&s, &run), vec![], "{transcript}");
+    assert_eq!(check(&s, &run, None), vec![], "{transcript}");
     assert!(
         transcript
             .contains("call      POST triggers/segment-threshold-crossed/subscriptions -> 201"),
@@ -126,7 +126,7 @@ async fn no_crossing_means_no_delivery_and_a_failed_expectation() {
         .unwrap();
     let s = scenario(&[900, 950]);
     let run = runner.run(&s).await;
-    let failures = check(&s, &run);
+    let failures = check(&s, &run, None);
     assert_eq!(failures.len(), 2, "{failures:?}");
     assert_eq!(failures[0].check, "expect.deliveries[0]");
     assert_eq!(failures[0].actual, "0 delivered (0 occurred)");

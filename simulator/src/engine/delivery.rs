@@ -80,19 +80,25 @@ impl Deliveries {
         let plan = event.faults;
         self.events.push(event);
         let e = self.events.len() - 1;
-        let reorder = plan.reorder.map(|_| FaultKind::Reorder);
+        // Reordering: an event planned for it is held back while nothing else is held; the next
+        // event of the subscription then overtakes it (it is queued first, and is not held
+        // itself, even if it was planned to be), and the held one follows. So `reorder = 1.0`
+        // swaps consecutive pairs (`ev2, ev1, ev4, ev3, …`), and an event held with no next one
+        // is released after `holdMax`.
+        let overtakes = self.queues.get(s).is_some_and(|q| !q.held.is_empty());
+        let hold_for = plan.reorder.filter(|_| !overtakes);
+        let reorder = hold_for.map(|_| FaultKind::Reorder);
         let first = self.new_delivery(now, e, reorder, true, None, id_seed);
+        self.deliveries[first].attempt_fault = plan.attempt;
         let mut batch = vec![first];
         if plan.duplicate {
             batch.push(self.new_delivery(now, e, Some(FaultKind::Duplicate), true, None, id_seed));
         }
-        if let Some(hold_max) = plan.reorder {
-            // Reordering never nests: anything already held goes out first.
+        if let Some(hold_max) = hold_for {
             self.hold_count += 1;
             let hold = self.hold_count;
             let sub = self.queue_of(s);
-            let earlier = std::mem::replace(&mut sub.held, batch);
-            sub.fifo.extend(earlier);
+            sub.held = batch;
             sub.hold = hold;
             sends.dues.push((
                 now + hold_max,
@@ -102,6 +108,7 @@ impl Deliveries {
                 },
             ));
         } else {
+            // This event goes first; anything held follows it.
             let sub = self.queue_of(s);
             sub.fifo.extend(batch);
             let held = std::mem::take(&mut sub.held);
@@ -135,7 +142,10 @@ impl Deliveries {
         let delivery = &mut self.deliveries[d];
         let attempts = delivery.attempts.len() as u32;
         if let Some(last) = delivery.attempts.last_mut() {
-            last.result = Some(result.describe());
+            last.result = Some(match last.fault {
+                Some(fault) => format!("{} ({})", result.describe(), fault.describe()),
+                None => result.describe(),
+            });
         }
         if result.is_success() {
             delivery.phase = Phase::Delivered;
@@ -336,6 +346,7 @@ impl Deliveries {
             phase: Phase::Queued,
             attempts: Vec::new(),
             fault,
+            attempt_fault: None,
             redelivery_of,
             reason: None,
             ordered,
@@ -359,12 +370,14 @@ impl Deliveries {
         let delivery = &mut self.deliveries[d];
         let attempt = delivery.attempts.len() as u32 + 1;
         delivery.phase = Phase::InFlight;
+        let fault = delivery.attempt_fault.filter(|_| attempt == 1);
         delivery.attempts.push(AttemptRecord {
             attempt,
             attempt_id,
             at: now,
             result: None,
             next_attempt_at: None,
+            fault,
         });
         self.in_flight.insert(attempt_id, d);
         sends.attempts.push(self.attempt_for(d));

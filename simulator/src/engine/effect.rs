@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::faults::AttemptFault;
 use crate::time::SimDuration;
 
 /// Something the shell must do: the engine's only way to act on the outside world.
@@ -35,4 +36,7 @@ pub struct DeliveryAttempt {
     pub headers: Vec<(String, String)>,
     /// Give up on the request after this long and report [`AttemptResult::Timeout`](crate::engine::AttemptResult::Timeout).
     pub timeout: SimDuration,
+    /// A fault to inject into this attempt: the shell performs the attempt through
+    /// [`crate::delivery::perform`], which honours it.
+    pub fault: Option<AttemptFault>,
 }

@@ -76,7 +76,7 @@ pub use catalog::{
 pub use delivery::{AttemptRecord, DeliveryView, EventView};
 pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
-pub use faults::{DeliveryFaultRule, DeliveryFaults, FaultKind};
+pub use faults::{AttemptFault, DeliveryFaultRule, DeliveryFaults, FaultKind};
 pub use jobs::{AdditionalInfo, CiError, JobView, ScheduleView, TaskView};
 pub use options::{EngineOptions, ScheduleOverlap};
 pub use payload::{

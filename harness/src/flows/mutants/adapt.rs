@@ -280,7 +280,10 @@ impl<M: IoMistake> Flow for Misused<M> {
 }
 
 /// A reference flow that subscribes to `trigger` (declaring it as what it handles, as discovery
-/// would find it), with each requested subscription's inputs edited by `inputs`.
+/// would find it), with each requested subscription's inputs edited by `inputs`. The requested
+/// subscriptions it takes are those of `trigger` and of the reference flow's own triggers: a
+/// flow wired to the wrong trigger in the designer keeps the configuration it was given (the
+/// data source to watch, ...) and subscribes to the wrong trigger with it.
 pub(crate) struct Resubscribed {
     trigger: &'static str,
     inputs: fn(&mut Map<String, Value>),
@@ -308,7 +311,12 @@ impl Flow for Resubscribed {
 
     fn start<'a>(&'a self, ctx: &'a FlowContext) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            for sub in ctx.requested.iter().filter(|s| s.trigger == self.trigger) {
+            let meant = self.inner.triggers();
+            for sub in ctx
+                .requested
+                .iter()
+                .filter(|s| s.trigger == self.trigger || meant.contains(&s.trigger.as_str()))
+            {
                 let mut inputs = sub.inputs.clone();
                 (self.inputs)(&mut inputs);
                 subscribe(ctx, self.trigger, &inputs).await;
@@ -476,13 +484,17 @@ mod tests {
 
     #[tokio::test]
     async fn resubscribing_declares_and_subscribes_the_new_trigger_with_edited_inputs() {
-        let io = FakeIo::new([reply(201, json!({}))]);
+        let io = FakeIo::new([reply(201, json!({})), reply(201, json!({}))]);
         let ctx = io.context(vec![
             subscription(
                 "datasource-refresh-succeeded",
                 json!({"dataSourceName": "PoS"}),
             ),
-            subscription("datasource-refresh-failed", json!({})),
+            subscription(
+                "datasource-refresh-failed",
+                json!({"dataSourceName": "Loyalty"}),
+            ),
+            subscription("unification-completed", json!({})),
         ]);
         let flow = Resubscribed::new(
             "datasource-refresh-succeeded",
@@ -493,12 +505,14 @@ mod tests {
         );
         assert_eq!(flow.triggers(), ["datasource-refresh-succeeded"]);
         flow.start(&ctx).await;
-        assert_eq!(
-            io.calls(),
-            vec![Call::Api(
+        // The requested refresh failed subscription (the reference flow's own trigger) is taken
+        // to the wrong trigger too; the unification one is nobody's business here.
+        let call = || {
+            Call::Api(
                 "POST triggers/datasource-refresh-succeeded/subscriptions".to_owned(),
                 Some(json!({"NotificationUrl": HOOK})),
-            )]
-        );
+            )
+        };
+        assert_eq!(io.calls(), vec![call(), call()]);
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use simulator::SimDuration;
 
 use super::adapt::{IoMistake, Misused, Resubscribed, Rewrite, Rewritten, as_requested};
-use super::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+use super::{Catch, MistakeClass, Mutant};
 use crate::flow::{ApiReply, BoxFuture, Flow, FlowContext, FlowFactory};
 use crate::flows::ExportOnFullRefresh;
 use crate::flows::api::{OnThrottled, Retry};
@@ -38,9 +38,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::LosesRows,
             caught_by: &[Catch {
-                case: CaseRef::Existing("paging/export-visits-every-customer-once"),
-                check: Check::New(NewCheck::RowsDownstreamOnce),
-                sees: "24 of the 2,345 customer ids (one per page) never reach the HTTP sink",
+                case: "paging/export-visits-every-customer-once",
+                check: "export.rows-downstream-once",
+                sees: "24 rows (one per page: 99, 199, …) were fetched but never reached the HTTP sink",
             }],
         },
         Mutant {
@@ -60,9 +60,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::LosesRows,
             caught_by: &[Catch {
-                case: CaseRef::Existing("paging/export-visits-every-customer-once"),
-                check: Check::New(NewCheck::RowsDownstreamOnce),
-                sees: "the customers whose last name repeats an earlier one never reach the HTTP sink",
+                case: "paging/export-visits-every-customer-once",
+                check: "export.rows-downstream-once",
+                sees: "the customers whose last name repeats an earlier one were fetched but never reached the HTTP sink",
             }],
         },
         Mutant {
@@ -82,9 +82,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::LosesRows,
             caught_by: &[Catch {
-                case: CaseRef::Existing("paging/export-survives-a-tight-limit"),
-                check: Check::New(NewCheck::RowsDownstreamOnce),
-                sees: "only the rows fetched after the last 429 reach the HTTP sink (pages_complete passes: every page is fetched once)",
+                case: "paging/export-survives-a-tight-limit",
+                check: "export.rows-downstream-once",
+                sees: "the rows fetched before the last 429 never reach the HTTP sink (pages_complete passes: every page is fetched once)",
             }],
         },
         Mutant {
@@ -106,14 +106,19 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::CallLimit,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("call-limit/no-call-before-retry-after"),
-                    check: Check::Expect("expect.api.no_early_retries"),
-                    sees: "early retries > 0",
+                    case: "call-limit/no-call-before-retry-after",
+                    check: "expect.api.no_early_retries",
+                    sees: "early retries: it calls again 1 s after a 429 whose Retry-After is 2 s",
                 },
                 Catch {
-                    case: CaseRef::Existing("call-limit/no-call-before-retry-after"),
-                    check: Check::Law("property/every-page-fetched-once"),
-                    sees: "a generated export under a call limit breaks the law",
+                    case: "call-limit/fixed-window-is-respected-too",
+                    check: "expect.api.no_early_retries",
+                    sees: "early retries under the fixed window as well",
+                },
+                Catch {
+                    case: "property/every-page-fetched-once",
+                    check: "property",
+                    sees: "a generated export under a call limit calls before a Retry-After has passed",
                 },
             ],
         },
@@ -136,14 +141,19 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::CallLimit,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("call-limit/no-call-before-retry-after"),
-                    check: Check::Expect("expect.api.no_early_retries"),
-                    sees: "early retries > 0",
+                    case: "call-limit/no-call-before-retry-after",
+                    check: "expect.api.no_early_retries",
+                    sees: "every retry comes a second before its Retry-After",
                 },
                 Catch {
-                    case: CaseRef::Existing("call-limit/no-call-before-retry-after"),
-                    check: Check::Law("property/every-page-fetched-once"),
-                    sees: "a generated export under a call limit breaks the law",
+                    case: "paging/export-survives-the-call-limit",
+                    check: "expect.api.no_early_retries",
+                    sees: "early retries under the documented limit of 100 calls per 60 s",
+                },
+                Catch {
+                    case: "property/every-page-fetched-once",
+                    check: "property",
+                    sees: "a generated export under a call limit calls before a Retry-After has passed",
                 },
             ],
         },
@@ -160,14 +170,19 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::CallLimit,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("call-limit/no-call-before-retry-after"),
-                    check: Check::Expect("expect.api.no_early_retries"),
-                    sees: "early retries > 0: calls of the batch made after another call of it got a 429",
+                    case: "call-limit/no-call-before-retry-after",
+                    check: "expect.api.no_early_retries",
+                    sees: "calls of a burst made after another call of it got a 429",
                 },
                 Catch {
-                    case: CaseRef::Existing("call-limit/no-call-before-retry-after"),
-                    check: Check::Law("property/every-page-fetched-once"),
-                    sees: "a generated export under a call limit breaks the law",
+                    case: "call-limit/documented-fixed-window-is-respected",
+                    check: "expect.api.no_early_retries",
+                    sees: "the same under the documented limit in fixed windows",
+                },
+                Catch {
+                    case: "property/every-page-fetched-once",
+                    check: "property",
+                    sees: "a generated export under a call limit calls before a Retry-After has passed",
                 },
             ],
         },
@@ -190,14 +205,19 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::CallLimit,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("paging/export-survives-a-tight-limit"),
-                    check: Check::Expect("expect.api.pages_complete"),
+                    case: "paging/export-survives-a-tight-limit",
+                    check: "expect.api.pages_complete",
                     sees: "rows from the first throttled page on were never fetched",
                 },
                 Catch {
-                    case: CaseRef::Existing("paging/export-survives-a-tight-limit"),
-                    check: Check::Law("property/every-page-fetched-once"),
-                    sees: "a generated export under a call limit breaks the law",
+                    case: "paging/export-survives-a-tight-limit",
+                    check: "export.rows-downstream-once",
+                    sees: "those rows never reach the HTTP sink either",
+                },
+                Catch {
+                    case: "property/every-page-fetched-once",
+                    check: "property",
+                    sees: "a generated export under a call limit stops early",
                 },
             ],
         },
@@ -218,9 +238,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongOutcome,
             caught_by: &[Catch {
-                case: CaseRef::Existing("full-refresh/failed-refresh-is-reported-not-exported"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "3 HTTP calls instead of 0 (a SHOULD: graded non-strict, a failure with --strict)",
+                case: "full-refresh/failed-refresh-is-reported-not-exported",
+                check: "expect.sinks[0]",
+                sees: "3 HTTP calls instead of none: it exports after a refresh that failed",
             }],
         },
         Mutant {
@@ -234,11 +254,18 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::Idempotency,
-            caught_by: &[Catch {
-                case: CaseRef::New("full-refresh/redelivered-event-exports-once"),
-                check: Check::New(NewCheck::RowsDownstreamOnce),
-                sees: "every customer id reaches the HTTP sink twice",
-            }],
+            caught_by: &[
+                Catch {
+                    case: "full-refresh/redelivered-event-exports-once",
+                    check: "export.rows-downstream-once",
+                    sees: "every customer reaches the HTTP sink twice: the redelivered event is exported again",
+                },
+                Catch {
+                    case: "full-refresh/lost-answer-does-not-export-twice",
+                    check: "export.rows-downstream-once",
+                    sees: "every customer reaches the HTTP sink twice: the retry after the lost answer is exported again",
+                },
+            ],
         },
         Mutant {
             flow: FlowFactory {
@@ -263,10 +290,34 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::WrongTrigger,
+            caught_by: &[
+                Catch {
+                    case: "full-refresh/not-for-on-demand-refresh",
+                    check: "expect.effects",
+                    sees: "HTTP calls where none are expected: it exports after an on-demand refresh's unification",
+                },
+                Catch {
+                    case: "full-refresh/completed-fires-for-scheduled-refresh",
+                    check: "manifest.declared-trigger",
+                    sees: "declared full-refresh-completed, subscribed unification-completed: the flow is wired to the wrong trigger",
+                },
+            ],
+        },
+        Mutant {
+            flow: FlowFactory {
+                name: "export-never-flushes-its-last-batch",
+                description: "export-on-full-refresh, sending rows downstream in batches of 100 and never sending the last, partial one",
+                broken: Some(
+                    "buffers rows into batches of 100 for the target and never flushes the last, partial batch: the last rows of every export are lost",
+                ),
+                make: || Arc::new(Misused::new(KeepsPartialBatch, ExportOnFullRefresh::new())),
+            },
+            of: OF,
+            class: MistakeClass::LosesRows,
             caught_by: &[Catch {
-                case: CaseRef::Existing("full-refresh/completed-fires-for-scheduled-refresh"),
-                check: Check::New(NewCheck::DeclaredTrigger),
-                sees: "declared full-refresh-completed, subscribed unification-completed: every full refresh case fails instead of being skipped",
+                case: "paging/export-visits-every-customer-once",
+                check: "export.rows-downstream-once",
+                sees: "rows 2,300..2,344 were fetched but never reached the HTTP sink",
             }],
         },
     ]
@@ -289,6 +340,17 @@ impl IoMistake for DropsLastRow {
             body["rows"] = json!(ids.len());
         }
         Some((sink, body))
+    }
+}
+
+/// Keeps back a page shorter than a full batch (the export's last page).
+struct KeepsPartialBatch;
+
+impl IoMistake for KeepsPartialBatch {
+    fn sink(&self, sink: SinkKind, mut body: Value) -> Option<(SinkKind, Value)> {
+        let partial =
+            sink == SinkKind::Http && page_ids(&mut body).is_some_and(|ids| ids.len() < PAGE_SIZE);
+        (!partial).then_some((sink, body))
     }
 }
 

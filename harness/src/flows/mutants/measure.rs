@@ -9,7 +9,7 @@ use simulator::SimDuration;
 
 use super::adapt::{Gate, Gated, Misused, Rewrite, Rewritten};
 use super::refresh_failed::Redirect;
-use super::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+use super::{Catch, MistakeClass, Mutant};
 use crate::flow::{BoxFuture, Flow, FlowContext, FlowFactory};
 use crate::flows::TeamsOnMeasureThreshold;
 use crate::flows::api::encode;
@@ -38,14 +38,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::WrongContent,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("measure/scheduled-refresh-crossing-reaches-the-flow"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 sink calls whose body contains \"1234567.89\" instead of 1",
+                    case: "measure/scheduled-refresh-crossing-reaches-the-flow",
+                    check: "effect.echo",
+                    sees: "the message for the crossing to 1,234,567.89 lacks value 1234567.89 (it says 1000000)",
                 },
                 Catch {
-                    case: CaseRef::Existing("measure/equal-to-threshold-is-not-above"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 sink calls whose body contains \"1000000.5\" instead of 1",
+                    case: "measure/scheduled-refresh-crossing-reaches-the-flow",
+                    check: "expect.sinks[0]",
+                    sees: "no message contains \"1234567.89\"",
                 },
             ],
         },
@@ -71,14 +71,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::WrongContent,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("measure/scheduled-refresh-crossing-reaches-the-flow"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 sink calls whose body contains \"1234567.89\" instead of 1 (it says 1234568)",
+                    case: "measure/scheduled-refresh-crossing-reaches-the-flow",
+                    check: "effect.echo",
+                    sees: "the message lacks value 1234567.89 (it says 1234568)",
                 },
                 Catch {
-                    case: CaseRef::Existing("measure/equal-to-threshold-is-not-above"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 sink calls whose body contains \"1000000.5\" instead of 1 (it says 1000001)",
+                    case: "measure/equal-to-threshold-is-not-above",
+                    check: "effect.echo",
+                    sees: "the message lacks value 1000000.5 (it says 1000001)",
                 },
             ],
         },
@@ -103,9 +103,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::Threshold,
             caught_by: &[Catch {
-                case: CaseRef::Existing("measure/fires-again-after-falling-below"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 2",
+                case: "measure/fires-again-after-falling-below",
+                check: "expect.effects",
+                sees: "1 Teams message instead of 2: the crossing two days later is swallowed",
             }],
         },
         Mutant {
@@ -125,11 +125,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::Idempotency,
             caught_by: &[Catch {
-                case: CaseRef::Existing(
-                    "measure/two-measures-crossing-in-one-refresh-are-each-handled",
-                ),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 2 (ActiveCustomers is swallowed)",
+                case: "measure/two-measures-crossing-in-one-refresh-are-each-handled",
+                check: "expect.effects",
+                sees: "1 Teams message instead of 2: ActiveCustomers' crossing shares TotalRevenue's jobId",
             }],
         },
         Mutant {
@@ -145,14 +143,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::Threshold,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("measure/does-not-fire-on-downward-crossing"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "1 sink call instead of 0",
+                    case: "measure/does-not-fire-on-downward-crossing",
+                    check: "expect.effects",
+                    sees: "1 Teams message instead of none: an alert about the fall",
                 },
                 Catch {
-                    case: CaseRef::Existing("measure/fires-once-per-upward-crossing"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "2 sink calls instead of 1 (the fall to 0.95 M on day 3)",
+                    case: "measure/fires-once-per-upward-crossing",
+                    check: "effect.echo",
+                    sees: "the alert about the fall answers no delivered crossing",
                 },
             ],
         },
@@ -173,9 +171,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::DeliveryOrder,
             caught_by: &[Catch {
-                case: CaseRef::Existing("measure/reordered-crossings-are-all-handled"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 2: the crossing to 1.1 M, delivered after the one to 1.2 M, is dropped",
+                case: "measure/reordered-crossings-are-all-handled",
+                check: "expect.effects",
+                sees: "1 Teams message instead of 2: the crossing to 1.1 M, delivered after the one to 1.2 M, is dropped",
             }],
         },
         Mutant {
@@ -195,11 +193,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::Idempotency,
             caught_by: &[Catch {
-                case: CaseRef::Existing(
-                    "measure/late-replay-after-a-newer-crossing-has-no-second-effect",
-                ),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "4 sink calls instead of 2",
+                case: "measure/late-replay-after-a-newer-crossing-has-no-second-effect",
+                check: "expect.effects",
+                sees: "4 Teams messages instead of 2: each late replay comes after the other crossing",
             }],
         },
         Mutant {
@@ -219,10 +215,56 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongDestination,
             caught_by: &[Catch {
-                case: CaseRef::Existing("measure/fires-once-per-upward-crossing"),
-                check: Check::New(NewCheck::EffectDestination),
-                sees: "one e-mail and no Teams message, where the flow declares Teams",
+                case: "measure/fires-once-per-upward-crossing",
+                check: "effect.destination",
+                sees: "1 e-mail and 0 Teams messages: the effect goes to e-mail, the manifest says Teams",
             }],
+        },
+        Mutant {
+            flow: FlowFactory {
+                name: "teams-measure-dedupes-on-value",
+                description: "teams-on-measure-threshold, remembering the (measure, value) pairs it posted about instead of the events",
+                broken: Some(
+                    "keys its idempotency on the measure and its value: a genuine second crossing to the same value is taken for a redelivery",
+                ),
+                make: || {
+                    Arc::new(Gated::new(
+                        Gate::OncePer(&["measureName", "value"]),
+                        TeamsOnMeasureThreshold::new(),
+                    ))
+                },
+            },
+            of: OF,
+            class: MistakeClass::Idempotency,
+            caught_by: &[Catch {
+                case: "measure/the-same-crossing-twice-is-handled-twice",
+                check: "expect.effects",
+                sees: "1 Teams message instead of 2: the second crossing to 1.1 M carries the same values as the first",
+            }],
+        },
+        Mutant {
+            flow: FlowFactory {
+                name: "teams-measure-not-idempotent",
+                description: "teams-on-measure-threshold, without remembering handled events",
+                broken: Some(
+                    "keeps no memory of handled events: a crossing the platform delivers again (after a timeout, a replay) is posted again",
+                ),
+                make: || Arc::new(TeamsOnMeasureThreshold::not_idempotent()),
+            },
+            of: OF,
+            class: MistakeClass::Idempotency,
+            caught_by: &[
+                Catch {
+                    case: "measure/timeout-after-sending-is-retried-without-a-second-effect",
+                    check: "expect.effects",
+                    sees: "2 Teams messages instead of 1: the retry after the timeout is posted again",
+                },
+                Catch {
+                    case: "measure/late-replay-after-a-newer-crossing-has-no-second-effect",
+                    check: "expect.effects",
+                    sees: "4 Teams messages instead of 2: the late replays are posted again",
+                },
+            ],
         },
     ]
 }

@@ -1,13 +1,13 @@
 //! Broken variants ("mutants") of the reference flows: each makes one realistic mistake that flow
-//! makers really make, and says what must catch it — the case, and the check that must fire
+//! makers really make, and commits to where it is caught — the case, and the check that fires
 //! there. They measure the suite: a mutant that passes every case is a mistake the suite would
 //! ship with a green badge.
 //!
-//! They are kept apart from [`crate::flows::reference_flows`] (whose broken variants the suite
-//! test requires to fail), because many are not caught yet: `README.md` beside this file records,
-//! for each, whether the suite catches it today, by which case and check, and which new check
-//! (issue 9, part 2) must catch the rest. They run like any reference flow:
-//! `insightsim run --flow NAME`, `insightsim flow NAME`.
+//! They are kept apart from [`crate::flows::reference_flows`]; `tests/mutants.rs` runs them (and
+//! the broken reference flows, [`crate::flows::planted`]) against the whole suite, asserts that
+//! each is caught by behaviour and by the catches it commits to, and renders the catch matrix
+//! into `docs/suite.md`. `README.md` beside this file says how they are built and how to add one.
+//! They run like any reference flow: `insightsim run --flow NAME`, `insightsim flow NAME`.
 //!
 //! ```
 //! use harness::flows::mutants;
@@ -26,7 +26,7 @@ mod refresh_succeeded;
 mod segment;
 mod unification;
 
-pub use model::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+pub use model::{Catch, MistakeClass, Mutant};
 
 /// Every mutant, family by family (the trigger of the reference flow they break).
 pub fn all() -> Vec<Mutant> {

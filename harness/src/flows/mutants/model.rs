@@ -58,77 +58,16 @@ impl MistakeClass {
     }
 }
 
-/// One place a mutant must fail: a case, the check that must fire there, and what it sees.
+/// One place a mutant must fail, as the run reports it: the case (or law) and the check that
+/// fires there, and what it sees. `tests/mutants.rs` asserts each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Catch {
-    pub case: CaseRef,
-    pub check: Check,
-    /// What the check sees, precisely enough to assert: "2 matching calls instead of 3".
+    /// A case id (`segment/fires-again-after-falling-below`) or a law id
+    /// (`property/one-effect-per-upward-crossing`).
+    pub case: &'static str,
+    /// The check that fires, as reported (`expect.effects`, `effect.echo`, `expect.sinks[1]`,
+    /// `export.rows-downstream-once`; `property` for a law).
+    pub check: &'static str,
+    /// What the check sees, in the flow maker's words: "2 Teams messages instead of 3".
     pub sees: &'static str,
-}
-
-/// A case of `scenarios/`, or one that must be written (its proposed id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaseRef {
-    /// `scenarios/<id>.toml` exists.
-    Existing(&'static str),
-    /// To be written (issue 9, part 2); the README says what it does.
-    New(&'static str),
-}
-
-impl CaseRef {
-    pub fn id(self) -> &'static str {
-        match self {
-            CaseRef::Existing(id) | CaseRef::New(id) => id,
-        }
-    }
-}
-
-/// The check that must fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// An expectation of the case, by the id the harness reports (`expect.sinks[0]`,
-    /// `expect.api.pages_complete`, ...).
-    Expect(&'static str),
-    /// A property law (`property/one-effect-per-permanent-failure`).
-    Law(&'static str),
-    /// A check issue 9 adds (part 2).
-    New(NewCheck),
-}
-
-/// The behavioural checks of issue 9 that do not exist yet, as the mutants need them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NewCheck {
-    /// The flow's manifest declares the triggers it handles; a case for a declared trigger it
-    /// does not subscribe to fails, naming both ("declared X, subscribed Y").
-    DeclaredTrigger,
-    /// Effects are counted per destination the manifest declares (Teams, e-mail, HTTP); an
-    /// effect elsewhere, or none there, fails.
-    EffectDestination,
-    /// The effect must echo the event's numbers and names (the measure's value and threshold,
-    /// the segment's count, the data source's name, the unified customer count), exactly.
-    EffectEcho,
-    /// Every row of the exported entity appears downstream exactly once (its keys found in the
-    /// sink bodies, whatever their shape).
-    RowsDownstreamOnce,
-}
-
-impl NewCheck {
-    pub fn id(self) -> &'static str {
-        match self {
-            NewCheck::DeclaredTrigger => "manifest.declared-trigger",
-            NewCheck::EffectDestination => "effect.destination",
-            NewCheck::EffectEcho => "effect.echo",
-            NewCheck::RowsDownstreamOnce => "export.rows-downstream-once",
-        }
-    }
-}
-
-impl Check {
-    pub fn id(self) -> &'static str {
-        match self {
-            Check::Expect(id) | Check::Law(id) => id,
-            Check::New(check) => check.id(),
-        }
-    }
 }

@@ -10,7 +10,7 @@ use simulator::SimDuration;
 use super::adapt::{
     Gate, Gated, IoMistake, Misused, Resubscribed, Rewrite, Rewritten, as_requested,
 };
-use super::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+use super::{Catch, MistakeClass, Mutant};
 use crate::flow::{BoxFuture, Flow, FlowContext, FlowFactory};
 use crate::flows::TeamsOnRefreshFailure;
 use crate::scenario::SinkKind;
@@ -38,14 +38,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::Idempotency,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("datasource/refresh-failed-once-per-failure"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "2 sink calls instead of 3: PoS's second failure, a day later, is swallowed",
+                    case: "datasource/refresh-failed-once-per-failure",
+                    check: "expect.effects",
+                    sees: "2 Teams messages instead of 3: PoS's second failure, a day later, is swallowed",
                 },
                 Catch {
-                    case: CaseRef::Existing("datasource/refresh-failed-once-per-failure"),
-                    check: Check::Law("property/one-effect-per-permanent-failure"),
-                    sees: "a timeline where one source fails twice gets one effect (seed 42, 24 timelines)",
+                    case: "property/one-effect-per-permanent-failure",
+                    check: "property",
+                    sees: "a timeline where one source fails twice gets one effect",
                 },
             ],
         },
@@ -66,9 +66,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::Idempotency,
             caught_by: &[Catch {
-                case: CaseRef::New("datasource/two-failures-in-one-refresh-are-each-reported"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 2 (PoS and Loyalty fail in one scheduled refresh)",
+                case: "datasource/two-failures-in-one-refresh-are-each-reported",
+                check: "expect.effects",
+                sees: "1 Teams message instead of 2: PoS and Loyalty fail in one scheduled refresh (one jobId)",
             }],
         },
         Mutant {
@@ -87,11 +87,18 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::Idempotency,
-            caught_by: &[Catch {
-                case: CaseRef::New("delivery/late-replay-after-a-newer-event-has-no-second-effect"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "4 sink calls instead of 2: both late replays (each after the other event) are posted",
-            }],
+            caught_by: &[
+                Catch {
+                    case: "delivery/redelivered-older-event-has-no-second-effect",
+                    check: "expect.effects",
+                    sees: "3 Teams messages instead of 2: PoS's event, re-sent after Loyalty's, is posted again",
+                },
+                Catch {
+                    case: "delivery/late-replay-after-a-newer-event-has-no-second-effect",
+                    check: "expect.effects",
+                    sees: "4 Teams messages instead of 2: each late replay comes after the other event",
+                },
+            ],
         },
         Mutant {
             flow: FlowFactory {
@@ -110,9 +117,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::DeliveryOrder,
             caught_by: &[Catch {
-                case: CaseRef::New("delivery/out-of-order-events-are-all-handled"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "2 sink calls instead of 3: the event held back and delivered after a newer one is dropped (the reorder fault must really invert the order: reorder = 1.0 with first = 1)",
+                case: "delivery/reordered-events-are-all-handled",
+                check: "expect.effects",
+                sees: "2 Teams messages instead of 3: PoS's failure, delivered after eCommerce's newer one, is dropped",
             }],
         },
         Mutant {
@@ -128,14 +135,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::WrongOutcome,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("datasource/refresh-failed-not-on-transient-failure"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "1 sink call instead of 0: a warning about eCommerce's retried attempt",
+                    case: "datasource/refresh-failed-not-on-transient-failure",
+                    check: "expect.effects",
+                    sees: "1 Teams message instead of none: a warning about eCommerce's retried attempt",
                 },
                 Catch {
-                    case: CaseRef::Existing("datasource/refresh-failed-not-on-transient-failure"),
-                    check: Check::Law("property/one-effect-per-permanent-failure"),
-                    sees: "a timeline with one transient failure gets one effect instead of none",
+                    case: "property/one-effect-per-permanent-failure",
+                    check: "property",
+                    sees: "a timeline with a transient failure gets an effect",
                 },
             ],
         },
@@ -159,9 +166,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongOutcome,
             caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-failed-filtered-by-data-source"),
-                check: Check::Expect("expect.deliveries[0]"),
-                sees: "2 events delivered instead of 1 (PoS's failure too), and 2 Teams messages; the case's only sink expectation counts messages naming Loyalty (1), so it needs { sink = \"any\", count = 1 } to catch the extra message; the subscriptions precondition also fails, but must not be the only catch",
+                case: "datasource/refresh-failed-filtered-by-data-source",
+                check: "expect.effects",
+                sees: "2 Teams messages instead of 1: PoS's failure is reported too",
             }],
         },
         Mutant {
@@ -181,9 +188,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongDestination,
             caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-failed-fires-on-permanent-failure"),
-                check: Check::New(NewCheck::EffectDestination),
-                sees: "one e-mail and no Teams message, where the flow declares Teams",
+                case: "datasource/refresh-failed-fires-on-permanent-failure",
+                check: "effect.destination",
+                sees: "1 e-mail and 0 Teams messages: the effect goes to e-mail, the manifest says Teams",
             }],
         },
         Mutant {
@@ -204,14 +211,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::WrongContent,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("datasource/refresh-failed-fires-on-timeout"),
-                    check: Check::New(NewCheck::EffectEcho),
-                    sees: "the message names Point of Sale (PoS) where the event names Loyalty Program (Loyalty); body_contains = \"Loyalty\" passes today only because the error text quoted in the message names the source",
+                    case: "datasource/refresh-failed-fires-on-timeout",
+                    check: "effect.echo",
+                    sees: "the message for Loyalty's failure lacks friendlyName \"Loyalty Program\" (it names Point of Sale); body_contains = \"Loyalty\" passes, as the quoted error names the source",
                 },
                 Catch {
-                    case: CaseRef::Existing("datasource/failure-in-full-refresh-propagates"),
-                    check: Check::New(NewCheck::EffectEcho),
-                    sees: "the message names Point of Sale (PoS) where the event names Newsletter Platform (Newsletter)",
+                    case: "datasource/failure-in-full-refresh-propagates",
+                    check: "effect.echo",
+                    sees: "the message for Newsletter's failure lacks friendlyName \"Newsletter Platform\"",
                 },
             ],
         },
@@ -235,11 +242,23 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::WrongTrigger,
-            caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-failed-fires-on-permanent-failure"),
-                check: Check::New(NewCheck::DeclaredTrigger),
-                sees: "declared datasource-refresh-failed, subscribed datasource-refresh-succeeded: every refresh failed case fails instead of being skipped",
-            }],
+            caught_by: &[
+                Catch {
+                    case: "datasource/refresh-failed-fires-on-permanent-failure",
+                    check: "expect.effects",
+                    sees: "0 Teams messages instead of 1: it never hears of the failure",
+                },
+                Catch {
+                    case: "datasource/refresh-failed-not-on-success",
+                    check: "expect.effects",
+                    sees: "4 Teams messages instead of none: a failure message for each successful refresh",
+                },
+                Catch {
+                    case: "datasource/refresh-failed-fires-on-permanent-failure",
+                    check: "manifest.declared-trigger",
+                    sees: "declared datasource-refresh-failed, subscribed datasource-refresh-succeeded: the flow is wired to the wrong trigger",
+                },
+            ],
         },
     ]
 }
@@ -266,14 +285,20 @@ fn first_data_source<'a>(ctx: &'a FlowContext, mut event: Value) -> BoxFuture<'a
     })
 }
 
-/// How often [`WarnsOnRetrying`] looks at the jobs. A retried attempt shows its error in the
-/// jobs API only between the failed attempt and the next one (`task_retry_delay` plus the next
-/// attempt, about 10 s on the demo tenant), so a slower poll would miss it.
+/// How often [`WarnsOnRetrying`] looks at the jobs while an ingestion task is queued or
+/// running. A retried attempt shows its error in the jobs API only between the failed attempt
+/// and the next one (`task_retry_delay` plus the next attempt, about 10 s on the demo tenant), so
+/// a slower poll would miss it.
 const POLL_EVERY: SimDuration = SimDuration::from_secs(5);
 
+/// How often it looks while no ingestion is under way (as a recurrence that speeds up during
+/// refreshes would): a refresh started in between is noticed at most this late.
+const POLL_IDLE_EVERY: SimDuration = SimDuration::from_mins(10);
+
 /// `teams-warns-on-retrying-ingestion`: the reference flow, plus a loop in `start` that polls
-/// `GET workflows/main/jobs?top=3&includeTasks=true` and posts a warning, once per task, for a
-/// running ingestion task that shows an error (of a data source its subscription watches).
+/// `GET workflows/main/jobs?top=3&includeTasks=true` (every 5 s while an ingestion is under way,
+/// every 10 min otherwise) and posts a warning, once per task, for a running ingestion task that
+/// shows an error (of a data source its subscription watches).
 #[derive(Default)]
 struct WarnsOnRetrying {
     inner: TeamsOnRefreshFailure,
@@ -302,19 +327,30 @@ impl Flow for WarnsOnRetrying {
             if watched.is_empty() {
                 return;
             }
+            let mut every = POLL_EVERY;
             loop {
-                ctx.io.sleep(POLL_EVERY).await;
+                ctx.io.sleep(every).await;
                 let reply = ctx
                     .io
                     .api("GET", "workflows/main/jobs?top=3&includeTasks=true", None)
                     .await;
                 let Some(jobs) = reply.body.as_array() else {
-                    continue; // Throttled or failed: look again next time.
+                    every = POLL_EVERY;
+                    continue; // Throttled or failed: look again soon.
                 };
                 let mut tasks: Vec<Value> = Vec::new();
                 for job in jobs {
                     tasks.extend(job["tasks"].as_array().cloned().unwrap_or_default());
                 }
+                let ingesting = tasks.iter().any(|t| {
+                    t["operationType"] == "ingestion"
+                        && (t["taskStatus"] == "running" || t["taskStatus"] == "queued")
+                });
+                every = if ingesting {
+                    POLL_EVERY
+                } else {
+                    POLL_IDLE_EVERY
+                };
                 for task in tasks {
                     let source = task["identifier"].as_str().unwrap_or_default();
                     let retrying = task["operationType"] == "ingestion"

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::adapt::{Gate, Gated, Misused, Resubscribed, Rewrite, Rewritten, as_requested};
 use super::refresh_failed::Redirect;
-use super::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+use super::{Catch, MistakeClass, Mutant};
 use crate::flow::FlowFactory;
 use crate::flows::EmailOnRefreshSuccess;
 use crate::scenario::SinkKind;
@@ -36,9 +36,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongOutcome,
             caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-succeeded-filtered-by-data-source"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "4 sink calls instead of 1; the subscriptions precondition also fails, but must not be the only catch",
+                case: "datasource/refresh-succeeded-filtered-by-data-source",
+                check: "expect.effects",
+                sees: "4 e-mails instead of 1: every source's success is e-mailed",
             }],
         },
         Mutant {
@@ -58,9 +58,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::Idempotency,
             caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-succeeded-acts-once-per-source"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 4",
+                case: "datasource/refresh-succeeded-acts-once-per-source",
+                check: "expect.effects",
+                sees: "1 e-mail instead of 4: the four successes share one jobId",
             }],
         },
         Mutant {
@@ -83,11 +83,23 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::WrongTrigger,
-            caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-succeeded-acts-once-per-source"),
-                check: Check::New(NewCheck::DeclaredTrigger),
-                sees: "declared datasource-refresh-succeeded, subscribed datasource-refresh-failed: every refresh succeeded case fails instead of being skipped",
-            }],
+            caught_by: &[
+                Catch {
+                    case: "datasource/refresh-succeeded-acts-once-per-source",
+                    check: "expect.effects",
+                    sees: "0 e-mails instead of 4: it never hears of a success",
+                },
+                Catch {
+                    case: "datasource/refresh-succeeded-not-on-failure",
+                    check: "expect.effects",
+                    sees: "2 e-mails instead of none: a success e-mail for each failure",
+                },
+                Catch {
+                    case: "datasource/refresh-succeeded-acts-once-per-source",
+                    check: "manifest.declared-trigger",
+                    sees: "declared datasource-refresh-succeeded, subscribed datasource-refresh-failed: the flow is wired to the wrong trigger",
+                },
+            ],
         },
         Mutant {
             flow: FlowFactory {
@@ -106,9 +118,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongDestination,
             caught_by: &[Catch {
-                case: CaseRef::Existing("datasource/refresh-succeeded-acts-once-per-source"),
-                check: Check::New(NewCheck::EffectDestination),
-                sees: "four Teams messages and no e-mail, where the flow declares e-mail",
+                case: "datasource/refresh-succeeded-acts-once-per-source",
+                check: "effect.destination",
+                sees: "4 Teams messages and 0 e-mails: the effect goes to Teams, the manifest says e-mail",
             }],
         },
     ]

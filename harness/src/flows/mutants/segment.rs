@@ -7,7 +7,7 @@ use simulator::SimDuration;
 
 use super::adapt::{Gate, Gated, Misused, Resubscribed, Rewrite, Rewritten};
 use super::refresh_failed::Redirect;
-use super::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+use super::{Catch, MistakeClass, Mutant};
 use crate::flow::{BoxFuture, FlowContext, FlowFactory};
 use crate::flows::EmailOnSegmentThreshold;
 use crate::flows::api::encode;
@@ -40,13 +40,13 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::Threshold,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("segment/fires-again-after-falling-below"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "1 sink call instead of 2: the crossing of day 3 comes two days after the first",
+                    case: "segment/fires-again-after-falling-below",
+                    check: "expect.effects",
+                    sees: "1 e-mail instead of 2: the crossing of day 3 comes two days after the first",
                 },
                 Catch {
-                    case: CaseRef::Existing("segment/fires-again-after-falling-below"),
-                    check: Check::Law("property/one-effect-per-upward-crossing"),
+                    case: "property/one-effect-per-upward-crossing",
+                    check: "property",
                     sees: "a timeline with two crossings within 7 days gets one effect",
                 },
             ],
@@ -69,13 +69,13 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::Idempotency,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("segment/fires-again-after-falling-below"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "1 sink call instead of 2: the second crossing is taken for a redelivery",
+                    case: "segment/fires-again-after-falling-below",
+                    check: "expect.effects",
+                    sees: "1 e-mail instead of 2: the second crossing is taken for a redelivery",
                 },
                 Catch {
-                    case: CaseRef::Existing("segment/fires-again-after-falling-below"),
-                    check: Check::Law("property/one-effect-per-upward-crossing"),
+                    case: "property/one-effect-per-upward-crossing",
+                    check: "property",
                     sees: "a timeline with two crossings gets one effect",
                 },
             ],
@@ -97,9 +97,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::DeliveryOrder,
             caught_by: &[Catch {
-                case: CaseRef::New("segment/out-of-order-crossings-are-all-handled"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 2: the first crossing (1100), held back and delivered after the second (1200), is dropped",
+                case: "segment/out-of-order-crossings-are-all-handled",
+                check: "expect.effects",
+                sees: "1 e-mail instead of 2: the crossing to 1100, delivered after the one to 1200, is dropped",
             }],
         },
         Mutant {
@@ -120,14 +120,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::DeliveryOrder,
             caught_by: &[
                 Catch {
-                    case: CaseRef::New("segment/out-of-order-crossings-are-all-handled"),
-                    check: Check::Expect("expect.sinks[1]"),
-                    sees: "0 sink calls whose body contains \"1100\" instead of 1: both e-mails say 1200, the count when the held event arrives",
+                    case: "segment/out-of-order-crossings-are-all-handled",
+                    check: "effect.echo",
+                    sees: "the e-mail for the crossing to 1100 lacks entityCount 1100 (it says 1200, the count when the held event arrives)",
                 },
                 Catch {
-                    case: CaseRef::New("segment/out-of-order-crossings-are-all-handled"),
-                    check: Check::New(NewCheck::EffectEcho),
-                    sees: "the e-mail for the event with entityCount 1100 carries 1200",
+                    case: "segment/out-of-order-crossings-are-all-handled",
+                    check: "expect.sinks[0]",
+                    sees: "no e-mail contains \"1100\"",
                 },
             ],
         },
@@ -149,14 +149,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::WrongContent,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("segment/scheduled-refresh-crossing-reaches-the-flow"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 e-mails with /entityCount = 1042 instead of 1 (it says 950)",
+                    case: "segment/scheduled-refresh-crossing-reaches-the-flow",
+                    check: "effect.echo",
+                    sees: "the e-mail lacks entityCount 1042 (it says 950)",
                 },
                 Catch {
-                    case: CaseRef::Existing("segment/equal-to-threshold-is-not-above"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 sink calls whose body contains \"1001\" instead of 1 (it says 1000)",
+                    case: "segment/equal-to-threshold-is-not-above",
+                    check: "expect.sinks[0]",
+                    sees: "no e-mail contains \"1001\" (it says 1000)",
                 },
             ],
         },
@@ -176,18 +176,11 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::WrongDestination,
-            caught_by: &[
-                Catch {
-                    case: CaseRef::Existing("segment/scheduled-refresh-crossing-reaches-the-flow"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "0 e-mails instead of 1 (one Teams message)",
-                },
-                Catch {
-                    case: CaseRef::Existing("segment/fires-once-per-upward-crossing"),
-                    check: Check::New(NewCheck::EffectDestination),
-                    sees: "one Teams message and no e-mail, where the flow declares e-mail",
-                },
-            ],
+            caught_by: &[Catch {
+                case: "segment/fires-once-per-upward-crossing",
+                check: "effect.destination",
+                sees: "1 Teams message and 0 e-mails: the effect goes to Teams, the manifest says e-mail",
+            }],
         },
         Mutant {
             flow: FlowFactory {
@@ -206,11 +199,18 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::Threshold,
-            caught_by: &[Catch {
-                case: CaseRef::Existing("segment/equal-to-threshold-is-not-above"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "0 sink calls whose body contains \"1001\" instead of 1: it e-mails at 1000 and not at 1001; the subscriptions precondition also fails, but must not be the only catch",
-            }],
+            caught_by: &[
+                Catch {
+                    case: "segment/equal-to-threshold-is-not-above",
+                    check: "expect.sinks[0]",
+                    sees: "no e-mail contains \"1001\": it e-mails at 1000, which is not a crossing, and not at 1001",
+                },
+                Catch {
+                    case: "property/one-effect-per-upward-crossing",
+                    check: "property",
+                    sees: "a timeline that reaches the threshold exactly gets an effect",
+                },
+            ],
         },
         Mutant {
             flow: FlowFactory {
@@ -229,11 +229,31 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::Idempotency,
             caught_by: &[Catch {
-                case: CaseRef::New(
-                    "segment/late-replay-after-a-newer-crossing-has-no-second-effect",
+                case: "segment/late-replay-after-a-newer-crossing-has-no-second-effect",
+                check: "expect.effects",
+                sees: "4 e-mails instead of 2: each late replay comes after the other crossing",
+            }],
+        },
+        Mutant {
+            flow: FlowFactory {
+                name: "email-dedupes-on-segment-and-count",
+                description: "email-on-segment-threshold, remembering the (segment, count) pairs it e-mailed about instead of the events",
+                broken: Some(
+                    "keys its idempotency on the segment and its count: a genuine second crossing to the same count is taken for a redelivery",
                 ),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "4 sink calls instead of 2: each crossing's late replay comes after the other crossing",
+                make: || {
+                    Arc::new(Gated::new(
+                        Gate::OncePer(&["segmentName", "entityCount"]),
+                        EmailOnSegmentThreshold::default(),
+                    ))
+                },
+            },
+            of: OF,
+            class: MistakeClass::Idempotency,
+            caught_by: &[Catch {
+                case: "segment/the-same-crossing-twice-is-handled-twice",
+                check: "expect.effects",
+                sees: "1 e-mail instead of 2: the second crossing to 1100 carries the same values as the first",
             }],
         },
     ]

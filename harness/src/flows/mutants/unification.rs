@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::adapt::{Resubscribed, Rewrite, Rewritten, as_requested};
-use super::{CaseRef, Catch, Check, MistakeClass, Mutant, NewCheck};
+use super::adapt::{Gate, Gated, Misused, Resubscribed, Rewrite, Rewritten, as_requested};
+use super::refresh_failed::Redirect;
+use super::{Catch, MistakeClass, Mutant};
 use crate::flow::{BoxFuture, FlowContext, FlowFactory};
 use crate::flows::SyncOnUnificationSuccess;
+use crate::scenario::SinkKind;
 
 const OF: &str = "sync-on-unification-success";
 const TRIGGER: &str = "unification-completed";
@@ -26,9 +28,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongOutcome,
             caught_by: &[Catch {
-                case: CaseRef::Existing("unification/failed-unification-does-not-act"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "1 sink call instead of 0",
+                case: "unification/failed-unification-does-not-act",
+                check: "expect.effects",
+                sees: "1 HTTP call instead of none: it syncs after a failed unification",
             }],
         },
         Mutant {
@@ -44,14 +46,14 @@ pub(super) fn mutants() -> Vec<Mutant> {
             class: MistakeClass::WrongOutcome,
             caught_by: &[
                 Catch {
-                    case: CaseRef::Existing("unification/timed-out-merge-does-not-act"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "1 sink call instead of 0",
+                    case: "unification/timed-out-merge-does-not-act",
+                    check: "expect.effects",
+                    sees: "1 HTTP call instead of none: a timed-out merge is synced as a success",
                 },
                 Catch {
-                    case: CaseRef::Existing("unification/skipped-unification-does-not-act"),
-                    check: Check::Expect("expect.sinks[0]"),
-                    sees: "1 sink call instead of 0",
+                    case: "unification/skipped-unification-does-not-act",
+                    check: "expect.effects",
+                    sees: "1 HTTP call instead of none: a skipped unification is synced as a success",
                 },
             ],
         },
@@ -72,9 +74,9 @@ pub(super) fn mutants() -> Vec<Mutant> {
             of: OF,
             class: MistakeClass::WrongContent,
             caught_by: &[Catch {
-                case: CaseRef::Existing("unification/flow-acts-once-per-successful-unification"),
-                check: Check::Expect("expect.sinks[1]"),
-                sees: "0 sink calls whose body contains \"1357\" instead of 2 (they say 100)",
+                case: "unification/flow-acts-once-per-successful-unification",
+                check: "effect.echo",
+                sees: "the sync requests lack unifiedCustomerCount 1357 (they say 100)",
             }],
         },
         Mutant {
@@ -97,11 +99,23 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::WrongTrigger,
-            caught_by: &[Catch {
-                case: CaseRef::Existing("unification/flow-acts-once-per-successful-unification"),
-                check: Check::New(NewCheck::DeclaredTrigger),
-                sees: "declared unification-completed, subscribed full-refresh-completed: every unification case fails instead of being skipped",
-            }],
+            caught_by: &[
+                Catch {
+                    case: "unification/acts-on-an-on-demand-refresh",
+                    check: "expect.effects",
+                    sees: "0 HTTP calls instead of 1: an on-demand refresh fires no full refresh completed event",
+                },
+                Catch {
+                    case: "unification/acts-when-a-later-stage-fails",
+                    check: "expect.effects",
+                    sees: "0 HTTP calls instead of 1: the refresh failed after a successful unification",
+                },
+                Catch {
+                    case: "unification/flow-acts-once-per-successful-unification",
+                    check: "manifest.declared-trigger",
+                    sees: "declared unification-completed, subscribed full-refresh-completed: the flow is wired to the wrong trigger",
+                },
+            ],
         },
         Mutant {
             flow: FlowFactory {
@@ -114,10 +128,61 @@ pub(super) fn mutants() -> Vec<Mutant> {
             },
             of: OF,
             class: MistakeClass::Idempotency,
+            caught_by: &[
+                Catch {
+                    case: "unification/duplicate-delivery-has-no-second-effect",
+                    check: "expect.effects",
+                    sees: "2 HTTP calls instead of 1: the duplicate triggers a second sync",
+                },
+                Catch {
+                    case: "unification/lost-answer-is-retried-without-a-second-effect",
+                    check: "expect.effects",
+                    sees: "2 HTTP calls instead of 1: the retry after the lost answer triggers a second sync",
+                },
+            ],
+        },
+        Mutant {
+            flow: FlowFactory {
+                name: "sync-dedupes-on-unified-count",
+                description: "sync-on-unification-success, skipping a sync when the unified customer count has not changed",
+                broken: Some(
+                    "skips the sync when the unified customer count is one it has synced before: profiles that changed without changing the count are never refreshed downstream",
+                ),
+                make: || {
+                    Arc::new(Gated::new(
+                        Gate::OncePer(&["unifiedCustomerCount"]),
+                        SyncOnUnificationSuccess::new(),
+                    ))
+                },
+            },
+            of: OF,
+            class: MistakeClass::Idempotency,
             caught_by: &[Catch {
-                case: CaseRef::Existing("unification/duplicate-delivery-has-no-second-effect"),
-                check: Check::Expect("expect.sinks[0]"),
-                sees: "2 sink calls instead of 1",
+                case: "unification/flow-acts-once-per-successful-unification",
+                check: "expect.effects",
+                sees: "1 HTTP call instead of 2: the second unification has the same count (1,357)",
+            }],
+        },
+        Mutant {
+            flow: FlowFactory {
+                name: "sync-posts-to-teams",
+                description: "sync-on-unification-success, with the Teams action where the HTTP one should be",
+                broken: Some(
+                    "posts the sync request to a Teams channel instead of calling the downstream system: nothing is synced",
+                ),
+                make: || {
+                    Arc::new(Misused::new(
+                        Redirect(SinkKind::Http, SinkKind::Teams),
+                        SyncOnUnificationSuccess::new(),
+                    ))
+                },
+            },
+            of: OF,
+            class: MistakeClass::WrongDestination,
+            caught_by: &[Catch {
+                case: "unification/flow-acts-once-per-successful-unification",
+                check: "effect.destination",
+                sees: "2 Teams messages and 0 HTTP calls: the effect goes to Teams, the manifest says HTTP",
             }],
         },
     ]

@@ -187,7 +187,13 @@ fn the_failing_case_comes_first_and_its_plot_marks_the_early_retries() {
         .filter(in_case)
         .find(|e| e.name == "svg" && e.attr("data-connection") == Some(connection.as_str()))
         .expect("a plot of the flow's connection");
-    assert_eq!(svg.attr("data-calls-max"), Some("5"));
+    let calls_max = run
+        .grades
+        .iter()
+        .find_map(|g| g.ideal_per_window)
+        .map(|n| n.to_string());
+    assert!(calls_max.is_some(), "the case has a call limit");
+    assert_eq!(svg.attr("data-calls-max"), calls_max.as_deref());
     let marks: Vec<&Element> = els
         .iter()
         .filter(in_case)

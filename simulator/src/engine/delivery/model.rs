@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::engine::effect::DeliveryAttempt;
-use crate::engine::faults::{FaultKind, FaultPlan};
+use crate::engine::faults::{AttemptFault, FaultKind, FaultPlan};
 use crate::engine::payload::Payload;
 use crate::engine::status::DeliveryStatus;
 use crate::engine::trigger::Trigger;
@@ -46,6 +46,8 @@ pub(super) struct Delivery {
     pub(super) phase: Phase,
     pub(super) attempts: Vec<AttemptRecord>,
     pub(super) fault: Option<FaultKind>,
+    /// Injected into its first attempt.
+    pub(super) attempt_fault: Option<AttemptFault>,
     pub(super) redelivery_of: Option<String>,
     pub(super) reason: Option<String>,
     /// Whether it takes part in its subscription's FIFO (re-sends do not).
@@ -64,6 +66,9 @@ pub struct AttemptRecord {
     /// `status 200`, `timeout`, `connection error: ...`; null while in flight.
     pub result: Option<String>,
     pub next_attempt_at: Option<SimTime>,
+    /// A fault injected into this attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<AttemptFault>,
 }
 
 /// A delivery in the journal (`GET /_sim/deliveries`).
@@ -137,10 +142,10 @@ impl Delivery {
     /// The HTTP request of this delivery's latest attempt, of `event`.
     pub(super) fn attempt(&self, event: &Event, timeout: SimDuration) -> DeliveryAttempt {
         let delivery = self;
-        let (attempt, attempt_id) = delivery
+        let (attempt, attempt_id, fault) = delivery
             .attempts
             .last()
-            .map_or((0, 0), |a| (a.attempt, a.attempt_id));
+            .map_or((0, 0, None), |a| (a.attempt, a.attempt_id, a.fault));
         let headers = vec![
             ("Content-Type".to_owned(), "application/json".to_owned()),
             ("X-Insightsim-Event-Id".to_owned(), event.id.clone()),
@@ -168,6 +173,7 @@ impl Delivery {
             attempt,
             headers,
             timeout,
+            fault,
         }
     }
 

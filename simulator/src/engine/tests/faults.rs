@@ -1,9 +1,10 @@
-//! Delivery faults through the engine: duplicates, reordering, late replays.
+//! Delivery faults through the engine: duplicates, reordering, late replays, and faults of an
+//! event's first attempt.
 
 use serde_json::json;
 
 use crate::engine::testkit::{self, T0, drive_ok};
-use crate::engine::{DeliveryFaults, DeliveryStatus, FaultKind};
+use crate::engine::{AttemptFault, AttemptResult, DeliveryFaults, DeliveryStatus, FaultKind};
 use crate::time::SimDuration;
 
 fn faults(rules: serde_json::Value) -> DeliveryFaults {
@@ -69,6 +70,95 @@ fn reorder_delivers_an_event_after_the_next_one() {
         json!([{"trigger": "segment-threshold-crossed", "reorder": 1.0, "first": 1}]),
         &[(1, None), (0, Some(FaultKind::Reorder)), (2, None)],
     );
+}
+
+#[test]
+fn reordering_every_event_swaps_consecutive_pairs() {
+    // The second overtakes the first (and is not held itself); the third is held and, with no
+    // fourth, released after holdMax.
+    check(
+        json!([{"reorder": 1.0, "holdMax": "1h"}]),
+        &[
+            (1, None),
+            (0, Some(FaultKind::Reorder)),
+            (2, Some(FaultKind::Reorder)),
+        ],
+    );
+}
+
+/// One crossing under `rules`, each attempt answered 202 by the endpoint unless a fault says
+/// otherwise (as the shells do, through `crate::delivery::perform`); returns what the endpoint
+/// saw (`true`: the request reached it) and the journal's results.
+fn attempts_under(rules: serde_json::Value) -> (Vec<(u32, bool)>, Vec<String>) {
+    let mut engine = testkit::engine();
+    engine.set_delivery_faults(faults(rules)).unwrap();
+    testkit::watch_segment(&mut engine, "ChurnRisk", 0);
+    testkit::cross_from_zero(&mut engine, T0, "ChurnRisk");
+    let mut seen = Vec::new();
+    testkit::drive(&mut engine, T0 + SimDuration::from_hours(1), &mut |a| {
+        let reached = a.fault.is_none_or(AttemptFault::reaches_endpoint);
+        seen.push((a.attempt, reached));
+        a.fault
+            .map_or(AttemptResult::Status(202), AttemptFault::observed)
+    });
+    let journal = engine.deliveries();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].status, DeliveryStatus::Delivered);
+    let results = journal[0]
+        .attempts
+        .iter()
+        .map(|a| a.result.clone().unwrap_or_default())
+        .collect();
+    (seen, results)
+}
+
+#[test]
+fn a_lost_answer_is_retried_after_the_flow_handled_the_first_attempt() {
+    let (seen, results) = attempts_under(json!([{"answerLost": 1.0, "answerLostStatus": 502}]));
+    assert_eq!(seen, [(1, true), (2, true)]);
+    assert_eq!(
+        results,
+        [
+            "status 502 (injected: the endpoint handled it, its answer was lost)",
+            "status 202"
+        ]
+    );
+}
+
+#[test]
+fn a_timeout_after_sending_is_retried_after_the_flow_handled_the_first_attempt() {
+    let (seen, results) = attempts_under(json!([{"timeoutAfterSend": 1.0}]));
+    assert_eq!(seen, [(1, true), (2, true)]);
+    assert_eq!(
+        results[0],
+        "timeout (injected: the endpoint handled it, the answer came too late)"
+    );
+}
+
+#[test]
+fn a_refused_first_attempt_never_reaches_the_flow_and_is_retried() {
+    let (seen, results) = attempts_under(json!([{"refuse": 1.0}]));
+    assert_eq!(seen, [(1, false), (2, true)]);
+    assert_eq!(
+        results[0],
+        "connection error: connection refused (injected: the connection was refused)"
+    );
+}
+
+#[test]
+fn an_answer_lost_status_must_be_an_http_status() {
+    let mut engine = testkit::engine();
+    let err = engine
+        .set_delivery_faults(faults(json!([{"answerLost": 1.0, "answerLostStatus": 42}])))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("rules[0].answerLostStatus"),
+        "{err}"
+    );
+    let err = engine
+        .set_delivery_faults(faults(json!([{"refuse": 1.5}])))
+        .unwrap_err();
+    assert!(err.to_string().contains("rules[0].refuse"), "{err}");
 }
 
 #[test]
