@@ -67,6 +67,10 @@ struct Options {
     /// The insightsim binary to measure (default: the one cargo built for this benchmark).
     #[arg(long)]
     insightsim: Option<PathBuf>,
+    /// Another insightsim build to run as one more side (same settings), e.g. the main branch's,
+    /// to measure a change against it in the same interleaved runs.
+    #[arg(long)]
+    compare: Option<PathBuf>,
     /// Serve the corpus in this file as the bare server (used by the benchmark itself).
     #[arg(long, hide = true)]
     bare_server: Option<PathBuf>,
@@ -126,6 +130,7 @@ fn run(o: Options) -> anyhow::Result<()> {
             .insightsim
             .clone()
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_insightsim"))),
+        compare: o.compare.clone(),
         wrk,
         dir,
         script,

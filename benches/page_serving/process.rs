@@ -131,6 +131,24 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Waits until the process uses under a tenth of a core over a quarter of a second (at most
+    /// a minute): work a load generator left behind (requests whose client is gone but whose
+    /// handler still runs) must not spill into the next run.
+    pub fn wait_idle(&self) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let window = Duration::from_millis(250);
+        while started.elapsed() < Duration::from_secs(60) {
+            let before = self.cpu()?;
+            std::thread::sleep(window);
+            if self.cpu()?.since(before).total() < window / 10 {
+                return Ok(started.elapsed());
+            }
+        }
+        bail!("the server stayed busy for a minute after the load stopped")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

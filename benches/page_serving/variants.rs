@@ -1,14 +1,12 @@
 //! The variants: what each starts, records, loads and reports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
 use crate::corpus::{Client, Corpus, Recorded};
-use crate::measure::{
-    Expect, Ratio, Side, SideRuns, interleaved, median, min_max, run_once, table,
-};
+use crate::measure::{Expect, Ratio, Side, SideRuns, interleaved, median, run_once, table};
 use crate::process::{Server, SimArgs, loadavg};
 use crate::wrk::Load;
 
@@ -48,6 +46,9 @@ pub const ALL: &[(&str, &str)] = &[
     ),
 ];
 
+/// The name of the `--compare` build's side.
+const COMPARED: &str = "compared build";
+
 /// A call limit that is on but does not bind: each of the load's tokens makes a few hundred calls
 /// a second at most, far below a million per 60 s.
 const NOT_BINDING: &str = "1000000/60s";
@@ -62,6 +63,8 @@ const TENANT: &str = "[refresh]\nschedule_enabled = false\n";
 
 pub struct Bench {
     pub exe: PathBuf,
+    /// Another insightsim build, run as one more side next to `exe` (`--compare`).
+    pub compare: Option<PathBuf>,
     pub wrk: PathBuf,
     pub dir: PathBuf,
     pub script: PathBuf,
@@ -116,15 +119,28 @@ impl Bench {
     }
 
     fn sim(&self, customers: u64, rate_limit: &str) -> anyhow::Result<Server> {
+        self.sim_of(&self.exe, customers, rate_limit)
+    }
+
+    /// The `--compare` build with the same settings, when one is given.
+    fn compared(&self, customers: u64, rate_limit: &str) -> anyhow::Result<Option<Server>> {
+        self.compare
+            .as_ref()
+            .map(|exe| self.sim_of(exe, customers, rate_limit))
+            .transpose()
+    }
+
+    fn sim_of(&self, exe: &Path, customers: u64, rate_limit: &str) -> anyhow::Result<Server> {
         let tenant = self.tenant()?;
         let server = Server::sim(&SimArgs {
-            exe: &self.exe,
+            exe,
             customers,
             rate_limit,
             tenant: &tenant,
         })?;
         eprintln!(
-            "   insightsim serve --customers {customers} --rate-limit {rate_limit}: listening after {} ms",
+            "   {} serve --customers {customers} --rate-limit {rate_limit}: listening after {} ms",
+            exe.display(),
             server.listening_after.as_millis()
         );
         Ok(server)
@@ -245,8 +261,9 @@ impl Bench {
         } else {
             vec![page(id, 500)]
         };
+        let compared = self.compared(customers, "off")?;
         let corpus = self.record(&off, &targets)?;
-        let sims: Vec<&Server> = std::iter::once(&off).chain(&on).collect();
+        let sims: Vec<&Server> = std::iter::once(&off).chain(&on).chain(&compared).collect();
         let bare = self.bare(name, &corpus, &targets[0], &sims)?;
         let load = self.load(name, &targets)?;
         let mut sides = vec![
@@ -263,6 +280,12 @@ impl Bench {
             sides.push(Side {
                 name: "insightsim (on)",
                 server: on,
+            });
+        }
+        if let Some(compared) = &compared {
+            sides.push(Side {
+                name: COMPARED,
+                server: compared,
             });
         }
         let expect = vec![Expect::Success; sides.len()];
@@ -301,6 +324,7 @@ impl Bench {
                 results[2].median_server_cpu_us(),
             ));
         }
+        self.report_compared(name, &results, 1);
         Ok(())
     }
 
@@ -329,9 +353,10 @@ impl Bench {
             fallback: Some(throttled),
             ..Corpus::default()
         };
+        let compared = self.compared(10_000, BINDING)?;
         let bare = self.bare(name, &corpus, &target, &[])?;
         let load = self.load(name, std::slice::from_ref(&target))?;
-        let sides = [
+        let mut sides = vec![
             Side {
                 name: "bare hyper (429)",
                 server: &bare,
@@ -341,12 +366,19 @@ impl Bench {
                 server: &sim,
             },
         ];
-        let expect = [
+        let mut expect = vec![
             Expect::Throttled { tokens: 0 },
             Expect::Throttled {
                 tokens: self.tokens(),
             },
         ];
+        if let Some(compared) = &compared {
+            sides.push(Side {
+                name: COMPARED,
+                server: compared,
+            });
+            expect.push(expect[1]);
+        }
         let results = interleaved(&sides, &load, self.warmup, self.runs, &expect)?;
         eprint!("{}", table(&results));
         eprintln!(
@@ -359,6 +391,7 @@ impl Bench {
             &results[0],
             &results[1],
         );
+        self.report_compared(name, &results, 1);
         Ok(())
     }
 
@@ -408,9 +441,11 @@ impl Bench {
             empty == 0,
             "{empty} of the e-mail filters found no customer"
         );
-        let bare = self.bare(name, &corpus, &targets[0], &[&sim])?;
+        let compared = self.compared(customers, "off")?;
+        let sims: Vec<&Server> = std::iter::once(&sim).chain(&compared).collect();
+        let bare = self.bare(name, &corpus, &targets[0], &sims)?;
         let load = self.load(name, &targets)?;
-        let sides = [
+        let mut sides = vec![
             Side {
                 name: "bare hyper",
                 server: &bare,
@@ -420,7 +455,14 @@ impl Bench {
                 server: &sim,
             },
         ];
-        let results = interleaved(&sides, &load, self.warmup, self.runs, &[Expect::Success; 2])?;
+        if let Some(compared) = &compared {
+            sides.push(Side {
+                name: COMPARED,
+                server: compared,
+            });
+        }
+        let expect = vec![Expect::Success; sides.len()];
+        let results = interleaved(&sides, &load, self.warmup, self.runs, &expect)?;
         eprint!("{}", table(&results));
         eprintln!(
             "   insightsim / bare hyper: {}",
@@ -432,6 +474,7 @@ impl Bench {
             &results[0],
             &results[1],
         );
+        self.report_compared(name, &results, 1);
         Ok(())
     }
 
@@ -472,14 +515,17 @@ impl Bench {
             let running = slow.start(sim.addr)?;
             let w = run_once(&sim, &load)?;
             let s = running.finish()?;
+            // The $orderby requests still running when wrk stops go on in the server.
+            let settled = sim.wait_idle()?;
             eprintln!(
-                "    round {round}: pages alone {:.0} req/s p99 {:.2} ms | with $orderby {:.0} req/s p99 {:.2} ms ($orderby: {} done, p50 {:.0} ms)",
+                "    round {round}: pages alone {:.0} req/s p99 {:.2} ms | with $orderby {:.0} req/s p99 {:.2} ms ($orderby: {} done, p50 {:.0} ms; idle again {:.1} s later)",
                 a.requests_per_s(),
                 a.summary.latency_p99_us as f64 / 1e3,
                 w.requests_per_s(),
                 w.summary.latency_p99_us as f64 / 1e3,
                 s.requests,
-                s.latency_p50_us as f64 / 1e3
+                s.latency_p50_us as f64 / 1e3,
+                settled.as_secs_f64()
             );
             ensure!(
                 a.summary.errors_status == 0
@@ -520,20 +566,38 @@ impl Bench {
                 _ => w.summary.latency_p99_us as f64 / a.summary.latency_p99_us.max(1) as f64,
             })
             .collect();
-        let ratio = median(per_round.iter().copied());
-        let (min, max) = min_max(&per_round);
         eprintln!(
-            "   p99 with $orderby / p99 alone: {ratio:.1}× (per round {min:.1}–{max:.1}; inf: no page request finished)"
+            "   p99 with $orderby / p99 alone, per round: {per_round:.1?} (inf: no page request finished)"
         );
+        // wrk times only the requests that finish: a run in which none did has no p99.
+        let p99_with = |s: &SideRuns| {
+            let finished: Vec<f64> = s
+                .runs
+                .iter()
+                .filter(|r| r.summary.requests > 0)
+                .map(|r| r.summary.latency_p99_us as f64 / 1e3)
+                .collect();
+            match finished.len() {
+                0 => "none finished".to_owned(),
+                n => format!(
+                    "{:.2} ms (median of the {n} runs in which pages finished)",
+                    median(finished.into_iter())
+                ),
+            }
+        };
         self.notes.push(format!(
-            "orderby-1m: p99 of random pages (1,000,000 customers, {} connections) {:.2} ms alone, {:.2} ms while 5 connections run $orderby=Telephone: **{ratio:.1}×** (median of per-round ratios, per round {min:.1}–{max:.1}; inf means no page request finished in the run); p99.9 {:.2} / {:.2} ms; pages {:.0} / {:.0} req/s; $orderby requests finished per run: {}; one alone took {one_ms:.0} ms",
+            "orderby-1m: random pages at 1,000,000 customers ({} connections): alone {:.0} req/s, p99 {:.2} ms (p99.9 {:.2} ms); while 5 more connections run $orderby=Telephone: {:.0} req/s, p99 {}; p99 ratio per round {}; $orderby requests finished per run: {}; one $orderby alone took {one_ms:.0} ms",
             self.connections,
-            results[0].median_p99_ms(),
-            results[1].median_p99_ms(),
-            p999(&results[0]),
-            p999(&results[1]),
             results[0].median_requests_per_s(),
+            results[0].median_p99_ms(),
+            p999(&results[0]),
             results[1].median_requests_per_s(),
+            p99_with(&results[1]),
+            per_round
+                .iter()
+                .map(|r| if r.is_finite() { format!("{r:.1}×") } else { "∞ (no page finished)".to_owned() })
+                .collect::<Vec<_>>()
+                .join(", "),
             slow_done.iter().map(|s| s.requests.to_string()).collect::<Vec<_>>().join(", "),
         ));
         Ok(())
@@ -577,6 +641,26 @@ impl Bench {
             self.runs
         ));
         Ok(())
+    }
+
+    /// The `--compare` build against this build (the side at `this`), when it ran as the last side.
+    fn report_compared(&mut self, name: &str, results: &[SideRuns], this: usize) {
+        let Some(other) = results.last().filter(|r| r.name == COMPARED) else {
+            return;
+        };
+        let this = &results[this];
+        let r = Ratio::of(other, this);
+        eprintln!("   {COMPARED} / {}: {r}", this.name);
+        self.summary.push(format!(
+            "| {name} | the --compare build against this build | {:.0} (this) | {:.0} (compared) | **{:.2}×** ({:.2}–{:.2}) | {:.1} (this) / {:.1} (compared) |",
+            this.median_requests_per_s(),
+            other.median_requests_per_s(),
+            r.median,
+            r.min,
+            r.max,
+            this.median_server_cpu_us(),
+            other.median_server_cpu_us(),
+        ));
     }
 
     fn row(&mut self, name: &str, what: &str, bare: &SideRuns, sim: &SideRuns) {

@@ -44,7 +44,8 @@ ALLOCATOR = re.compile(
     r"unlink_chunk.*|cfree|__libc_malloc|__libc_free|__libc_realloc|"
     r"__rustc::__rust_alloc|__rustc::__rust_dealloc|__rustc::__rust_realloc|"
     r"__rustc::__rdl_alloc|__rustc::__rdl_dealloc|__rustc::__rdl_realloc|tcache_.*|arena_.*|"
-    r"sysmalloc|alloc_perturb|_int_free_merge_chunk|_int_free_create_chunk|_int_free_maybe_consolidate)$"
+    r"sysmalloc|alloc_perturb|_int_free_merge_chunk|_int_free_create_chunk|_int_free_maybe_consolidate|"
+    r"mi_.*|_mi_.*)$"
 )
 MEMCPY = re.compile(r"^__mem(cpy|move|set)_.*")
 

@@ -6,7 +6,9 @@
 #
 # VARIANT: fixed-10k (default), random-10k, random-10k-on (random pages, limit on but not binding),
 # random-1m, filter-1m, throttled-10k. SIDE: sim (default), bare, or both.
-# Environment: SECONDS_MEASURED (default 20): how long wrk loads the server while callgrind counts.
+# Environment: SECONDS_MEASURED (default 20): how long wrk loads the server while callgrind counts;
+# INSIGHTSIM: another insightsim binary to profile (default: target/release/insightsim, built here);
+# OUT: where the files go (default: target/profile/VARIANT).
 #
 # What it does: builds the release binary and the benchmark (`cargo bench --bench page_serving
 # --no-run`), runs the variant once for 1 s to record its targets and the bare server's corpus
@@ -37,7 +39,8 @@ case "$variant" in
 esac
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 2; }
 
-out="target/profile/$variant"
+out=${OUT:-target/profile/$variant}
+insightsim=${INSIGHTSIM:-target/release/insightsim}
 mkdir -p "$out"
 cargo build --release --bin insightsim
 bench=$(cargo bench --bench page_serving --no-run --message-format=json 2>/dev/null \
@@ -78,7 +81,7 @@ profile() {
 }
 
 if [ "$side" = sim ] || [ "$side" = both ]; then
-  profile sim target/release/insightsim serve --addr 127.0.0.1:0 --customers "$customers" \
+  profile sim "$insightsim" serve --addr 127.0.0.1:0 --customers "$customers" \
     --rate-limit "$limit" --tenant "$out/tenant.toml"
 fi
 if [ "$side" = bare ] || [ "$side" = both ]; then
