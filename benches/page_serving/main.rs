@@ -166,9 +166,9 @@ fn run(o: Options) -> anyhow::Result<()> {
     println!();
     if !bench.summary.is_empty() {
         println!(
-            "| Variant | What | bare hyper req/s | insightsim req/s | ratio (per-round spread) | server CPU µs/req (bare / insightsim) |"
+            "| Variant | What (A = bare hyper, B = insightsim unless said) | A req/s | B req/s | B / A (per-round spread) | server CPU µs/req, user+system (A / B) | wrk CPU µs/req (A / B) |"
         );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|");
         for row in &bench.summary {
             println!("{row}");
         }

@@ -313,16 +313,12 @@ impl Bench {
                 &results[0],
                 &results[2],
             );
-            self.summary.push(format!(
-                "| {name} | limit on but not binding against limit off (insightsim against itself) | {:.0} (off) | {:.0} (on) | **{:.2}×** ({:.2}–{:.2}) | {:.1} (off) / {:.1} (on) |",
-                results[1].median_requests_per_s(),
-                results[2].median_requests_per_s(),
-                on_vs_off.median,
-                on_vs_off.min,
-                on_vs_off.max,
-                results[1].median_server_cpu_us(),
-                results[2].median_server_cpu_us(),
-            ));
+            self.row(
+                name,
+                "A = limit off, B = limit on but not binding (the simulator against itself)",
+                &results[1],
+                &results[2],
+            );
         }
         self.report_compared(name, &results, 1);
         Ok(())
@@ -633,7 +629,8 @@ impl Bench {
         }
         let m = |v: &[f64]| median(v.iter().copied());
         self.notes.push(format!(
-            "startup-10m: {customers} customers: first answer **{:.2} s** after spawning serve (listening after {:.2} s); resident after it **{:.0} MB** (peak {:.0} MB); medians of {} starts",
+            "startup-10m: {} customers: first answer **{:.2} s** after spawning serve (listening after {:.2} s); resident after it **{:.0} MB** (peak {:.0} MB); medians of {} starts",
+            thousands(customers),
             m(&first_answer),
             m(&listening),
             m(&rss),
@@ -649,31 +646,34 @@ impl Bench {
             return;
         };
         let this = &results[this];
-        let r = Ratio::of(other, this);
-        eprintln!("   {COMPARED} / {}: {r}", this.name);
-        self.summary.push(format!(
-            "| {name} | the --compare build against this build | {:.0} (this) | {:.0} (compared) | **{:.2}×** ({:.2}–{:.2}) | {:.1} (this) / {:.1} (compared) |",
-            this.median_requests_per_s(),
-            other.median_requests_per_s(),
-            r.median,
-            r.min,
-            r.max,
-            this.median_server_cpu_us(),
-            other.median_server_cpu_us(),
-        ));
+        eprintln!("   {COMPARED} / {}: {}", this.name, Ratio::of(other, this));
+        let what = format!("A = this build ({}), B = the --compare build", this.name);
+        self.row(name, &what, this, other);
     }
 
-    fn row(&mut self, name: &str, what: &str, bare: &SideRuns, sim: &SideRuns) {
-        let r = Ratio::of(sim, bare);
+    /// A summary row: side `b` against side `a` (the bare server against the simulator, unless
+    /// `what` says otherwise).
+    fn row(&mut self, name: &str, what: &str, a: &SideRuns, b: &SideRuns) {
+        let r = Ratio::of(b, a);
+        let cpu = |s: &SideRuns| {
+            format!(
+                "{:.1} ({:.1}+{:.1})",
+                s.median_server_cpu_us(),
+                s.median_server_user_us(),
+                s.median_server_system_us()
+            )
+        };
         self.summary.push(format!(
-            "| {name} | {what} | {:.0} | {:.0} | **{:.2}×** ({:.2}–{:.2}) | {:.1} / {:.1} |",
-            bare.median_requests_per_s(),
-            sim.median_requests_per_s(),
+            "| {name} | {what} | {:.0} | {:.0} | **{:.2}×** ({:.2}–{:.2}) | {} / {} | {:.1} / {:.1} |",
+            a.median_requests_per_s(),
+            b.median_requests_per_s(),
             r.median,
             r.min,
             r.max,
-            bare.median_server_cpu_us(),
-            sim.median_server_cpu_us(),
+            cpu(a),
+            cpu(b),
+            a.median_wrk_cpu_us(),
+            b.median_wrk_cpu_us(),
         ));
     }
 }
@@ -691,9 +691,23 @@ fn page(id: &str, skip: u64) -> String {
 
 fn describe(customers: u64, random: bool) -> String {
     format!(
-        "{}, {customers} customers",
-        if random { "random pages" } else { "one page" }
+        "{}, {} customers",
+        if random { "random pages" } else { "one page" },
+        thousands(customers)
     )
+}
+
+/// `1000000` as `1,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn mb(bytes: u64) -> f64 {
