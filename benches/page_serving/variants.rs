@@ -195,6 +195,27 @@ impl Bench {
         Ok(corpus)
     }
 
+    /// Waits until `server` is idle and answers `target` within 100 ms (at most two minutes).
+    fn wait_serving(&self, server: &Server, target: &str) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(120) {
+            server.wait_idle()?;
+            let answered = self.runtime.block_on(async {
+                let probe = async {
+                    let mut client = Client::connect(server.addr).await?;
+                    client.get(target, "bench-probe").await
+                };
+                tokio::time::timeout(Duration::from_millis(100), probe).await
+            });
+            if matches!(answered, Ok(Ok(ref r)) if r.status == 200) {
+                return Ok(started.elapsed());
+            }
+        }
+        bail!(
+            "the server did not answer a page within 100 ms for two minutes after the load stopped"
+        )
+    }
+
     fn get(&self, server: &Server, target: &str, token: &str) -> anyhow::Result<Recorded> {
         self.runtime.block_on(async {
             let mut client = Client::connect(server.addr).await?;
@@ -508,11 +529,15 @@ impl Bench {
         let mut slow_done = Vec::new();
         for round in 1..=self.runs {
             let a = run_once(&sim, &load)?;
+            ensure!(
+                a.summary.requests > 0,
+                "round {round}: no page request finished without the $orderby load; the server did not recover from the previous round"
+            );
             let running = slow.start(sim.addr)?;
             let w = run_once(&sim, &load)?;
             let s = running.finish()?;
             // The $orderby requests still running when wrk stops go on in the server.
-            let settled = sim.wait_idle()?;
+            let settled = self.wait_serving(&sim, &pages[0])?;
             eprintln!(
                 "    round {round}: pages alone {:.0} req/s p99 {:.2} ms | with $orderby {:.0} req/s p99 {:.2} ms ($orderby: {} done, p50 {:.0} ms; idle again {:.1} s later)",
                 a.requests_per_s(),
