@@ -14,6 +14,7 @@ use crate::rate_limit::{Decision, throttle_body};
 use crate::schema::Value;
 use crate::sim::{Simulator, StatusReport};
 use crate::store::{Store, VALID_UNTIL_MAX};
+use crate::tenant::spec::ActivityFilter;
 use crate::time::SimTime;
 
 /// Answers a `/v1` request: authenticate, route, and journal the call.
@@ -268,7 +269,7 @@ fn get_items(
         page_size_default: limits.page_size_default,
         page_size_max: limits.page_size_max,
         segments: &segment_names,
-        next_link: limits.next_link,
+        keyed_filters: sim.spec.activity_filter == ActivityFilter::WithKey,
     };
     let query = bind(raw, schema, &ctx)?;
     let page = execute(store, e, &query, now);

@@ -29,6 +29,11 @@ pub struct TenantSpec {
     /// Customer attributes in the search & filter index, filterable with `$filter` besides
     /// `CustomerId` and the alternate keys.
     pub indexed_fields: Vec<String>,
+    /// Which `UnifiedActivity` fields `$filter` may name: `with_key` (default) also allows
+    /// `ActivityTime`, `ActivityType` and `ActivityTypeDisplay` next to a `CustomerId eq` or
+    /// `ActivityId eq` condition, as the OData examples use them; `connector_page` allows only
+    /// `ActivityId` and `CustomerId`, the connector page's list.
+    pub activity_filter: ActivityFilter,
     pub limits: LimitsSpec,
     pub auth: AuthSpec,
     pub refresh: RefreshSpec,
@@ -37,6 +42,20 @@ pub struct TenantSpec {
     pub data_sources: Vec<DataSourceSpec>,
     pub segments: Vec<SegmentSpec>,
     pub measures: Vec<MeasureSpec>,
+}
+
+/// See [`TenantSpec::activity_filter`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityFilter {
+    /// `ActivityId`, `CustomerId`; `ActivityTime`, `ActivityType`, `ActivityTypeDisplay` inside
+    /// a conjunction with `CustomerId eq` or `ActivityId eq` (modelled on the OData examples).
+    #[default]
+    WithKey,
+    /// `ActivityId` and `CustomerId` only (the connector page, word for word).
+    ConnectorPage,
 }
 
 /// The simulated connector's limits, and the server's own protection.
@@ -53,8 +72,9 @@ pub struct LimitsSpec {
     pub page_size_max: usize,
     /// Page size when `$top` is absent.
     pub page_size_default: usize,
-    /// Whether responses carry `@odata.nextLink` with a `$skiptoken` (the real API pages with
-    /// `$skip`, so this is off by default).
+    /// Whether responses carry `@odata.nextLink` with a `$skiptoken`. Off by default: the
+    /// documentation pages with `$skip` and the API model's payload has no next link, so
+    /// insightsim infers that the service sends none (a `$skiptoken` is accepted either way).
     pub next_link: bool,
     /// Server self-protection, not part of the simulated connector: simultaneous connections.
     pub server_connections_max: usize,

@@ -218,7 +218,11 @@ fn rejects_the_documented_unsupported_queries() {
         ),
         ("data/Customer?$top=-1", "InvalidOptionValue"),
         ("data/Customer?$filter=EMail%20eqq%20'x'", "InvalidFilter"),
-        ("data/Customer?$skiptoken=100", "SkipTokenNotSupported"),
+        ("data/Customer?$skiptoken=x", "InvalidOptionValue"),
+        (
+            "data/UnifiedActivity?$filter=ActivityType%20eq%20'Purchase'",
+            "FieldNotFilterable",
+        ),
         ("data/Customer?$format=json", "UnknownOption"),
     ] {
         let r = get(&sim, query);
@@ -443,6 +447,63 @@ fn wrong_methods_are_405() {
     );
     assert_eq!(r.status, 405);
     assert!(error_of(&r).1.contains("GET or POST"));
+}
+
+#[test]
+fn a_skiptoken_is_accepted_with_next_links_off() {
+    let sim = sim(230);
+    let all = json(&get(
+        &sim,
+        "data/Customer?$select=CustomerId&$top=100&$skip=100",
+    ));
+    let token = json(&get(
+        &sim,
+        "data/Customer?$select=CustomerId&$skiptoken=100",
+    ));
+    assert_eq!(token["value"], all["value"]);
+    assert!(token.get("@odata.nextLink").is_none());
+}
+
+/// The connector page lists `ActivityId` and `CustomerId` as the filterable fields of
+/// `UnifiedActivity`; the OData examples add `ActivityTime`, `ActivityType` and
+/// `ActivityTypeDisplay` next to `CustomerId eq`. The refusal says which fields and why.
+#[test]
+fn unified_activity_filters_need_a_key_condition_for_the_activity_fields() {
+    let sim = sim(50);
+    let customer = json(&get(&sim, "data/UnifiedActivity?$top=1"))["value"][0]["CustomerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let anchored = format!(
+        "data/UnifiedActivity?$filter={}",
+        enc(&format!(
+            "CustomerId eq '{customer}' and ActivityType eq 'Purchase' and ActivityTime gt 2017-01-01T00:00:00.000Z"
+        ))
+    );
+    assert_eq!(get(&sim, &anchored).status, 200);
+    let alone = get(
+        &sim,
+        &format!(
+            "data/UnifiedActivity?$filter={}",
+            enc("ActivityType eq 'Purchase'")
+        ),
+    );
+    assert_eq!(alone.status, 400);
+    insta::assert_snapshot!(String::from_utf8_lossy(&alone.bytes()), @r#"{"error":{"code":"FieldNotFilterable","message":"field \"ActivityType\" of UnifiedActivity is filterable only together with an eq condition on ActivityId or CustomerId, joined by and: add one, e.g. $filter=CustomerId eq '…' and ActivityType …; the connector documents ActivityId and CustomerId as the filterable fields of UnifiedActivity, and the OData examples filter ActivityTime, ActivityType and ActivityTypeDisplay only next to such a condition","target":"$filter"}}"#);
+    let title = get(
+        &sim,
+        &format!(
+            "data/UnifiedActivity?$filter={}",
+            enc(&format!("CustomerId eq '{customer}' and Title eq 'x'"))
+        ),
+    );
+    insta::assert_snapshot!(error_of(&title).1, @"field \"Title\" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId, and ActivityTime, ActivityType, ActivityTypeDisplay together with an eq condition on ActivityId or CustomerId");
+    let page = sim_with(50, |s| {
+        s.activity_filter = simulator::tenant::spec::ActivityFilter::ConnectorPage;
+    });
+    let r = get(&page, &anchored.replace(&customer, &customer));
+    assert_eq!(r.status, 400);
+    insta::assert_snapshot!(error_of(&r).1, @r#"field "ActivityType" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId (this tenant filters UnifiedActivity only on the fields the connector page lists: activity_filter = "connector_page")"#);
 }
 
 #[test]
