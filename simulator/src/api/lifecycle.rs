@@ -194,7 +194,7 @@ fn submit(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError
     let view = sim
         .with_engine(|engine, now| (engine.submit_job(now, job), Vec::new()))
         .map_err(ApiError::from)?;
-    Ok(ApiResponse::json_value(202, &job_json(&view, true)))
+    Ok(ApiResponse::json_value(200, &job_json(&view, true)))
 }
 
 fn subscription_url(base: &str, instance: &str, trigger: &str, id: &str) -> String {

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
+mod errors;
+pub use errors::{ApiErrorResult, CiError, GatewayError, ODataError, ODataErrorDetail, Throttled};
+
 /// An RFC 3339 date-time in UTC (`2026-01-01T00:00:00Z`, milliseconds when not whole seconds).
 pub struct DateTime;
 
@@ -62,34 +65,6 @@ impl JsonSchema for Item {
             "additionalProperties": { "type": ["string", "number", "boolean", "null", "array", "object"] },
         })
     }
-}
-
-/// The OData error body of every error (except the call limit's 429).
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ODataError {
-    pub error: ODataErrorDetail,
-}
-
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ODataErrorDetail {
-    /// A stable, machine-readable code (`UnknownEntity`, `InvalidFilter`, ...).
-    pub code: String,
-    /// What went wrong and what to do.
-    pub message: String,
-    /// The part of the request at fault (`$filter`, a body field, a path segment).
-    pub target: Option<String>,
-}
-
-/// The API Management 429 body.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Throttled {
-    /// Always 429.
-    pub status_code: u16,
-    /// `Rate limit is exceeded. Try again in N seconds.`
-    pub message: String,
 }
 
 /// The model's `InstanceInfo`.
@@ -314,16 +289,6 @@ pub struct Task {
     pub ci_errors: Vec<CiError>,
     pub waiting_task_ids: Vec<String>,
     pub additional_info: Option<AdditionalInfo>,
-}
-
-/// The model's `CIResult`.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CiError {
-    pub error_code: String,
-    pub message: String,
-    pub exception_culprit: String,
-    pub result_severity: String,
 }
 
 #[derive(JsonSchema)]

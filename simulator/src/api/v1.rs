@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::error::{ApiError, allow};
+use super::error::{ApiError, ErrorShape, allow};
 use super::request::{ApiRequest, query_param, segments};
 use super::response::{ApiResponse, CSV, ODATA_JSON};
 use super::{auth, lifecycle};
@@ -24,13 +24,14 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         Some(q) => format!("{}?{q}", req.path),
         None => req.path.to_owned(),
     };
+    let shape = ErrorShape::of_path(req.path);
     let connection = match auth::connection(&sim.spec.auth, req.authorization, req.subscription_key)
     {
         Ok(token) => token,
-        Err(e) => {
+        Err(refusal) => {
             sim.journal
-                .record(now, None, req.method, &target, e.status, None);
-            return e.into();
+                .record(now, None, req.method, &target, 401, None);
+            return refusal.response(req.base_url);
         }
     };
     if let Decision::Throttle { retry_after_s } = sim.limiter.check(connection, now) {
@@ -61,17 +62,18 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         let status = f.status.unwrap_or(0);
         sim.journal
             .record(now, Some(connection), req.method, &target, status, None);
-        let mut r: ApiResponse = ApiError::new(
+        let r = ApiError::new(
             status.max(100),
             "InjectedFault",
             format!("insightsim injected fault: status {status} (set with PUT /_sim/faults)"),
-        )
-        .into();
+        );
+        let mut r = ApiResponse::error(&r, shape);
         r.delay = f.latency;
         r.drop_connection = f.drop;
         return r;
     }
-    let mut response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
+    let mut response =
+        route(sim, req, connection, now).unwrap_or_else(|e| ApiResponse::error(&e, shape));
     response.delay = injected.and_then(|f| f.latency);
     sim.journal.record(
         now,

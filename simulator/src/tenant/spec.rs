@@ -8,6 +8,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::objects::{
+    ActivityKind, ActivityTableSpec, ContactTableSpec, DataSourceSpec, FailureRates, MeasureSource,
+    MeasureSpec, SegmentRank, SegmentSpec,
+};
 use crate::rate_limit::{Algorithm, RateLimitSetting};
 use crate::time::{SimDuration, SimTime};
 
@@ -136,18 +140,6 @@ pub struct StageDurations {
     pub export: DurationRange,
 }
 
-/// Per-attempt probabilities that a task fails.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct FailureRates {
-    /// Fails, and is retried (up to `task_retries_max`).
-    pub transient: f64,
-    /// Fails for good at once.
-    pub permanent: f64,
-    /// Runs past `task_timeout` and ends `timedOut`.
-    pub timeout: f64,
-}
-
 /// A `MIN..MAX` range of durations (`"2m..5m"`, or a single `"3m"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DurationRange {
@@ -173,87 +165,6 @@ pub struct DeliverySpec {
     pub allowed_hosts: Vec<String>,
 }
 
-/// One data source: a contacts table (feeding unification) and optionally an activity table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DataSourceSpec {
-    pub name: String,
-    pub friendly_name: String,
-    /// The API model's `kind` (`powerQuery`, `attachCdm`, `dynamics365`, ...).
-    #[serde(default = "default_ds_kind")]
-    pub kind: String,
-    pub contacts: ContactTableSpec,
-    #[serde(default)]
-    pub activities: Option<ActivityTableSpec>,
-    /// Overrides the tenant's failure rates for this source's ingestion.
-    #[serde(default)]
-    pub failures: Option<FailureRates>,
-}
-
-fn default_ds_kind() -> String {
-    "powerQuery".to_owned()
-}
-
-/// A source table of contacts; its key becomes an alternate-key column of `Customer`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContactTableSpec {
-    /// Table name without the data source prefix (`Contacts` gives `PoS_Contacts`).
-    pub table: String,
-    /// Primary key column (`ContactId` gives the alternate key `PoS_Contacts_ContactId`).
-    pub key: String,
-    /// Prefix of the key values (`POS-` gives `POS-0012345678`).
-    pub key_prefix: String,
-    /// Share of customers that have a record in this source (0..=1).
-    pub coverage: f64,
-}
-
-/// A source table of activities, unified into `UnifiedActivity`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActivityTableSpec {
-    pub table: String,
-    pub key: String,
-    /// What the rows are: `purchase`, `web_visit`, `loyalty_points`, `email_open`, `return`.
-    pub activity: ActivityKind,
-    /// Average rows per customer who has a record in this source.
-    pub per_customer: f64,
-}
-
-/// The kinds of activity the generator knows how to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityKind {
-    Purchase,
-    WebVisit,
-    LoyaltyPoints,
-    EmailOpen,
-    Return,
-}
-
-/// A segment and how its members are chosen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SegmentSpec {
-    pub name: String,
-    pub friendly_name: String,
-    #[serde(default)]
-    pub description: String,
-    /// Which customers join first as the count grows: `total_spend` (highest first),
-    /// `purchase_count`, `recency` (longest since the last purchase first), `newest` (most
-    /// recently created first) or `random`.
-    pub rank_by: SegmentRank,
-    /// Members at the first evaluation, as a share of customers.
-    pub initial_share: f64,
-    /// Relative standard deviation of the count's change per refresh.
-    #[serde(default = "default_volatility")]
-    pub volatility: f64,
-}
-
-fn default_volatility() -> f64 {
-    0.05
-}
-
 /// A segment's member count at its initial evaluation: `round(initial_share × customers)`, the
 /// share clamped to `[0, 1]` (an unknown index has 0 members).
 ///
@@ -265,44 +176,6 @@ pub fn initial_segment_count(spec: &TenantSpec, index: usize) -> u64 {
     spec.segments.get(index).map_or(0, |s| {
         ((s.initial_share.clamp(0.0, 1.0) * customers as f64).round() as u64).min(customers)
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SegmentRank {
-    TotalSpend,
-    PurchaseCount,
-    Recency,
-    Newest,
-    Random,
-}
-
-/// A business measure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MeasureSpec {
-    pub name: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub description: String,
-    /// What its first value is computed from: `total_revenue`, `active_customers`,
-    /// `customer_count`, `average_order_value`.
-    pub source: MeasureSource,
-    /// A dimension (only `Country` is known); a measure with a dimension cannot be used by the
-    /// threshold trigger.
-    #[serde(default)]
-    pub dimension: Option<String>,
-    #[serde(default = "default_volatility")]
-    pub volatility: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MeasureSource {
-    TotalRevenue,
-    ActiveCustomers,
-    CustomerCount,
-    AverageOrderValue,
 }
 
 /// Why a tenant file was rejected.

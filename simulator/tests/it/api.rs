@@ -1,5 +1,7 @@
 //! The `/v1` surface in-process: each endpoint, auth, and the error shapes.
 
+use simulator::api::{self, ApiRequest};
+
 use crate::support::*;
 
 #[test]
@@ -234,7 +236,7 @@ fn rejects_the_documented_unsupported_queries() {
 }
 
 #[test]
-fn unknown_instance_entity_and_path_are_404_with_odata_errors() {
+fn unknown_instance_entity_and_path_are_404_with_the_familys_errors() {
     let sim = sim(20);
     let r = request(
         &sim,
@@ -259,12 +261,79 @@ fn unknown_instance_entity_and_path_are_404_with_odata_errors() {
 fn requires_a_bearer_token() {
     let sim = sim(20);
     let path = format!("/v1/instances/{}/data/Customer", sim.instance_id);
-    for header in [None, Some("Basic abc"), Some("Bearer ")] {
+    for (header, challenge) in [
+        (
+            None,
+            "Bearer error_description=\"missing Authorization header; send Authorization: Bearer <token> (any non-empty token identifies a connection)\"",
+        ),
+        (
+            Some("Basic abc"),
+            "Bearer error=\"invalid_request\", error_description=\"malformed Authorization header 'Basic abc'; use the Bearer scheme: Authorization: Bearer <token>\"",
+        ),
+        (
+            Some("Bearer "),
+            "Bearer error=\"invalid_request\", error_description=\"malformed Authorization header 'Bearer'; use the Bearer scheme: Authorization: Bearer <token>\"",
+        ),
+    ] {
         let r = request_as(&sim, "GET", &path, "", header);
         assert_eq!(r.status, 401, "{header:?}");
-        assert_eq!(r.header("WWW-Authenticate"), Some("Bearer"));
-        assert_eq!(error_of(&r).0, "Unauthorized");
+        assert_eq!(r.header("WWW-Authenticate"), Some(challenge));
+        assert!(r.bytes().is_empty(), "the API model's 401 has no body");
     }
+}
+
+/// API Management checks the subscription key before the API sees the token, and answers with
+/// its own body.
+#[test]
+fn a_missing_subscription_key_gets_api_managements_401() {
+    let sim = sim_with(20, |s| {
+        s.auth.require_subscription_key = true;
+        s.auth.subscription_keys = vec!["k1".into()];
+    });
+    let path = format!("/v1/instances/{}/manage/segments", sim.instance_id);
+    let call = |key: Option<&str>, auth: Option<&str>| {
+        api::handle(
+            &sim,
+            &ApiRequest {
+                method: "GET",
+                path: &path,
+                query: None,
+                authorization: auth,
+                subscription_key: key,
+                admin_token: None,
+                body: b"",
+                base_url: BASE,
+                peer_loopback: true,
+            },
+        )
+    };
+    for (key, message) in [
+        (
+            None,
+            "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+        ),
+        (
+            Some("k2"),
+            "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.",
+        ),
+    ] {
+        let r = call(key, None);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            json(&r),
+            serde_json::json!({"statusCode": 401, "message": message})
+        );
+        assert!(
+            r.header("WWW-Authenticate")
+                .unwrap()
+                .starts_with("AzureApiManagementKey realm="),
+            "{:?}",
+            r.header("WWW-Authenticate")
+        );
+    }
+    let r = call(Some("k1"), None);
+    assert_eq!((r.status, r.bytes().len()), (401, 0));
+    assert_eq!(call(Some("k1"), Some("Bearer t")).status, 200);
 }
 
 #[test]
@@ -501,7 +570,7 @@ fn unified_activity_filters_need_a_key_condition_for_the_activity_fields() {
     let page = sim_with(50, |s| {
         s.activity_filter = simulator::tenant::spec::ActivityFilter::ConnectorPage;
     });
-    let r = get(&page, &anchored.replace(&customer, &customer));
+    let r = get(&page, &anchored);
     assert_eq!(r.status, 400);
     insta::assert_snapshot!(error_of(&r).1, @r#"field "ActivityType" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId (this tenant filters UnifiedActivity only on the fields the connector page lists: activity_filter = "connector_page")"#);
 }

@@ -312,7 +312,12 @@ fn every_served_route_is_described() {
 fn error_of_if_json(r: &ApiResponse) -> String {
     serde_json::from_slice::<Value>(&r.bytes())
         .ok()
-        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .and_then(|v| {
+            v["error"]["code"]
+                .as_str()
+                .or_else(|| v["errorCode"].as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_default()
 }
 

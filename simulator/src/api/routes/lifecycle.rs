@@ -158,7 +158,7 @@ pub(super) const ROUTES: &[Route] = &[
         tag: "Lifecycle",
         query: JOB_SUBMIT,
         body: None,
-        replies: &[JOB_ACCEPTED, BAD_QUERY],
+        replies: &[JOB_SUBMITTED, BAD_QUERY],
         action: None,
     },
     Route {
@@ -210,7 +210,7 @@ pub(super) const ROUTES: &[Route] = &[
         tag: "Lifecycle",
         query: JOB_SUBMIT,
         body: None,
-        replies: &[JOB_ACCEPTED, BAD_QUERY],
+        replies: &[JOB_SUBMITTED, BAD_QUERY],
         action: None,
     },
     Route {

@@ -88,9 +88,9 @@ pub(super) const JOB_REPLY: Reply = ok(
     "The job (GraphJobInfo).",
     SchemaGenerator::subschema_for::<s::Job>,
 );
-pub(super) const JOB_ACCEPTED: Reply = ok(
-    202,
-    "The job was queued (GraphJobInfo). The API model declares 200; the simulator answers 202.",
+pub(super) const JOB_SUBMITTED: Reply = ok(
+    200,
+    "The job, running or queued behind the running one (GraphJobInfo), with its tasks.",
     SchemaGenerator::subschema_for::<s::Job>,
 );
 pub(super) const JOBS_REPLY: Reply = ok(
