@@ -187,7 +187,16 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownIdentifiers { .. } => (400, "UnknownIdentifiers"),
             EngineError::Invalid { .. } => (400, "InvalidRequest"),
         };
-        ApiError::new(status, code, e.to_string())
+        let target = match &e {
+            EngineError::UnsupportedOperation { .. } => Some("operationType".to_owned()),
+            EngineError::UnknownIdentifiers { .. } => Some("identifiers".to_owned()),
+            EngineError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        ApiError {
+            target,
+            ..ApiError::new(status, code, e.to_string())
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use super::routes::{Content, Header, In, Kind, Names, Param, ROUTES, Route, Surf
 use super::schemas;
 use crate::engine::Trigger;
 use crate::sim::Simulator;
+use crate::tenant::spec::CUSTOMER_MEASURES;
 
 /// What a document is generated for.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +27,8 @@ pub struct Tenant {
     pub entities: Vec<String>,
     pub data_sources: Vec<String>,
     pub segments: Vec<String>,
-    /// Business measures without a dimension come first; see [`Tenant::scalar_measures`].
+    /// Business measures without a dimension come first (see [`Tenant::scalar_measures`]),
+    /// then those with one, then the customer measures.
     pub measures: Vec<String>,
     /// How many of `measures` (from the front) have no dimension.
     pub scalar_measures: usize,
@@ -46,6 +48,8 @@ impl Tenant {
             .map(|m| (m.dimension.is_some(), m.name.clone()))
             .collect();
         measures.sort_by_key(|(dimensioned, _)| *dimensioned);
+        // The customer measures are measures too (not for the threshold trigger).
+        measures.extend(CUSTOMER_MEASURES.iter().map(|c| (true, c.name.to_owned())));
         Tenant {
             base_url: base_url.to_owned(),
             instance_id: sim.instance_id.clone(),

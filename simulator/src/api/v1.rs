@@ -7,7 +7,7 @@ use super::error::{ApiError, ErrorShape, allow};
 use super::request::{ApiRequest, query_param, segments};
 use super::response::{ApiResponse, CSV, ODATA_JSON};
 use super::{auth, lifecycle};
-use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url};
+use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url, partitions};
 use crate::odata::{BindContext, bind, parse_options};
 use crate::query::{PageFrame, execute, write_page};
 use crate::rate_limit::{Decision, throttle_body};
@@ -188,6 +188,19 @@ fn instance_route(
             allow(m, &["PATCH"])?;
             update_item(sim, req, name, key, now)
         }
+        ["partitions", name] => {
+            allow(m, &["GET"])?;
+            let world = sim.read();
+            let e = entity_index(&world.store, name)?;
+            let list = partitions(
+                &world.store,
+                e,
+                req.base_url,
+                &sim.instance_id,
+                sim.started_at,
+            );
+            Ok(ApiResponse::json_value(200, &json!({ "partitions": list })))
+        }
         ["partitions", name, file] => {
             allow(m, &["GET"])?;
             partition_csv(sim, name, file)
@@ -207,7 +220,7 @@ fn instance_route(
             Err(ApiError::not_found(
                 "UnknownPath",
                 format!(
-                    "no resource at {}; instance resources are manage/entities, manage/datasources, manage/segments, manage/measures, data/{{entity}}, partitions, statusreport, workflows/main/jobs and triggers/{{trigger}}/subscriptions",
+                    "no resource at {}; instance resources are manage/entities, manage/datasources, manage/segments, manage/measures, data/{{entity}}, partitions/{{entity}}, statusreport, workflows/main/jobs and triggers/{{trigger}}/subscriptions",
                     req.path
                 ),
             ))

@@ -77,7 +77,10 @@ pub use delivery::{AttemptRecord, DeliveryView, EventView};
 pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
 pub use faults::{DeliveryFaultRule, DeliveryFaults, FaultKind};
-pub use jobs::{AdditionalInfo, CiError, JobView, ScheduleView, TaskView};
+pub use jobs::{
+    AdditionalInfo, CiError, JobView, NodeView, ScheduleView, TaskView, workflow_history,
+    workflow_status,
+};
 pub use options::{EngineOptions, ScheduleOverlap};
 pub use payload::{
     Common, DataSourcePayload, ErrorEntry, FullRefreshPayload, MeasurePayload, Payload,

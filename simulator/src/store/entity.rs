@@ -260,9 +260,10 @@ fn customer_measure_schema() -> Schema {
             Attribute::new("CustomerId", AttrType::String)
                 .filterable()
                 .semantic("Customer"),
+            // The customer measures, in the order of `tenant::spec::CUSTOMER_MEASURES`.
             Attribute::new("TotalSpend", AttrType::Decimal),
             Attribute::new("PurchaseCount", AttrType::Int64),
-            Attribute::new("AverageOrderValue", AttrType::Decimal),
+            Attribute::new("AveragePurchaseAmount", AttrType::Decimal),
             Attribute::new("LastPurchaseDate", AttrType::DateTime),
             Attribute::new("LoyaltyPoints", AttrType::Int64),
         ],

@@ -77,11 +77,92 @@ pub struct SegmentSpec {
     /// Relative standard deviation of the count's change per refresh.
     #[serde(default = "default_volatility")]
     pub volatility: f64,
+    /// `active` (the default) or `inactive`: an inactive segment is never evaluated, so it never
+    /// fires a threshold event.
+    #[serde(default, skip_serializing_if = "SegmentState::is_active")]
+    pub state: SegmentState,
+    /// `dynamic` (the default): every refresh of segments evaluates it; `static`: only a
+    /// segmentation job that names it (a manual refresh).
+    #[serde(default, skip_serializing_if = "SegmentRefresh::is_dynamic")]
+    pub refresh: SegmentRefresh,
 }
 
 fn default_volatility() -> f64 {
     0.05
 }
+
+/// See [`SegmentSpec::state`] (the API model's `SegmentMetadata.state`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentState {
+    #[default]
+    Active,
+    Inactive,
+}
+
+impl SegmentState {
+    fn is_active(&self) -> bool {
+        *self == SegmentState::Active
+    }
+}
+
+/// See [`SegmentSpec::refresh`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentRefresh {
+    #[default]
+    Dynamic,
+    Static,
+}
+
+impl SegmentRefresh {
+    fn is_dynamic(&self) -> bool {
+        *self == SegmentRefresh::Dynamic
+    }
+}
+
+/// A customer measure: one value per customer, a column of the `Customer_Measure` table. The
+/// API lists it among the measures, with `definition.kind = attribute` and `isProfile = true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerMeasureSpec {
+    pub name: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+}
+
+/// The customer measures of every tenant: the columns of `Customer_Measure` besides
+/// `CustomerId`, computed from the generated data.
+pub const CUSTOMER_MEASURES: [CustomerMeasureSpec; 5] = [
+    CustomerMeasureSpec {
+        name: "TotalSpend",
+        display_name: "Total spend",
+        description: "Sum of the customer's purchase amounts",
+    },
+    CustomerMeasureSpec {
+        name: "PurchaseCount",
+        display_name: "Purchase count",
+        description: "Number of the customer's purchases",
+    },
+    CustomerMeasureSpec {
+        name: "AveragePurchaseAmount",
+        display_name: "Average purchase amount",
+        description: "The customer's average purchase amount",
+    },
+    CustomerMeasureSpec {
+        name: "LastPurchaseDate",
+        display_name: "Last purchase date",
+        description: "When the customer last purchased",
+    },
+    CustomerMeasureSpec {
+        name: "LoyaltyPoints",
+        display_name: "Loyalty points",
+        description: "The customer's loyalty points",
+    },
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -9,8 +9,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use super::objects::{
-    ActivityKind, ActivityTableSpec, ContactTableSpec, DataSourceSpec, FailureRates, MeasureSource,
-    MeasureSpec, SegmentRank, SegmentSpec,
+    ActivityKind, ActivityTableSpec, CUSTOMER_MEASURES, ContactTableSpec, CustomerMeasureSpec,
+    DataSourceSpec, FailureRates, MeasureSource, MeasureSpec, SegmentRank, SegmentRefresh,
+    SegmentSpec, SegmentState,
 };
 use crate::rate_limit::{Algorithm, RateLimitSetting};
 use crate::time::{SimDuration, SimTime};
@@ -124,6 +125,23 @@ pub struct RefreshSpec {
     pub failures: FailureRates,
     /// Whether segment counts and measure values drift between refreshes (seeded random walks).
     pub random_walk: bool,
+    /// Which full refreshes fire `full-refresh-completed`: `scheduled` (the default, as the
+    /// Power Automate page says since 2022: "doesn't work for manually started refreshes") or
+    /// `any` (scheduled and on-demand, the 2021 page's wording, which has no such qualifier).
+    pub full_refresh_trigger: FullRefreshTrigger,
+}
+
+/// See [`RefreshSpec::full_refresh_trigger`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FullRefreshTrigger {
+    /// Scheduled full refreshes only.
+    #[default]
+    Scheduled,
+    /// Every full refresh, scheduled or started on demand.
+    Any,
 }
 
 /// How long each stage's tasks take, as `MIN..MAX` ranges.
@@ -306,6 +324,15 @@ impl TenantSpec {
             }
         }
         for m in &self.measures {
+            if let Some(c) = CUSTOMER_MEASURES
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&m.name))
+            {
+                return invalid(format!(
+                    "measure \"{}\" has the name of the customer measure {} (a column of Customer_Measure); give the business measure another name",
+                    m.name, c.name
+                ));
+            }
             if !is_identifier(&m.name) {
                 return invalid(format!(
                     "measure name \"{}\" must be letters, digits and underscores",

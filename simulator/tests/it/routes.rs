@@ -324,9 +324,9 @@ fn error_of_if_json(r: &ApiResponse) -> String {
 /// A route the router does not serve would be caught by the test above: check that it can fail.
 #[test]
 fn an_undescribed_path_is_not_found_in_the_table() {
-    assert!(find("GET", "/v1/instances/x/workflows/main/status").is_none());
+    assert!(find("GET", "/v1/instances/x/manage/workflows/main/status").is_none());
     assert!(find("GET", "/v1/instances/x/data/Customer/key").is_none());
     let sim = sim(50);
-    let r = get(&sim, "workflows/main/status");
+    let r = get(&sim, "manage/workflows/main/status");
     assert!(unknown_route(&r), "{}", r.status);
 }

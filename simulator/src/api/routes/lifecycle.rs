@@ -69,13 +69,16 @@ pub(super) const ROUTES: &[Route] = &[
         description: "",
         surface: V1,
         tag: "Lifecycle",
-        query: &[],
+        query: SEGMENT_LIST,
         body: None,
-        replies: &[ok(
-            200,
-            "The segments (SegmentMetadata).",
-            SchemaGenerator::subschema_for::<Vec<s::Segment>>,
-        )],
+        replies: &[
+            ok(
+                200,
+                "The segments (SegmentMetadata).",
+                SchemaGenerator::subschema_for::<Vec<s::Segment>>,
+            ),
+            BAD_QUERY,
+        ],
         action: None,
     },
     Route {
@@ -86,7 +89,7 @@ pub(super) const ROUTES: &[Route] = &[
         description: "",
         surface: V1,
         tag: "Lifecycle",
-        query: &[],
+        query: SEGMENT_OPTIONS,
         body: None,
         replies: &[
             ok(
@@ -95,6 +98,7 @@ pub(super) const ROUTES: &[Route] = &[
                 SchemaGenerator::subschema_for::<s::Segment>,
             ),
             NOT_FOUND,
+            BAD_QUERY,
         ],
         action: None,
     },
@@ -185,6 +189,43 @@ pub(super) const ROUTES: &[Route] = &[
         query: &[],
         body: None,
         replies: &[JOB_REPLY, NOT_FOUND, JOB_FINISHED],
+        action: None,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/instances/{instanceId}/workflows/main/status",
+        operation_id: "getWorkflowStatus",
+        summary: "Get the workflow status",
+        description: "Each node a job has run (a data source's ingestion, map, match, merge, a measure, a segment, the export) with its latest task (GraphNodeInfo).",
+        surface: V1,
+        tag: "Lifecycle",
+        query: &[],
+        body: None,
+        replies: &[ok(
+            200,
+            "The nodes, in graph order (GraphNodeInfo).",
+            SchemaGenerator::subschema_for::<Vec<s::Node>>,
+        )],
+        action: None,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/instances/{instanceId}/workflows/main/history",
+        operation_id: "getWorkflowHistory",
+        summary: "List recent workflow tasks",
+        description: "The most recent tasks of all jobs, newest first (GraphTaskInfo).",
+        surface: V1,
+        tag: "Lifecycle",
+        query: HISTORY,
+        body: None,
+        replies: &[
+            ok(
+                200,
+                "Recent tasks, newest first (GraphTaskInfo).",
+                SchemaGenerator::subschema_for::<Vec<s::Task>>,
+            ),
+            BAD_QUERY,
+        ],
         action: None,
     },
     Route {
