@@ -326,7 +326,7 @@ deliveries = [{ trigger = "segment-threshold-crossed", count = 1 }]
     #[test]
     fn the_tenant_must_be_a_valid_overlay() {
         assert_snapshot!(check("[[subscriptions]]", "[tenant]\ncustomers = 0\n\n[[subscriptions]]"), @"scenarios/segment/x.toml:5: tenant: customers = 0 is out of range; use 1 to 10000000");
-        assert_snapshot!(check("[[subscriptions]]", "[tenant]\ncustomer = 10\n\n[[subscriptions]]"), @r#"scenarios/segment/x.toml:6: tenant.customer: unknown field "customer", expected one of "name", "seed", "customers", "data_epoch", "indexed_fields", "limits", "auth", "refresh", "delivery", "data_sources", "segments", "measures""#);
+        assert_snapshot!(check("[[subscriptions]]", "[tenant]\ncustomer = 10\n\n[[subscriptions]]"), @r#"scenarios/segment/x.toml:6: tenant.customer: unknown field "customer", expected one of "name", "seed", "customers", "data_epoch", "indexed_fields", "activity_filter", "limits", "auth", "refresh", "delivery", "data_sources", "segments", "measures""#);
         let rank = "[tenant]\n[[tenant.segments]]\nname = \"A\"\nfriendly_name = \"A\"\nrank_by = \"size\"\ninitial_share = 0.1\n\n[[subscriptions]]";
         assert_snapshot!(check("[[subscriptions]]", rank), @r#"scenarios/segment/x.toml:9: tenant.segments[0].rank_by: unknown variant "size", expected one of "total_spend", "purchase_count", "recency", "newest", "random""#);
     }

@@ -165,11 +165,12 @@ pub struct DurationRange {
     pub max: SimDuration,
 }
 
-/// Webhook delivery: the platform's retry policy and the allowed targets.
+/// Webhook delivery: the retry policy (modelled: how Customer Insights retries is not public; the
+/// default is the Logic Apps default policy) and the allowed targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySpec {
-    /// `exponential` (the platform default), `fixed` or `none`.
+    /// `exponential` (the default, borrowed from Logic Apps), `fixed` or `none`.
     pub retry_policy: String,
     /// Retries after the first attempt.
     pub retry_count: u32,

@@ -8,8 +8,8 @@ use super::objects::{
     SegmentState, StringInfo,
 };
 use crate::engine::status::RefreshState;
-use crate::tenant::spec::SegmentState as SegmentSpecState;
 use crate::engine::value::{MeasureValue, format_number};
+use crate::tenant::spec::SegmentState as SegmentSpecState;
 use crate::time::SimTime;
 
 /// `GET .../manage/datasources/{name}`.
