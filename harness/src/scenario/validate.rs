@@ -3,7 +3,7 @@
 //! consistent expectations. The first failure is reported, with the key it concerns.
 
 use simulator::SimDuration;
-use simulator::engine::{EngineError, Trigger};
+use simulator::engine::{EngineError, OperationType, Trigger};
 use simulator::faults::{RouteFaultConfig, RouteFaults};
 
 use super::error::{Check, ErrorKind, Failure};
@@ -74,6 +74,7 @@ pub(crate) fn actions(step: &Step) -> Vec<&'static str> {
         ("create_item", step.create_item.is_some()),
         ("update_item", step.update_item.is_some()),
         ("redeliver", step.redeliver.is_some()),
+        ("submit_job", step.submit_job.is_some()),
     ];
     present
         .iter()
@@ -129,6 +130,14 @@ fn check_step(step: &Step, catalog: &Catalog, at: &KeyPath) -> Check {
     }
     if let Some(r) = &step.redeliver {
         trigger(&r.trigger, &at.key("redeliver").key("trigger"))?;
+    }
+    if let Some(j) = &step.submit_job {
+        OperationType::parse(&j.operation_type).map_err(|e| {
+            (
+                at.key("submit_job").key("operation_type"),
+                ErrorKind::Job(e.to_string()),
+            )
+        })?;
     }
     Ok(())
 }
