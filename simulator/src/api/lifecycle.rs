@@ -9,8 +9,8 @@ use super::request::{ApiRequest, query_param};
 use super::response::ApiResponse;
 use crate::engine::SegmentView;
 use crate::engine::{
-    EngineError, JobRequest, OperationType, SubmissionKind, Trigger, workflow_history,
-    workflow_status,
+    EngineError, JobRequest, OperationType, ScheduleRequest, SubmissionKind, TIMEZONES, Trigger,
+    workflow_history, workflow_status,
 };
 use crate::sim::Simulator;
 use crate::time::{SimDuration, SimTime};
@@ -227,6 +227,35 @@ fn workflow_route(
             let nodes = workflow_status(&sim.read().engine.jobs());
             Ok(ok_json(&nodes))
         }
+        ["schedules"] => match m {
+            "GET" => Ok(ok_json(&sim.read().engine.refresh_schedules())),
+            "POST" => {
+                let one: ScheduleRequest = schedule_body(req)?;
+                let created = sim
+                    .with_engine(|e, now| (e.create_refresh_schedules(now, vec![one]), Vec::new()))
+                    .map_err(ApiError::from)?;
+                Ok(ok_json(&created.first()))
+            }
+            _ => Err(ApiError::method_not_allowed(m, &["GET", "POST"])),
+        },
+        ["schedules", "batch"] => {
+            if m != "POST" {
+                return Err(ApiError::method_not_allowed(m, &["POST"]));
+            }
+            let many: Vec<ScheduleRequest> = schedule_body(req)?;
+            let created = sim
+                .with_engine(|e, now| (e.create_refresh_schedules(now, many), Vec::new()))
+                .map_err(ApiError::from)?;
+            Ok(ok_json(&created))
+        }
+        ["schedules", "supportedTimezones"] => {
+            get(m)?;
+            let zones: Vec<Value> = TIMEZONES
+                .iter()
+                .map(|(id, name)| json!({ "id": id, "name": name }))
+                .collect();
+            Ok(ok_json(&zones))
+        }
         ["history"] => {
             get(m)?;
             let top = top(req)?;
@@ -236,11 +265,23 @@ fn workflow_route(
         _ => Err(ApiError::not_found(
             "UnknownPath",
             format!(
-                "no resource at {}; the workflow has jobs, jobs/{{jobId}}, jobs/{{jobId}}/cancel, status and history",
+                "no resource at {}; the workflow has jobs, jobs/{{jobId}}, jobs/{{jobId}}/cancel, status, history, schedules, schedules/batch and schedules/supportedTimezones",
                 req.path
             ),
         )),
     }
+}
+
+/// A schedule body (`WorkflowRefreshSchedule`, or a list of them for `batch`).
+fn schedule_body<T: serde::de::DeserializeOwned>(req: &ApiRequest<'_>) -> Result<T, ApiError> {
+    serde_json::from_slice(req.body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidBody",
+            format!(
+                "the schedule body is not valid ({e}); send {{\"operationType\": \"all\", \"cronSchedules\": [\"0 2 * * *\"], \"timezoneId\": \"UTC\"}}"
+            ),
+        )
+    })
 }
 
 /// `top`: at most this many, 10 when absent (the API model's default).

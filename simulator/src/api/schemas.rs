@@ -18,7 +18,10 @@ mod errors;
 mod workflow;
 pub use common::{AnyObject, DateTime};
 pub use errors::{ApiErrorResult, CiError, GatewayError, ODataError, ODataErrorDetail, Throttled};
-pub use workflow::{AdditionalInfo, Job, Node, OperationType, RunStatus, SubmissionKind, Task};
+pub use workflow::{
+    AdditionalInfo, Job, Node, OperationType, RefreshSchedule, RunStatus, ScheduleRequest,
+    SubmissionKind, Task, TimezoneDetail,
+};
 
 /// An item of an entity: attribute names to values (the entity's metadata lists them).
 pub struct Item;

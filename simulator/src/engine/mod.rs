@@ -43,6 +43,7 @@
 //! ```
 
 mod catalog;
+mod cron;
 mod delivery;
 mod draw;
 mod effect;
@@ -56,6 +57,8 @@ mod payload;
 mod queue;
 mod request;
 mod retry;
+mod schedule_calls;
+mod schedules;
 mod state;
 mod status;
 mod subscriptions;
@@ -90,6 +93,7 @@ pub use request::{
     ForcedMeasure, Forcing, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind,
 };
 pub use retry::{AttemptResult, RetryKind, RetryPolicy};
+pub use schedules::{RefreshSchedule, ScheduleRequest, TIMEZONES};
 pub use state::Engine;
 pub use status::{DeliveryStatus, RefreshState, RunStatus};
 pub use subscriptions::{SubscribeError, Subscription};

@@ -136,6 +136,8 @@ fn body_for(route: &Route) -> &'static str {
         (_, p) if p.ends_with("/evaluate") => r#"{"value":10}"#,
         (_, "/_sim/clock/advance") => r#"{"by":"1s"}"#,
         (_, p) if p.contains("statusreport") => r#"{"reportType":"daily"}"#,
+        (_, p) if p.ends_with("/schedules/batch") => r#"[{"cronSchedules":["0 2 * * *"]}]"#,
+        ("POST", p) if p.ends_with("/schedules") => r#"{"cronSchedules":["0 2 * * *"]}"#,
         (_, p) if p.ends_with("/subscriptions") => {
             r#"{"NotificationUrl":"http://127.0.0.1:9/hook"}"#
         }

@@ -171,3 +171,104 @@ fn the_jobs_list_shows_ten_by_default() {
     let jobs = json(&get(&sim, "workflows/main/jobs?top=20"));
     assert_eq!(jobs.as_array().unwrap().len(), 12);
 }
+
+fn schedules(sim: &Simulator, path: &str, body: &str) -> simulator::api::ApiResponse {
+    request(
+        sim,
+        "POST",
+        &format!("/v1/instances/{}/workflows/main/{path}", sim.instance_id),
+        body,
+    )
+}
+
+#[test]
+fn a_created_schedule_submits_its_job_at_each_cron_time() {
+    let sim = quiet(50);
+    let r = schedules(
+        &sim,
+        "schedules",
+        r#"{"operationType":"merge","cronSchedules":["0 2 * * *"],"timezoneId":"UTC"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes()));
+    let created = json(&r);
+    assert_eq!(created["operationType"], "merge");
+    assert_eq!(created["isActive"], true);
+    assert_eq!(created["jobType"], "full");
+    assert_eq!(created["instanceId"], sim.instance_id.as_str());
+    let listed = json(&get(&sim, "workflows/main/schedules"));
+    assert_eq!(listed, Value::Array(vec![created.clone()]));
+    // The clock starts at midnight UTC: two days later, two scheduled merge jobs have run.
+    wait(&sim, SimDuration::from_days(2));
+    let jobs = json(&get(&sim, "workflows/main/jobs"));
+    let merges: Vec<&Value> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["operationType"] == "merge")
+        .collect();
+    assert_eq!(merges.len(), 2, "{jobs}");
+    for j in &merges {
+        assert_eq!(j["jobSubmissionKind"], "scheduled");
+        assert!(
+            j["submittedTimestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with("T02:00:00Z")
+        );
+    }
+}
+
+#[test]
+fn schedules_are_checked_field_by_field_and_a_batch_is_all_or_nothing() {
+    let sim = quiet(50);
+    for (body, target) in [
+        (r#"{"cronSchedules":["0 25 * * *"]}"#, "cronSchedules"),
+        (r#"{"cronSchedules":[]}"#, "cronSchedules"),
+        (
+            r#"{"cronSchedules":["0 2 * * *"],"timezoneId":"Pacific Standard Time"}"#,
+            "timezoneId",
+        ),
+        (
+            r#"{"cronSchedules":["0 2 * * *"],"jobType":"incremental"}"#,
+            "jobType",
+        ),
+        (
+            r#"{"cronSchedules":["0 2 * * *"],"operationType":"unify"}"#,
+            "operationType",
+        ),
+        (
+            r#"{"cronSchedules":["0 2 * * *"],"operationType":"segmentation","identifiers":["Nope"]}"#,
+            "identifiers",
+        ),
+    ] {
+        let r = schedules(&sim, "schedules", body);
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(json(&r)["params"]["target"], target, "{body}");
+    }
+    let r = schedules(
+        &sim,
+        "schedules/batch",
+        r#"[{"cronSchedules":["0 2 * * *"]},{"cronSchedules":["0 2 * *"]}]"#,
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        error_of(&r).1.contains("has 4 fields"),
+        "{}",
+        error_of(&r).1
+    );
+    assert_eq!(
+        json(&get(&sim, "workflows/main/schedules")),
+        Value::Array(vec![])
+    );
+    let r = schedules(
+        &sim,
+        "schedules/batch",
+        r#"[{"cronSchedules":["0 2 * * *"]},{"cronSchedules":["30 6 * * 1-5"],"isActive":false}]"#,
+    );
+    assert_eq!(json(&r).as_array().unwrap().len(), 2);
+    let zones = json(&get(&sim, "workflows/main/schedules/supportedTimezones"));
+    assert_eq!(
+        zones,
+        serde_json::json!([{"id": "UTC", "name": "(UTC) Coordinated Universal Time"}])
+    );
+}

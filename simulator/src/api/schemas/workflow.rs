@@ -126,3 +126,62 @@ pub struct Node {
 pub struct AdditionalInfo {
     pub kind: String,
 }
+
+/// The model's `WorkflowRefreshSchedule`, as the simulator answers it.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RefreshSchedule {
+    pub operation_type: OperationType,
+    /// `noSubType`.
+    pub sub_type: String,
+    pub identifiers: Vec<String>,
+    /// `full`.
+    pub job_type: String,
+    pub is_active: bool,
+    /// `UTC`.
+    pub timezone_id: String,
+    /// Cron expressions (5 fields, or 6 with seconds first), evaluated in UTC.
+    pub cron_schedules: Vec<String>,
+    pub schedule_id: String,
+    pub instance_id: String,
+}
+
+/// The body of a schedule to create (the model's `WorkflowRefreshSchedule`; `scheduleId` and
+/// `instanceId` are ignored).
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScheduleRequest {
+    /// What to refresh (default `all`).
+    #[serde(default)]
+    pub operation_type: Option<OperationType>,
+    /// `noSubType` (the only one simulated).
+    #[serde(default)]
+    pub sub_type: Option<String>,
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+    /// `full` (the only one simulated).
+    #[serde(default)]
+    pub job_type: Option<String>,
+    /// Default true.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    /// `UTC` (the only one supported).
+    #[serde(default)]
+    pub timezone_id: Option<String>,
+    /// At least one cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6
+    /// with seconds first.
+    #[schemars(length(min = 1))]
+    pub cron_schedules: Vec<String>,
+    #[serde(default)]
+    pub schedule_id: Option<String>,
+    #[serde(default)]
+    pub instance_id: Option<String>,
+}
+
+/// The model's `TimezoneDetail`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TimezoneDetail {
+    pub id: String,
+    pub name: String,
+}
