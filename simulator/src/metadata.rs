@@ -46,19 +46,7 @@ pub fn entity_metadata(
         .as_ref()
         .map(|ds| ids::uuid(seed, &["datasource", ds]));
     let rows = store.base_len(e);
-    let partition_count = rows.div_ceil(PARTITION_ROWS).max(1);
-    let partitions: Vec<Json> = (0..partition_count)
-        .map(|n| {
-            json!({
-                "name": format!("{}-part{n:05}", schema.name),
-                "location": partition_url(base_url, instance_id, &schema.name, n),
-                "refreshTime": refreshed.to_rfc3339(),
-                "isCIGenerated": schema.kind != EntityKind::SourceTable,
-                "forceSasAuth": false,
-                "hasHeader": schema.kind == EntityKind::Segment,
-            })
-        })
-        .collect();
+    let partitions = partitions(store, entity, base_url, instance_id, refreshed);
     json!({
         "name": schema.name,
         "qualifiedEntityName": schema.name,
@@ -73,6 +61,32 @@ pub fn entity_metadata(
         "partitions": partitions,
         "rowCount": rows,
     })
+}
+
+/// The entity's CSV partitions (`PartitionMetadata`), as its metadata lists them and
+/// "Retrieve partitions for an entity V2" answers them.
+pub fn partitions(
+    store: &Store,
+    entity: usize,
+    base_url: &str,
+    instance_id: &str,
+    refreshed: SimTime,
+) -> Vec<Json> {
+    let e = store.entity(entity);
+    let schema = &e.schema;
+    let partition_count = store.base_len(e).div_ceil(PARTITION_ROWS).max(1);
+    (0..partition_count)
+        .map(|n| {
+            json!({
+                "name": format!("{}-part{n:05}", schema.name),
+                "location": partition_url(base_url, instance_id, &schema.name, n),
+                "refreshTime": refreshed.to_rfc3339(),
+                "isCIGenerated": schema.kind != EntityKind::SourceTable,
+                "forceSasAuth": false,
+                "hasHeader": schema.kind == EntityKind::Segment,
+            })
+        })
+        .collect()
 }
 
 fn dataflow_type(schema: &Schema) -> &'static str {

@@ -37,8 +37,13 @@ impl AttrType {
 pub struct Attribute {
     pub name: String,
     pub ty: AttrType,
-    /// Whether `$filter` may name it (the connector's rules, see [`EntityKind`]).
+    /// Whether `$filter` may name it on its own (the connector's rules, see [`EntityKind`]).
     pub filterable: bool,
+    /// Whether `$filter` may name it inside a conjunction that also has an `eq` condition on a
+    /// filterable attribute (`UnifiedActivity`: `CustomerId eq '…' and ActivityType eq '…'`, as
+    /// the documented OData examples write it). Binding decides, with
+    /// [`BindContext::keyed_filters`](crate::odata::BindContext::keyed_filters).
+    pub filterable_with_key: bool,
     /// Whether `$search` looks into it.
     pub searchable: bool,
     /// The API model's `semanticType`, where one applies (`PersonFullName`, `LocationCity`, ...).
@@ -51,6 +56,7 @@ impl Attribute {
             name: name.into(),
             ty,
             filterable: false,
+            filterable_with_key: false,
             searchable: false,
             semantic_type: None,
         }
@@ -58,6 +64,13 @@ impl Attribute {
 
     pub fn filterable(mut self) -> Attribute {
         self.filterable = true;
+        self
+    }
+
+    /// Filterable only together with an `eq` condition on a filterable attribute (see
+    /// [`Attribute::filterable_with_key`]).
+    pub fn filterable_with_key(mut self) -> Attribute {
+        self.filterable_with_key = true;
         self
     }
 
@@ -79,8 +92,9 @@ pub enum EntityKind {
     /// The unified `Customer` profile: `CustomerId` and the indexed fields are filterable,
     /// `IsMemberOfSegment` and `$expand` are available.
     Profile,
-    /// `UnifiedActivity`: `ActivityId`, `CustomerId` (and the documented `ActivityTime`,
-    /// `ActivityType`, `ActivityTypeDisplay` of the OData examples) are filterable.
+    /// `UnifiedActivity`: `ActivityId` and `CustomerId` are filterable, as the connector page
+    /// says; `ActivityTime`, `ActivityType` and `ActivityTypeDisplay` only together with a
+    /// `CustomerId eq` or `ActivityId eq` condition, as the OData examples use them (modelled).
     UnifiedActivity,
     /// `Customer_Measure`: `CustomerId` only.
     CustomerMeasure,
@@ -143,6 +157,16 @@ impl Schema {
         self.attributes
             .iter()
             .filter(|a| a.filterable)
+            .map(|a| a.name.as_str())
+            .collect()
+    }
+
+    /// Names of the attributes filterable only together with an `eq` condition on a filterable
+    /// one, in schema order.
+    pub fn keyed_filter_names(&self) -> Vec<&str> {
+        self.attributes
+            .iter()
+            .filter(|a| a.filterable_with_key && !a.filterable)
             .map(|a| a.name.as_str())
             .collect()
     }

@@ -19,6 +19,10 @@ pub(crate) fn harness_call(
     path: &str,
     body: Option<Value>,
 ) -> simulator::api::ApiResponse {
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
     let full = format!("/v1/instances/{}/{path}", sim.instance_id);
     let body = body
         .map(|b| serde_json::to_vec(&b).unwrap_or_default())
@@ -29,7 +33,7 @@ pub(crate) fn harness_call(
         &ApiRequest {
             method,
             path: &full,
-            query: None,
+            query,
             authorization: Some(&authorization),
             subscription_key: None,
             admin_token: None,
@@ -180,6 +184,26 @@ pub(crate) fn apply_step(sim: &Simulator, step: &Step) -> Result<(), String> {
         sim.try_with_engine(|e, now| e.redeliver(now, &id))
             .map_err(|e| e.to_string())?;
     }
+    if let Some(j) = &step.submit_job {
+        let enc = |t: &str| {
+            percent_encoding::utf8_percent_encode(t, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let mut path = format!(
+            "workflows/main/jobs?operationType={}",
+            enc(&j.operation_type)
+        );
+        if !j.identifiers.is_empty() {
+            path.push_str(&format!("&identifiers={}", enc(&j.identifiers.join(","))));
+        }
+        let r = harness_call(sim, "POST", &path, None);
+        if r.status != 200 {
+            return Err(format!(
+                "submit_job got {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.bytes())
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -239,6 +263,14 @@ pub fn describe_step(step: &Step) -> String {
             Some(n) => format!("redeliver event {n} of {}", r.trigger),
             None => format!("redeliver last {}", r.trigger),
         });
+    }
+    if let Some(j) = &step.submit_job {
+        let mut text = format!("submit_job {}", j.operation_type);
+        if !j.identifiers.is_empty() {
+            text.push(' ');
+            text.push_str(&j.identifiers.join(","));
+        }
+        parts.push(text);
     }
     if parts.is_empty() {
         "wait".to_owned()

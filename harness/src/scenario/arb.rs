@@ -290,6 +290,17 @@ fn step() -> impl Strategy<Value = Step> {
             redeliver: Some(RedeliverStep { trigger, event }),
             ..Step::default()
         }),
+        (
+            pick(["all", "merge", "Match", "ingestion", "export"]),
+            vec(pick(SEGMENTS), 0..2)
+        )
+            .prop_map(|(operation_type, identifiers)| Step {
+                submit_job: Some(SubmitJobStep {
+                    operation_type,
+                    identifiers,
+                }),
+                ..Step::default()
+            }),
     ]
 }
 

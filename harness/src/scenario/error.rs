@@ -139,6 +139,9 @@ pub enum ErrorKind {
     /// Faults the simulator would refuse (a status that is not HTTP, a probability above 1, ...).
     #[error("{0}")]
     Faults(String),
+    /// A job the jobs API would refuse (an unknown `operationType`).
+    #[error("{0}")]
+    Job(String),
 }
 
 /// What kind of name was not found.

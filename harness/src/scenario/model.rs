@@ -97,6 +97,10 @@ pub struct Step {
     /// Re-send the last delivered event of a trigger (`POST /_sim/deliveries/{id}/redeliver`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redeliver: Option<RedeliverStep>,
+    /// Submit an on-demand job through the jobs API (`POST .../workflows/main/jobs`), as an
+    /// admin or another system would (not as the flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_job: Option<SubmitJobStep>,
 }
 
 /// `refresh = { kind = "scheduled", data_sources = { PoS = "fail" }, segments = { HighValueCustomers = 1200 } }`
@@ -203,6 +207,18 @@ pub struct UpdateItemStep {
     pub key: String,
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub changes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `submit_job = { operation_type = "merge" }` or `{ operation_type = "ingestion", identifiers = ["PoS"] }`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJobStep {
+    /// One of the API model's `operationType` values (`all`, `ingestion`, `map`, `match`,
+    /// `merge`, `segmentation`, `measures`, `export`, ...).
+    pub operation_type: String,
+    /// Data source, segment or measure names the job is limited to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<String>,
 }
 
 /// `redeliver = { trigger = "datasource-refresh-failed" }` re-sends the trigger's last delivered

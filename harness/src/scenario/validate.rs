@@ -3,7 +3,7 @@
 //! consistent expectations. The first failure is reported, with the key it concerns.
 
 use simulator::SimDuration;
-use simulator::engine::{EngineError, Trigger};
+use simulator::engine::{EngineError, OperationType, Trigger};
 use simulator::faults::{RouteFaultConfig, RouteFaults};
 
 use super::error::{Check, ErrorKind, Failure};
@@ -74,6 +74,7 @@ pub(crate) fn actions(step: &Step) -> Vec<&'static str> {
         ("create_item", step.create_item.is_some()),
         ("update_item", step.update_item.is_some()),
         ("redeliver", step.redeliver.is_some()),
+        ("submit_job", step.submit_job.is_some()),
     ];
     present
         .iter()
@@ -132,6 +133,14 @@ fn check_step(step: &Step, catalog: &Catalog, at: &KeyPath) -> Check {
         if r.event == Some(0) {
             return Err((at.key("redeliver").key("event"), ErrorKind::EventIndex));
         }
+    }
+    if let Some(j) = &step.submit_job {
+        OperationType::parse(&j.operation_type).map_err(|e| {
+            (
+                at.key("submit_job").key("operation_type"),
+                ErrorKind::Job(e.to_string()),
+            )
+        })?;
     }
     Ok(())
 }
@@ -335,7 +344,7 @@ deliveries = [{ trigger = "segment-threshold-crossed", count = 1 }]
     #[test]
     fn the_tenant_must_be_a_valid_overlay() {
         assert_snapshot!(check("[[subscriptions]]", "[tenant]\ncustomers = 0\n\n[[subscriptions]]"), @"scenarios/segment/x.toml:5: tenant: customers = 0 is out of range; use 1 to 10000000");
-        assert_snapshot!(check("[[subscriptions]]", "[tenant]\ncustomer = 10\n\n[[subscriptions]]"), @r#"scenarios/segment/x.toml:6: tenant.customer: unknown field "customer", expected one of "name", "seed", "customers", "data_epoch", "indexed_fields", "limits", "auth", "refresh", "delivery", "data_sources", "segments", "measures""#);
+        assert_snapshot!(check("[[subscriptions]]", "[tenant]\ncustomer = 10\n\n[[subscriptions]]"), @r#"scenarios/segment/x.toml:6: tenant.customer: unknown field "customer", expected one of "name", "seed", "customers", "data_epoch", "indexed_fields", "activity_filter", "limits", "auth", "refresh", "delivery", "data_sources", "segments", "measures""#);
         let rank = "[tenant]\n[[tenant.segments]]\nname = \"A\"\nfriendly_name = \"A\"\nrank_by = \"size\"\ninitial_share = 0.1\n\n[[subscriptions]]";
         assert_snapshot!(check("[[subscriptions]]", rank), @r#"scenarios/segment/x.toml:9: tenant.segments[0].rank_by: unknown variant "size", expected one of "total_spend", "purchase_count", "recency", "newest", "random""#);
     }

@@ -74,6 +74,7 @@ fn write_step(out: &mut String, step: &Step) {
     optional(out, "create_item", step.create_item.as_ref());
     optional(out, "update_item", step.update_item.as_ref());
     optional(out, "redeliver", step.redeliver.as_ref());
+    optional(out, "submit_job", step.submit_job.as_ref());
 }
 
 fn write_expect(out: &mut String, e: &Expect) {

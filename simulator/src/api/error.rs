@@ -1,5 +1,11 @@
-//! Errors as the API returns them: a status and an OData error body
-//! `{"error":{"code":...,"message":...,"target":...}}`.
+//! Errors as the API returns them: a status, a stable code, a message, and the body shape of the
+//! route family.
+//!
+//! The API model declares two error bodies: `ODataError` on the data routes (`data/`), written
+//! as OData JSON `{"error":{"code":...,"message":...,"target":...}}`, and `ApiErrorResult` on
+//! every other route (instances, `manage/`, `workflows/`), `{"errorCode", "message",
+//! "httpStatusCode", "exceptionCulprit", "resultSeverity", "params", "ciResults"}`.
+//! [`ErrorShape`] says which one a route answers (see [`ErrorShape::of_path`]).
 //!
 //! This is the one place where the core's refusals get their HTTP shape: the engine, the store
 //! and the OData layer return their own error types, and the `From` impls below give each
@@ -75,6 +81,78 @@ impl ApiError {
     }
 }
 
+/// The error body of a route family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"error":{"code","message","target"}}`: the data routes (the model's `ODataError`),
+    /// the control API and anything outside `/v1`.
+    OData,
+    /// The model's `ApiErrorResult`: every other `/v1` route.
+    ApiErrorResult,
+}
+
+impl ErrorShape {
+    /// The shape of the errors of a request path: `ODataError` below `data/` and `partitions/`
+    /// (the data family), `ApiErrorResult` for every other path under `/v1`, OData elsewhere.
+    pub fn of_path(path: &str) -> ErrorShape {
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
+        if segments.next() != Some("v1") {
+            return ErrorShape::OData;
+        }
+        match (segments.next(), segments.next(), segments.next()) {
+            (Some("instances"), Some(_), Some("data" | "partitions")) => ErrorShape::OData,
+            _ => ErrorShape::ApiErrorResult,
+        }
+    }
+}
+
+/// The name .NET gives a status (`HttpStatusCode`), as `ApiErrorResult.httpStatusCode` carries
+/// it; the number for a status without one here.
+fn status_name(status: u16) -> String {
+    let name = match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        408 => "RequestTimeout",
+        409 => "Conflict",
+        413 => "RequestEntityTooLarge",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        other => return other.to_string(),
+    };
+    name.to_owned()
+}
+
+impl ApiError {
+    /// The body in `shape`.
+    pub fn body_in(&self, shape: ErrorShape) -> Vec<u8> {
+        match shape {
+            ErrorShape::OData => self.body(),
+            ErrorShape::ApiErrorResult => {
+                let mut params = serde_json::Map::new();
+                if let Some(t) = &self.target {
+                    params.insert("target".into(), t.clone().into());
+                }
+                let value = serde_json::json!({
+                    "errorCode": self.code,
+                    "message": self.message,
+                    "httpStatusCode": status_name(self.status),
+                    "exceptionCulprit": if self.status >= 500 { "system" } else { "user" },
+                    "resultSeverity": "error",
+                    "params": params,
+                    "ciResults": [],
+                });
+                serde_json::to_vec(&value).unwrap_or_default()
+            }
+        }
+    }
+}
+
 /// `Ok` when `method` is one of `allowed`, else `405`.
 pub(super) fn allow(method: &str, allowed: &[&str]) -> Result<(), ApiError> {
     if allowed.contains(&method) {
@@ -109,7 +187,16 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownIdentifiers { .. } => (400, "UnknownIdentifiers"),
             EngineError::Invalid { .. } => (400, "InvalidRequest"),
         };
-        ApiError::new(status, code, e.to_string())
+        let target = match &e {
+            EngineError::UnsupportedOperation { .. } => Some("operationType".to_owned()),
+            EngineError::UnknownIdentifiers { .. } => Some("identifiers".to_owned()),
+            EngineError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        ApiError {
+            target,
+            ..ApiError::new(status, code, e.to_string())
+        }
     }
 }
 
@@ -160,6 +247,56 @@ impl From<StoreError> for ApiError {
 mod tests {
     use super::*;
     use crate::engine::{DeliveryStatus, RunStatus};
+
+    #[test]
+    fn the_route_family_decides_the_shape() {
+        for (path, shape) in [
+            ("/v1/instances/i/data/Customer", ErrorShape::OData),
+            (
+                "/v1/instances/i/partitions/Customer/0.csv",
+                ErrorShape::OData,
+            ),
+            (
+                "/v1/instances/i/manage/segments",
+                ErrorShape::ApiErrorResult,
+            ),
+            (
+                "/v1/instances/i/workflows/main/jobs",
+                ErrorShape::ApiErrorResult,
+            ),
+            ("/v1/instances/i", ErrorShape::ApiErrorResult),
+            ("/v1", ErrorShape::ApiErrorResult),
+            ("/_sim/state", ErrorShape::OData),
+        ] {
+            assert_eq!(ErrorShape::of_path(path), shape, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_api_error_result_carries_code_message_status_and_target() {
+        let e = ApiError::not_found("UnknownJob", "job \"x\" does not exist").with_target("jobId");
+        let v: serde_json::Value =
+            serde_json::from_slice(&e.body_in(ErrorShape::ApiErrorResult)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "errorCode": "UnknownJob",
+                "message": "job \"x\" does not exist",
+                "httpStatusCode": "NotFound",
+                "exceptionCulprit": "user",
+                "resultSeverity": "error",
+                "params": {"target": "jobId"},
+                "ciResults": [],
+            })
+        );
+        let injected = ApiError::new(599, "InjectedFault", "x");
+        let v: serde_json::Value =
+            serde_json::from_slice(&injected.body_in(ErrorShape::ApiErrorResult)).unwrap();
+        assert_eq!(
+            (v["httpStatusCode"].as_str(), v["exceptionCulprit"].as_str()),
+            (Some("599"), Some("system"))
+        );
+    }
 
     #[test]
     fn the_body_is_odata_error_json() {

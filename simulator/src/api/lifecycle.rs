@@ -7,8 +7,13 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::request::{ApiRequest, query_param};
 use super::response::ApiResponse;
-use crate::engine::{EngineError, JobRequest, OperationType, SubmissionKind, Trigger};
+use crate::engine::SegmentView;
+use crate::engine::{
+    EngineError, JobRequest, OperationType, ScheduleRequest, SubmissionKind, TIMEZONES, Trigger,
+    workflow_history, workflow_status,
+};
 use crate::sim::Simulator;
+use crate::time::{SimDuration, SimTime};
 
 /// Answers the route if it is one of the lifecycle's, `None` otherwise.
 pub(super) fn route(
@@ -38,13 +43,25 @@ pub(super) fn route(
                 )
             })
         }),
-        ["manage", "segments"] => get(m).map(|()| ok_json(&sim.read().engine.segments())),
+        ["manage", "segments"] => get(m).and_then(|()| {
+            let options = SegmentOptions::of(req)?;
+            let list: Vec<Value> = sim
+                .read()
+                .engine
+                .segments()
+                .into_iter()
+                .take(options.count)
+                .map(|s| options.apply(s, sim.now()))
+                .collect();
+            Ok(ok_json(&list))
+        }),
         ["manage", "segments", name] => get(m).and_then(|()| {
+            let options = SegmentOptions::of(req)?;
             let list = sim.read().engine.segments();
             let names: Vec<String> = list.iter().map(|s| s.name.clone()).collect();
             list.into_iter()
                 .find(|s| s.name.eq_ignore_ascii_case(name))
-                .map(|s| ok_json(&s))
+                .map(|s| ok_json(&options.apply(s, sim.now())))
                 .ok_or_else(|| unknown("UnknownSegment", "segment", name, &names))
         }),
         ["manage", "measures"] => get(m).map(|()| ok_json(&sim.read().engine.measures())),
@@ -56,8 +73,10 @@ pub(super) fn route(
                 .map(|s| ok_json(&s))
                 .ok_or_else(|| unknown("UnknownMeasure", "measure", name, &names))
         }),
-        ["workflows", workflow, jobs @ ..] | ["manage", "workflows", workflow, jobs @ ..] => {
-            workflow_route(sim, req, workflow, jobs)
+        ["workflows", workflow, rest @ ..] => workflow_route(sim, req, workflow, rest),
+        // The OData examples' prefix, for the jobs routes they use.
+        ["manage", "workflows", workflow, rest @ ..] if rest.first() == Some(&"jobs") => {
+            workflow_route(sim, req, workflow, rest)
         }
         ["triggers", trigger, "subscriptions"] => match m {
             "POST" => subscribe(sim, req, trigger),
@@ -72,6 +91,60 @@ pub(super) fn route(
         _ => return None,
     };
     Some(r)
+}
+
+/// The segment list's options, as the API model declares them: `includeHistoricStats`
+/// (default false), `historicStatsDays` (default 10) and `numberOfSegments`.
+struct SegmentOptions {
+    history: bool,
+    days: i64,
+    count: usize,
+}
+
+impl SegmentOptions {
+    fn of(req: &ApiRequest<'_>) -> Result<SegmentOptions, ApiError> {
+        let bad = |name: &str, value: &str, what: &str| {
+            ApiError::bad_request(
+                "InvalidRequest",
+                format!("{name} = \"{value}\" is not {what}"),
+            )
+            .with_target(name)
+        };
+        let history = match query_param(req.query, "includeHistoricStats") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => return Err(bad("includeHistoricStats", &v, "true or false")),
+        };
+        let number = |name: &str| -> Result<Option<u32>, ApiError> {
+            query_param(req.query, name)
+                .map(|v| {
+                    v.parse::<u32>()
+                        .map_err(|_| bad(name, &v, "a whole number"))
+                })
+                .transpose()
+        };
+        Ok(SegmentOptions {
+            history,
+            days: i64::from(number("historicStatsDays")?.unwrap_or(10)),
+            count: number("numberOfSegments")?.map_or(usize::MAX, |n| n as usize),
+        })
+    }
+
+    /// The segment as asked for: its evaluations of the last `days` days, or none.
+    fn apply(&self, mut segment: SegmentView, now: SimTime) -> Value {
+        let since = now - SimDuration::from_days(self.days);
+        segment
+            .evaluation_status_history
+            .retain(|e| e.evaluation_date >= since);
+        let mut v = serde_json::to_value(&segment).unwrap_or(Value::Null);
+        if !self.history
+            && let Some(obj) = v.as_object_mut()
+        {
+            obj.remove("evaluationStatusHistory");
+        }
+        v
+    }
 }
 
 fn get(method: &str) -> Result<(), ApiError> {
@@ -114,22 +187,13 @@ fn workflow_route(
     match rest {
         ["jobs"] => match m {
             "GET" => {
-                let top = match query_param(req.query, "top") {
-                    Some(t) => Some(t.parse::<usize>().map_err(|_| {
-                        ApiError::bad_request(
-                            "InvalidRequest",
-                            format!("top = \"{t}\" is not a whole number"),
-                        )
-                        .with_target("top")
-                    })?),
-                    None => None,
-                };
+                let top = top(req)?;
                 let jobs: Vec<Value> = sim
                     .read()
                     .engine
                     .jobs()
                     .iter()
-                    .take(top.unwrap_or(usize::MAX))
+                    .take(top)
                     .map(|j| job_json(j, include_tasks))
                     .collect();
                 Ok(ApiResponse::json_value(200, &Value::Array(jobs)))
@@ -158,13 +222,79 @@ fn workflow_route(
                 .map_err(ApiError::from)?;
             Ok(ApiResponse::json_value(200, &job_json(&job, true)))
         }
+        ["status"] => {
+            get(m)?;
+            let nodes = workflow_status(&sim.read().engine.jobs());
+            Ok(ok_json(&nodes))
+        }
+        ["schedules"] => match m {
+            "GET" => Ok(ok_json(&sim.read().engine.refresh_schedules())),
+            "POST" => {
+                let one: ScheduleRequest = schedule_body(req)?;
+                let created = sim
+                    .with_engine(|e, now| (e.create_refresh_schedules(now, vec![one]), Vec::new()))
+                    .map_err(ApiError::from)?;
+                Ok(ok_json(&created.first()))
+            }
+            _ => Err(ApiError::method_not_allowed(m, &["GET", "POST"])),
+        },
+        ["schedules", "batch"] => {
+            if m != "POST" {
+                return Err(ApiError::method_not_allowed(m, &["POST"]));
+            }
+            let many: Vec<ScheduleRequest> = schedule_body(req)?;
+            let created = sim
+                .with_engine(|e, now| (e.create_refresh_schedules(now, many), Vec::new()))
+                .map_err(ApiError::from)?;
+            Ok(ok_json(&created))
+        }
+        ["schedules", "supportedTimezones"] => {
+            get(m)?;
+            let zones: Vec<Value> = TIMEZONES
+                .iter()
+                .map(|(id, name)| json!({ "id": id, "name": name }))
+                .collect();
+            Ok(ok_json(&zones))
+        }
+        ["history"] => {
+            get(m)?;
+            let top = top(req)?;
+            let tasks = workflow_history(&sim.read().engine.jobs(), top);
+            Ok(ok_json(&tasks))
+        }
         _ => Err(ApiError::not_found(
             "UnknownPath",
             format!(
-                "no resource at {}; the workflow has jobs, jobs/{{jobId}} and jobs/{{jobId}}/cancel",
+                "no resource at {}; the workflow has jobs, jobs/{{jobId}}, jobs/{{jobId}}/cancel, status, history, schedules, schedules/batch and schedules/supportedTimezones",
                 req.path
             ),
         )),
+    }
+}
+
+/// A schedule body (`WorkflowRefreshSchedule`, or a list of them for `batch`).
+fn schedule_body<T: serde::de::DeserializeOwned>(req: &ApiRequest<'_>) -> Result<T, ApiError> {
+    serde_json::from_slice(req.body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidBody",
+            format!(
+                "the schedule body is not valid ({e}); send {{\"operationType\": \"all\", \"cronSchedules\": [\"0 2 * * *\"], \"timezoneId\": \"UTC\"}}"
+            ),
+        )
+    })
+}
+
+/// `top`: at most this many, 10 when absent (the API model's default).
+fn top(req: &ApiRequest<'_>) -> Result<usize, ApiError> {
+    match query_param(req.query, "top") {
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(
+                "InvalidRequest",
+                format!("top = \"{t}\" is not a whole number; give how many to list, e.g. top=10"),
+            )
+            .with_target("top")
+        }),
+        None => Ok(10),
     }
 }
 
@@ -194,7 +324,7 @@ fn submit(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError
     let view = sim
         .with_engine(|engine, now| (engine.submit_job(now, job), Vec::new()))
         .map_err(ApiError::from)?;
-    Ok(ApiResponse::json_value(202, &job_json(&view, true)))
+    Ok(ApiResponse::json_value(200, &job_json(&view, true)))
 }
 
 fn subscription_url(base: &str, instance: &str, trigger: &str, id: &str) -> String {

@@ -21,7 +21,7 @@ mod v1;
 
 pub use crate::body::Body;
 pub use dispatch::handle;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorShape};
 pub use request::ApiRequest;
 pub use response::{ApiResponse, CSV, JSON, ODATA_JSON};
 pub use routes::ROUTES;

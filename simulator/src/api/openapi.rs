@@ -11,10 +11,12 @@ use schemars::generate::{Contract, SchemaSettings};
 use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
+use super::error::ErrorShape;
 use super::routes::{Content, Header, In, Kind, Names, Param, ROUTES, Route, Surface, path_param};
 use super::schemas;
 use crate::engine::Trigger;
 use crate::sim::Simulator;
+use crate::tenant::spec::CUSTOMER_MEASURES;
 
 /// What a document is generated for.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +27,8 @@ pub struct Tenant {
     pub entities: Vec<String>,
     pub data_sources: Vec<String>,
     pub segments: Vec<String>,
-    /// Business measures without a dimension come first; see [`Tenant::scalar_measures`].
+    /// Business measures without a dimension come first (see [`Tenant::scalar_measures`]),
+    /// then those with one, then the customer measures.
     pub measures: Vec<String>,
     /// How many of `measures` (from the front) have no dimension.
     pub scalar_measures: usize,
@@ -45,6 +48,8 @@ impl Tenant {
             .map(|m| (m.dimension.is_some(), m.name.clone()))
             .collect();
         measures.sort_by_key(|(dimensioned, _)| *dimensioned);
+        // The customer measures are measures too (not for the threshold trigger).
+        measures.extend(CUSTOMER_MEASURES.iter().map(|c| (true, c.name.to_owned())));
         Tenant {
             base_url: base_url.to_owned(),
             instance_id: sim.instance_id.clone(),
@@ -80,10 +85,14 @@ pub fn described(route: &Route, include_control: bool) -> bool {
 pub fn document(tenant: &Tenant, include_control: bool) -> Value {
     let mut responses = generator(Contract::Serialize);
     let mut requests = generator(Contract::Deserialize);
-    let odata_error = responses.subschema_for::<schemas::ODataError>();
+    let errors = Errors {
+        odata: responses.subschema_for::<schemas::ODataError>(),
+        api: responses.subschema_for::<schemas::ApiErrorResult>(),
+        gateway: responses.subschema_for::<schemas::GatewayError>(),
+    };
     let mut paths = Map::new();
     for route in ROUTES.iter().filter(|r| described(r, include_control)) {
-        let op = operation(tenant, route, &mut responses, &mut requests, &odata_error);
+        let op = operation(tenant, route, &mut responses, &mut requests, &errors);
         let item = paths
             .entry(route.path.to_owned())
             .or_insert_with(|| json!({}));
@@ -116,7 +125,7 @@ pub fn document(tenant: &Tenant, include_control: bool) -> Value {
             "title": "Dynamics 365 Customer Insights API (insightsim)",
             "version": env!("CARGO_PKG_VERSION"),
             "summary": "The Customer Insights API as insightsim serves it",
-            "description": "A local, deterministic stand-in for the Customer Insights API behind the Power Automate / Logic Apps connector. Paths are the real API's (https://api.ci.ai.dynamics.com/v1). Every /v1 call counts against its connection (its bearer token): 100 calls per 60 s by default, then 429 with Retry-After. Errors have the OData shape {\"error\":{\"code\",\"message\",\"target\"}}. Faults injected through PUT /_sim/faults can answer any status, and are not described here.",
+            "description": "A local, deterministic stand-in for the Customer Insights API behind the Power Automate / Logic Apps connector. Paths are the real API's (https://api.ci.ai.dynamics.com/v1). Every /v1 call counts against its connection (its bearer token): 100 calls per 60 s by default, then 429 with Retry-After. Errors have the API model's shapes: ODataError {\"error\":{\"code\",\"message\",\"target\"}} on data/ and partitions/, ApiErrorResult {\"errorCode\",\"message\",\"httpStatusCode\",...} on the other /v1 routes; a 401 has no body. Faults injected through PUT /_sim/faults can answer any status, and are not described here.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
         },
         "servers": [{"url": tenant.base_url, "description": "this simulator"}],
@@ -162,12 +171,20 @@ fn generator(contract: Contract) -> SchemaGenerator {
         .into_generator()
 }
 
+/// The error bodies' schemas.
+struct Errors {
+    odata: Schema,
+    api: Schema,
+    /// API Management's `{"statusCode","message"}`.
+    gateway: Schema,
+}
+
 fn operation(
     tenant: &Tenant,
     route: &Route,
     responses: &mut SchemaGenerator,
     requests: &mut SchemaGenerator,
-    odata_error: &Schema,
+    errors: &Errors,
 ) -> Value {
     let mut params: Vec<Value> = route
         .path_params()
@@ -178,10 +195,27 @@ fn operation(
     let mut answers = Map::new();
     for reply in route.replies() {
         let mut r = Map::new();
-        r.insert("description".into(), reply.description.into());
+        let gateway_401 =
+            reply.status == 401 && route.surface == Surface::V1 && tenant.subscription_key_required;
+        if gateway_401 {
+            r.insert(
+                "description".into(),
+                "A missing or invalid Ocp-Apim-Subscription-Key: API Management's own body and WWW-Authenticate: AzureApiManagementKey. (With a valid key, a missing or unknown bearer token gets WWW-Authenticate: Bearer and no body, as the API model declares.)".into(),
+            );
+        } else {
+            r.insert("description".into(), reply.description.into());
+        }
         let content = match reply.content {
+            _ if gateway_401 => Some(("application/json", errors.gateway.clone().to_value())),
             Content::Json(schema) => Some(("application/json", schema(responses).to_value())),
-            Content::Error => Some(("application/json", odata_error.clone().to_value())),
+            Content::Error => {
+                let schema = match route.error_shape() {
+                    ErrorShape::OData => &errors.odata,
+                    ErrorShape::ApiErrorResult => &errors.api,
+                };
+                Some(("application/json", schema.clone().to_value()))
+            }
+            Content::ODataError => Some(("application/json", errors.odata.clone().to_value())),
             Content::Csv => Some(("text/csv", json!({"type": "string"}))),
             Content::Empty => None,
         };
@@ -225,7 +259,7 @@ fn links(operation_id: &str, status: u16) -> Map<String, Value> {
     const JOB: &[&str] = &["getJob", "cancelJob"];
     let (targets, id_param, pointer) = match (operation_id, status) {
         ("subscribe", 201) => (SUBSCRIPTION, "id", "/id"),
-        ("submitJob" | "submitJobManage", 202) => (JOB, "jobId", "/jobId"),
+        ("submitJob" | "submitJobManage", 200) => (JOB, "jobId", "/jobId"),
         _ => return Map::new(),
     };
     targets
@@ -302,8 +336,8 @@ fn header(h: Header) -> (String, Value) {
         ),
         Header::WwwAuthenticate => (
             "WWW-Authenticate",
-            "Bearer",
-            json!({"type": "string", "const": "Bearer"}),
+            "Bearer, with what to do in error_description (RFC 6750); API Management's AzureApiManagementKey challenge for a missing subscription key.",
+            json!({"type": "string", "pattern": "^(Bearer|AzureApiManagementKey)"}),
         ),
     };
     (

@@ -1,7 +1,7 @@
 //! A response of the API: status, content type, headers and a body of pieces, plus the faults
 //! the shell must inject (a delay, a dropped connection).
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorShape};
 use crate::body::Body;
 use crate::time::SimDuration;
 
@@ -67,12 +67,20 @@ impl ApiResponse {
     }
 }
 
-impl From<ApiError> for ApiResponse {
-    fn from(e: ApiError) -> ApiResponse {
-        let mut response = ApiResponse::json(e.status, e.body());
+impl ApiResponse {
+    /// An error answer with the body of `shape`.
+    pub fn error(e: &ApiError, shape: ErrorShape) -> ApiResponse {
+        let mut response = ApiResponse::json(e.status, e.body_in(shape));
         if e.status == 401 {
             response = response.with_header("WWW-Authenticate", "Bearer");
         }
         response
+    }
+}
+
+/// An error answer with the OData body (the control API, the data routes).
+impl From<ApiError> for ApiResponse {
+    fn from(e: ApiError) -> ApiResponse {
+        ApiResponse::error(&e, ErrorShape::OData)
     }
 }

@@ -2,12 +2,15 @@
 //! id, parameters, body and answers, and which connector action it is.
 //!
 //! A route lists only the answers specific to it. Every `/v1` route also answers `401` (with
-//! `WWW-Authenticate: Bearer`) and `429` (with `Retry-After`); every route under
-//! `/v1/instances/{instanceId}` also answers `404` for an unknown instance; every `/_sim` route
-//! answers `401` (admin token) and `403` (not loopback). [`Route::replies`] adds them.
+//! `WWW-Authenticate` and no body, as the API model declares it) and `429` (with `Retry-After`);
+//! every route under `/v1/instances/{instanceId}` also answers `404` for an unknown instance;
+//! every `/_sim` route answers `401` (admin token) and `403` (not loopback). [`Route::replies`]
+//! adds them. An error answer ([`Content::Error`]) has the body of the route's family
+//! ([`Route::error_shape`]).
 
 use schemars::{Schema, SchemaGenerator};
 
+use super::error::ErrorShape;
 use super::schemas as s;
 
 /// Builds the JSON Schema of a body (a `SchemaGenerator::subschema_for::<T>`).
@@ -82,8 +85,11 @@ pub(super) const fn query(name: &'static str, kind: Kind, description: &'static 
 pub enum Content {
     /// `application/json` of this schema.
     Json(SchemaFn),
-    /// The OData error body `{"error": {"code", "message", "target"}}`.
+    /// The error body of the route's family ([`Route::error_shape`]): the OData error
+    /// `{"error": {"code", "message", "target"}}` or the model's `ApiErrorResult`.
     Error,
+    /// The OData error body whatever the route (the server's own limits answer it).
+    ODataError,
     /// `text/csv`.
     Csv,
     /// No body.
@@ -97,7 +103,8 @@ pub enum Header {
     Location,
     /// `Retry-After`: whole seconds until a call would be admitted.
     RetryAfter,
-    /// `WWW-Authenticate: Bearer`.
+    /// `WWW-Authenticate`: `Bearer` with what to do in `error_description` (or API
+    /// Management's `AzureApiManagementKey` challenge for a missing subscription key).
     WwwAuthenticate,
 }
 
@@ -261,15 +268,17 @@ impl Route {
                     ));
                 }
                 if self.body.is_some() {
-                    add(err(
-                        413,
-                        "insightsim server limit: the body is larger than limits.server_body_bytes_max.",
-                    ));
+                    add(Reply {
+                        status: 413,
+                        description: "insightsim server limit: the body is larger than limits.server_body_bytes_max.",
+                        content: Content::ODataError,
+                        headers: &[],
+                    });
                 }
                 add(Reply {
                     status: 401,
-                    description: "Missing or malformed Authorization header, an unknown token, or a missing Ocp-Apim-Subscription-Key where the tenant requires one.",
-                    content: Content::Error,
+                    description: "Missing or malformed Authorization header, or an unknown token: no body (as the API model declares it), what to do in WWW-Authenticate's error_description.",
+                    content: Content::Empty,
                     headers: &[Header::WwwAuthenticate],
                 });
                 add(Reply {
@@ -290,6 +299,15 @@ impl Route {
         }
         out.sort_by_key(|r| r.status);
         out
+    }
+
+    /// The body of this route's error answers: `ODataError` on the data family, the model's
+    /// `ApiErrorResult` on the other `/v1` routes, OData on the control API.
+    pub fn error_shape(&self) -> ErrorShape {
+        match self.surface {
+            Surface::V1 => ErrorShape::of_path(self.path),
+            Surface::Control | Surface::Meta => ErrorShape::OData,
+        }
     }
 
     /// Whether a concrete request path is an instance of this route's template.

@@ -13,39 +13,15 @@ use std::collections::BTreeMap;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-/// An RFC 3339 date-time in UTC (`2026-01-01T00:00:00Z`, milliseconds when not whole seconds).
-pub struct DateTime;
-
-impl JsonSchema for DateTime {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "DateTime".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "format": "date-time" })
-    }
-}
-
-/// Any JSON object.
-pub struct AnyObject;
-
-impl JsonSchema for AnyObject {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "AnyObject".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "object" })
-    }
-}
+mod common;
+mod errors;
+mod workflow;
+pub use common::{AnyObject, DateTime};
+pub use errors::{ApiErrorResult, CiError, GatewayError, ODataError, ODataErrorDetail, Throttled};
+pub use workflow::{
+    AdditionalInfo, Job, Node, OperationType, RefreshSchedule, RunStatus, ScheduleRequest,
+    SubmissionKind, Task, TimezoneDetail,
+};
 
 /// An item of an entity: attribute names to values (the entity's metadata lists them).
 pub struct Item;
@@ -62,34 +38,6 @@ impl JsonSchema for Item {
             "additionalProperties": { "type": ["string", "number", "boolean", "null", "array", "object"] },
         })
     }
-}
-
-/// The OData error body of every error (except the call limit's 429).
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ODataError {
-    pub error: ODataErrorDetail,
-}
-
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ODataErrorDetail {
-    /// A stable, machine-readable code (`UnknownEntity`, `InvalidFilter`, ...).
-    pub code: String,
-    /// What went wrong and what to do.
-    pub message: String,
-    /// The part of the request at fault (`$filter`, a body field, a path segment).
-    pub target: Option<String>,
-}
-
-/// The API Management 429 body.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Throttled {
-    /// Always 429.
-    pub status_code: u16,
-    /// `Rate limit is exceeded. Try again in N seconds.`
-    pub message: String,
 }
 
 /// The model's `InstanceInfo`.
@@ -208,6 +156,13 @@ pub struct ItemsPage {
     pub value: Vec<Item>,
 }
 
+/// "Retrieve partitions for an entity V2": the entity's partitions.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PartitionList {
+    pub partitions: Vec<Partition>,
+}
+
 /// Where to download an entity's partitions (the Power Query connector's shape).
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields, rename_all = "camelCase")]
@@ -245,93 +200,6 @@ pub struct StatusReportReceipt {
     pub received_at: DateTime,
 }
 
-/// A job status (`GraphJobInfo.jobStatus`, `GraphTaskInfo.taskStatus`).
-#[derive(JsonSchema)]
-#[schemars(rename_all = "camelCase")]
-pub enum RunStatus {
-    Queued,
-    Running,
-    Successful,
-    Failed,
-    TimedOut,
-    Skipped,
-    Aborted,
-}
-
-#[derive(JsonSchema)]
-#[schemars(rename_all = "camelCase")]
-pub enum OperationType {
-    All,
-    Ingestion,
-    Map,
-    Match,
-    Merge,
-    Measures,
-    Segmentation,
-    Export,
-}
-
-#[derive(JsonSchema)]
-#[schemars(rename_all = "camelCase")]
-pub enum SubmissionKind {
-    OnDemand,
-    Scheduled,
-}
-
-/// The model's `GraphJobInfo`.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Job {
-    pub job_id: String,
-    pub job_type: String,
-    pub job_submission_kind: SubmissionKind,
-    pub job_status: RunStatus,
-    pub operation_type: OperationType,
-    pub sub_type: String,
-    pub submitted_timestamp: DateTime,
-    pub end_timestamp: Option<DateTime>,
-    pub should_force_run_requested_nodes: bool,
-    /// Present unless `includeTasks=false` (absent by default in lists).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tasks: Option<Vec<Task>>,
-    pub id_list: Vec<String>,
-}
-
-/// The model's `GraphTaskInfo`.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Task {
-    pub task_id: String,
-    pub task_status: RunStatus,
-    pub operation_type: OperationType,
-    pub sub_type: String,
-    pub identifier: String,
-    pub friendly_name: String,
-    pub job_ids: Vec<String>,
-    pub submitted_timestamp: DateTime,
-    pub end_timestamp: Option<DateTime>,
-    pub ci_error: Option<CiError>,
-    pub ci_errors: Vec<CiError>,
-    pub waiting_task_ids: Vec<String>,
-    pub additional_info: Option<AdditionalInfo>,
-}
-
-/// The model's `CIResult`.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CiError {
-    pub error_code: String,
-    pub message: String,
-    pub exception_culprit: String,
-    pub result_severity: String,
-}
-
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct AdditionalInfo {
-    pub kind: String,
-}
-
 #[derive(JsonSchema)]
 #[schemars(rename_all = "camelCase")]
 pub enum RefreshState {
@@ -367,9 +235,13 @@ pub struct Segment {
     pub friendly_name: String,
     pub description: String,
     pub kind: String,
+    /// `active` or `inactive` (never evaluated).
     pub state: String,
     pub evaluation_status: SegmentEvaluationStatus,
-    pub evaluation_status_history: Vec<SegmentEvaluation>,
+    /// With `includeHistoricStats=true`: the evaluations of the last `historicStatsDays` days,
+    /// oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation_status_history: Option<Vec<SegmentEvaluation>>,
     pub instance_id: String,
 }
 
@@ -422,6 +294,8 @@ pub struct Measure {
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MeasureDefinition {
+    /// `entity` (a business measure) or `attribute` (a customer measure, a column of
+    /// `Customer_Measure`).
     pub kind: String,
     /// `false` for a measure with a dimension (the threshold trigger refuses those).
     pub is_scalar: bool,

@@ -3,17 +3,18 @@
 
 use serde_json::json;
 
-use super::error::{ApiError, allow};
+use super::error::{ApiError, ErrorShape, allow};
 use super::request::{ApiRequest, query_param, segments};
 use super::response::{ApiResponse, CSV, ODATA_JSON};
 use super::{auth, lifecycle};
-use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url};
+use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url, partitions};
 use crate::odata::{BindContext, bind, parse_options};
 use crate::query::{PageFrame, execute, write_page};
 use crate::rate_limit::{Decision, throttle_body};
 use crate::schema::Value;
 use crate::sim::{Simulator, StatusReport};
 use crate::store::{Store, VALID_UNTIL_MAX};
+use crate::tenant::spec::ActivityFilter;
 use crate::time::SimTime;
 
 /// Answers a `/v1` request: authenticate, route, and journal the call.
@@ -23,13 +24,14 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         Some(q) => format!("{}?{q}", req.path),
         None => req.path.to_owned(),
     };
+    let shape = ErrorShape::of_path(req.path);
     let connection = match auth::connection(&sim.spec.auth, req.authorization, req.subscription_key)
     {
         Ok(token) => token,
-        Err(e) => {
+        Err(refusal) => {
             sim.journal
-                .record(now, None, req.method, &target, e.status, None);
-            return e.into();
+                .record(now, None, req.method, &target, 401, None);
+            return refusal.response(req.base_url);
         }
     };
     if let Decision::Throttle { retry_after_s } = sim.limiter.check(connection, now) {
@@ -60,17 +62,18 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         let status = f.status.unwrap_or(0);
         sim.journal
             .record(now, Some(connection), req.method, &target, status, None);
-        let mut r: ApiResponse = ApiError::new(
+        let r = ApiError::new(
             status.max(100),
             "InjectedFault",
             format!("insightsim injected fault: status {status} (set with PUT /_sim/faults)"),
-        )
-        .into();
+        );
+        let mut r = ApiResponse::error(&r, shape);
         r.delay = f.latency;
         r.drop_connection = f.drop;
         return r;
     }
-    let mut response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
+    let mut response =
+        route(sim, req, connection, now).unwrap_or_else(|e| ApiResponse::error(&e, shape));
     response.delay = injected.and_then(|f| f.latency);
     sim.journal.record(
         now,
@@ -185,6 +188,19 @@ fn instance_route(
             allow(m, &["PATCH"])?;
             update_item(sim, req, name, key, now)
         }
+        ["partitions", name] => {
+            allow(m, &["GET"])?;
+            let world = sim.read();
+            let e = entity_index(&world.store, name)?;
+            let list = partitions(
+                &world.store,
+                e,
+                req.base_url,
+                &sim.instance_id,
+                sim.started_at,
+            );
+            Ok(ApiResponse::json_value(200, &json!({ "partitions": list })))
+        }
         ["partitions", name, file] => {
             allow(m, &["GET"])?;
             partition_csv(sim, name, file)
@@ -204,7 +220,7 @@ fn instance_route(
             Err(ApiError::not_found(
                 "UnknownPath",
                 format!(
-                    "no resource at {}; instance resources are manage/entities, manage/datasources, manage/segments, manage/measures, data/{{entity}}, partitions, statusreport, workflows/main/jobs and triggers/{{trigger}}/subscriptions",
+                    "no resource at {}; instance resources are manage/entities, manage/datasources, manage/segments, manage/measures, data/{{entity}}, partitions/{{entity}}, statusreport, workflows/main/jobs and triggers/{{trigger}}/subscriptions",
                     req.path
                 ),
             ))
@@ -268,7 +284,7 @@ fn get_items(
         page_size_default: limits.page_size_default,
         page_size_max: limits.page_size_max,
         segments: &segment_names,
-        next_link: limits.next_link,
+        keyed_filters: sim.spec.activity_filter == ActivityFilter::WithKey,
     };
     let query = bind(raw, schema, &ctx)?;
     let page = execute(store, e, &query, now);

@@ -10,7 +10,7 @@ mod payloads;
 mod resolve;
 mod views;
 
-use objects::{DataSourceState, MeasureState, SegmentState};
+use objects::{CustomerMeasureState, DataSourceState, MeasureState, SegmentState};
 pub use objects::{MeasureEvaluation, SegmentEvaluation, StringInfo};
 pub use views::{
     DataSourceView, EvaluationStats, EvaluationStatus, MeasureDefinition, MeasureDimension,
@@ -24,7 +24,10 @@ use super::status::RefreshState;
 use super::value::MeasureValue;
 use crate::ids;
 use crate::tenant::TenantSpec;
-use crate::tenant::spec::{MeasureSource, initial_segment_count};
+use crate::tenant::spec::{
+    CUSTOMER_MEASURES, MeasureSource, SegmentRefresh, SegmentState as SegmentSpecState,
+    initial_segment_count,
+};
 use crate::time::{SimDuration, SimTime};
 
 /// What the caller computed from the generated data before the engine starts.
@@ -46,6 +49,8 @@ pub(super) struct Catalog {
     sources: Vec<DataSourceState>,
     segments: Vec<SegmentState>,
     measures: Vec<MeasureState>,
+    /// The customer measures: listed with the measures, never evaluated again.
+    customer_measures: Vec<CustomerMeasureState>,
     /// Keys the random walks.
     seed: u64,
     /// No segment has more members than the tenant has customers.
@@ -111,7 +116,23 @@ impl Catalog {
                     history: vec![first],
                     running: false,
                     steps: 0,
+                    state: s.state,
+                    refresh: s.refresh,
                 }
+            })
+            .collect();
+        let customer_measures = CUSTOMER_MEASURES
+            .iter()
+            .map(|c| CustomerMeasureState {
+                name: c.name,
+                display_name: c.display_name,
+                description: c.description,
+                evaluation: MeasureEvaluation {
+                    state: "completed",
+                    end_time: start,
+                    error: None,
+                    last_successful_run_id: Some(initial_run.clone()),
+                },
             })
             .collect();
         let measures = spec
@@ -161,6 +182,7 @@ impl Catalog {
             sources,
             segments,
             measures,
+            customer_measures,
             seed,
             customers: spec.customers as u64,
             random_walk: spec.refresh.random_walk,
@@ -185,12 +207,38 @@ impl Catalog {
             .position(|s| s.name.eq_ignore_ascii_case(name))
     }
 
+    /// The canonical name of the customer measure with this name (any case).
+    pub(super) fn find_customer_measure(&self, name: &str) -> Option<&'static str> {
+        self.customer_measures
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map(|c| c.name)
+    }
+
+    /// Whether segment `i` is evaluated by a refresh of segments that does not name it: active
+    /// and dynamic.
+    pub(super) fn refreshes_with_all(&self, i: usize) -> bool {
+        let s = &self.segments[i];
+        s.state == SegmentSpecState::Active && s.refresh == SegmentRefresh::Dynamic
+    }
+
+    /// Whether segment `i` is active (an inactive one is never evaluated).
+    pub(super) fn segment_active(&self, i: usize) -> bool {
+        self.segments[i].state == SegmentSpecState::Active
+    }
+
     /// The valid names of a kind of object, for error messages.
     pub(super) fn names_of(&self, kind: &str) -> Vec<String> {
         match kind {
             "data source" => self.sources.iter().map(|s| s.name.clone()).collect(),
             "segment" => self.segments.iter().map(|s| s.name.clone()).collect(),
             "measure" => self.measures.iter().map(|s| s.name.clone()).collect(),
+            "scalar measure" => self
+                .measures
+                .iter()
+                .filter(|m| m.dimension.is_none())
+                .map(|s| s.name.clone())
+                .collect(),
             "stage" => ["map", "match", "merge", "export"]
                 .map(String::from)
                 .to_vec(),
@@ -428,11 +476,17 @@ impl Catalog {
             .collect()
     }
 
-    /// `GET .../manage/measures` (histories oldest first).
+    /// `GET .../manage/measures` (histories oldest first): the business measures, then the
+    /// customer measures.
     pub(super) fn measures(&self, instance_id: &str) -> Vec<MeasureView> {
         self.measures
             .iter()
             .map(|m| views::measure_view(m, instance_id))
+            .chain(
+                self.customer_measures
+                    .iter()
+                    .map(|c| views::customer_measure_view(c, instance_id)),
+            )
             .collect()
     }
 }
@@ -449,6 +503,10 @@ impl Names for Catalog {
 
     fn find_measure(&self, name: &str) -> Option<usize> {
         Catalog::find_measure(self, name)
+    }
+
+    fn find_customer_measure(&self, name: &str) -> Option<&str> {
+        Catalog::find_customer_measure(self, name)
     }
 
     fn names_of(&self, kind: &str) -> Vec<String> {

@@ -13,7 +13,7 @@ pub enum EngineError {
     )]
     JobFinished { id: String, status: RunStatus },
     #[error(
-        "operationType {operation} is not supported; use all, ingestion, segmentation or measures"
+        "unknown operationType \"{operation}\"; use one of the API model's values: all, ingestion, map, match, merge, measures, entityMeasures, attributeMeasures, segmentation, segmentMembership, export, none, derivedEntity, hierarchy, dataPreparation, realtimeM3Search, profileStore, search, activity, contact, enrichment, preEnrichment, transform, intelligence, aiBuilder, insights, modelManagement, relationship, roleAssignment, analysis, semanticEntity"
     )]
     UnsupportedOperation { operation: String },
     #[error("unknown {kind} {}; the {kind}s are {}", quoted(.unknown), list(.valid))]

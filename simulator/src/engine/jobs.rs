@@ -12,6 +12,7 @@
 
 mod model;
 mod plan;
+mod status;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -29,10 +30,11 @@ use super::status::RunStatus;
 use super::value::MeasureValue;
 use crate::ids;
 use crate::tenant::TenantSpec;
-use crate::tenant::spec::{FailureRates, RefreshSpec};
+use crate::tenant::spec::{FailureRates, FullRefreshTrigger, RefreshSpec};
 use crate::time::{SimDuration, SimTime};
 pub use model::{AdditionalInfo, CiError, JobView, TaskView};
 use model::{Job, Task};
+pub use status::{NodeView, workflow_history, workflow_status};
 
 /// Something the rest of the engine must do because of what happened to jobs, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -512,9 +514,9 @@ impl Jobs {
             OperationType::Merge => (refresh.durations.merge, refresh.failures),
             OperationType::Measures => (refresh.durations.measures, refresh.failures),
             OperationType::Segmentation => (refresh.durations.segmentation, refresh.failures),
-            OperationType::Export | OperationType::All => {
-                (refresh.durations.export, refresh.failures)
-            }
+            // Only the operations above get tasks (see `plan`); the export's range stands in
+            // for anything else.
+            _ => (refresh.durations.export, refresh.failures),
         };
         let key = [job_id.as_str(), &t.to_string(), &attempt.to_string()];
         let mut outcome = match (task.forced, attempt) {
@@ -547,10 +549,10 @@ impl Jobs {
         ));
     }
 
-    /// Once map, match and merge are all terminal, decides (once) whether
-    /// `unification-completed` fires: not when all three were aborted before any ran (the job
-    /// was cancelled before unification started), and not for a chain skipped because an
-    /// ingestion failed unless the options say so.
+    /// Once the job's unification tasks (map, match and merge, or the part of the chain it
+    /// runs) are all terminal, decides (once) whether `unification-completed` fires: not when all
+    /// were aborted before any ran (the job was cancelled before unification started), and not
+    /// for a chain skipped because an ingestion failed unless the options say so.
     fn check_unification(&mut self, j: usize, options: &EngineOptions, steps: &mut Vec<Step>) {
         let job = &self.jobs[j];
         let Some(chain) = job.unification() else {
@@ -559,7 +561,7 @@ impl Jobs {
         if job.unification_reported || !chain.iter().all(|&t| job.tasks[t].status.is_terminal()) {
             return;
         }
-        let statuses = chain.map(|t| job.tasks[t].status);
+        let statuses: Vec<RunStatus> = chain.iter().map(|&t| job.tasks[t].status).collect();
         self.jobs[j].unification_reported = true;
         if statuses.iter().all(|&s| s == RunStatus::Aborted) {
             return;
@@ -571,12 +573,14 @@ impl Jobs {
     }
 
     /// Ends a job whose tasks are all terminal (or that was cancelled); a scheduled full refresh
-    /// fires `full-refresh-completed`.
+    /// fires `full-refresh-completed` (any full refresh, with the tenant's
+    /// `full_refresh_trigger = "any"`).
     fn finish_job(&mut self, now: SimTime, j: usize, cancelled: bool, steps: &mut Vec<Step>) {
+        let any = self.refresh.full_refresh_trigger == FullRefreshTrigger::Any;
         let job = &mut self.jobs[j];
         job.status = job.final_status(cancelled);
         job.ended = Some(now);
-        if job.kind == SubmissionKind::Scheduled && job.op == OperationType::All {
+        if job.op == OperationType::All && (job.kind == SubmissionKind::Scheduled || any) {
             steps.push(Step::FullRefresh(j));
         }
     }

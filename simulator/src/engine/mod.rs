@@ -43,6 +43,7 @@
 //! ```
 
 mod catalog;
+mod cron;
 mod delivery;
 mod draw;
 mod effect;
@@ -56,6 +57,8 @@ mod payload;
 mod queue;
 mod request;
 mod retry;
+mod schedule_calls;
+mod schedules;
 mod state;
 mod status;
 mod subscriptions;
@@ -77,7 +80,10 @@ pub use delivery::{AttemptRecord, DeliveryView, EventView};
 pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
 pub use faults::{AttemptFault, DeliveryFaultRule, DeliveryFaults, FaultKind};
-pub use jobs::{AdditionalInfo, CiError, JobView, ScheduleView, TaskView};
+pub use jobs::{
+    AdditionalInfo, CiError, JobView, NodeView, ScheduleView, TaskView, workflow_history,
+    workflow_status,
+};
 pub use options::{EngineOptions, ScheduleOverlap};
 pub use payload::{
     Common, DataSourcePayload, ErrorEntry, FullRefreshPayload, MeasurePayload, Payload,
@@ -87,6 +93,7 @@ pub use request::{
     ForcedMeasure, Forcing, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind,
 };
 pub use retry::{AttemptResult, RetryKind, RetryPolicy};
+pub use schedules::{RefreshSchedule, ScheduleRequest, TIMEZONES};
 pub use state::Engine;
 pub use status::{DeliveryStatus, RefreshState, RunStatus};
 pub use subscriptions::{SubscribeError, Subscription};

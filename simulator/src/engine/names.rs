@@ -7,6 +7,8 @@ pub(super) trait Names {
     fn find_source(&self, name: &str) -> Option<usize>;
     fn find_segment(&self, name: &str) -> Option<usize>;
     fn find_measure(&self, name: &str) -> Option<usize>;
+    /// The canonical name of a customer measure (a column of `Customer_Measure`).
+    fn find_customer_measure(&self, name: &str) -> Option<&str>;
     /// The valid names of a kind of object (`data source`, `segment`, `measure`).
     fn names_of(&self, kind: &str) -> Vec<String>;
     fn source_name(&self, i: usize) -> &str;

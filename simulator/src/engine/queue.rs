@@ -14,6 +14,8 @@ use crate::time::SimTime;
 pub(super) enum Due {
     /// The refresh schedule ticks: a scheduled full refresh is submitted.
     ScheduledRefresh,
+    /// A refresh schedule created through the API is due (see `schedules`).
+    CronTick { schedule: usize },
     /// A task attempt ends (its outcome was drawn when it started).
     AttemptEnd {
         job: usize,

@@ -10,52 +10,134 @@ use serde::{Deserialize, Serialize};
 use super::error::EngineError;
 use super::value::MeasureValue;
 
-/// The operation a job or task performs (the subset of the model's `operationType` the
-/// simulator runs).
+/// The operation a job or task performs: every value of the API model's `operationType`, in its
+/// order. A job runs the part of the refresh graph its operation names (see
+/// `Catalog::select`); the tenant has nothing for most of them (enrichments, predictions,
+/// hierarchies, ...), and a job of those ends at once with no tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum OperationType {
-    All,
+    None,
     Ingestion,
+    DerivedEntity,
+    Hierarchy,
+    DataPreparation,
     Map,
+    RealtimeM3Search,
     Match,
     Merge,
+    ProfileStore,
+    Search,
+    Activity,
+    Contact,
+    AttributeMeasures,
+    EntityMeasures,
     Measures,
     Segmentation,
+    SegmentMembership,
+    Enrichment,
+    PreEnrichment,
+    Transform,
+    Intelligence,
+    AiBuilder,
+    Insights,
     Export,
+    ModelManagement,
+    Relationship,
+    RoleAssignment,
+    Analysis,
+    SemanticEntity,
+    All,
 }
 
 impl OperationType {
+    /// Every value, in the API model's order.
+    pub const ALL: [OperationType; 31] = [
+        OperationType::None,
+        OperationType::Ingestion,
+        OperationType::DerivedEntity,
+        OperationType::Hierarchy,
+        OperationType::DataPreparation,
+        OperationType::Map,
+        OperationType::RealtimeM3Search,
+        OperationType::Match,
+        OperationType::Merge,
+        OperationType::ProfileStore,
+        OperationType::Search,
+        OperationType::Activity,
+        OperationType::Contact,
+        OperationType::AttributeMeasures,
+        OperationType::EntityMeasures,
+        OperationType::Measures,
+        OperationType::Segmentation,
+        OperationType::SegmentMembership,
+        OperationType::Enrichment,
+        OperationType::PreEnrichment,
+        OperationType::Transform,
+        OperationType::Intelligence,
+        OperationType::AiBuilder,
+        OperationType::Insights,
+        OperationType::Export,
+        OperationType::ModelManagement,
+        OperationType::Relationship,
+        OperationType::RoleAssignment,
+        OperationType::Analysis,
+        OperationType::SemanticEntity,
+        OperationType::All,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            OperationType::All => "all",
+            OperationType::None => "none",
             OperationType::Ingestion => "ingestion",
+            OperationType::DerivedEntity => "derivedEntity",
+            OperationType::Hierarchy => "hierarchy",
+            OperationType::DataPreparation => "dataPreparation",
             OperationType::Map => "map",
+            OperationType::RealtimeM3Search => "realtimeM3Search",
             OperationType::Match => "match",
             OperationType::Merge => "merge",
+            OperationType::ProfileStore => "profileStore",
+            OperationType::Search => "search",
+            OperationType::Activity => "activity",
+            OperationType::Contact => "contact",
+            OperationType::AttributeMeasures => "attributeMeasures",
+            OperationType::EntityMeasures => "entityMeasures",
             OperationType::Measures => "measures",
             OperationType::Segmentation => "segmentation",
+            OperationType::SegmentMembership => "segmentMembership",
+            OperationType::Enrichment => "enrichment",
+            OperationType::PreEnrichment => "preEnrichment",
+            OperationType::Transform => "transform",
+            OperationType::Intelligence => "intelligence",
+            OperationType::AiBuilder => "aiBuilder",
+            OperationType::Insights => "insights",
             OperationType::Export => "export",
+            OperationType::ModelManagement => "modelManagement",
+            OperationType::Relationship => "relationship",
+            OperationType::RoleAssignment => "roleAssignment",
+            OperationType::Analysis => "analysis",
+            OperationType::SemanticEntity => "semanticEntity",
+            OperationType::All => "all",
         }
     }
 
     /// Parses an `operationType` query value, case-insensitively (the docs write `Ingestion`).
     pub fn parse(text: &str) -> Result<OperationType, EngineError> {
-        let all = [
-            OperationType::All,
-            OperationType::Ingestion,
-            OperationType::Map,
-            OperationType::Match,
-            OperationType::Merge,
-            OperationType::Measures,
-            OperationType::Segmentation,
-            OperationType::Export,
-        ];
-        all.into_iter()
+        OperationType::ALL
+            .into_iter()
             .find(|op| op.as_str().eq_ignore_ascii_case(text.trim()))
             .ok_or_else(|| EngineError::UnsupportedOperation {
                 operation: text.to_owned(),
             })
+    }
+
+    /// Whether this is a stage of unification (`map`, `match`, `merge`).
+    pub fn is_unification(self) -> bool {
+        matches!(
+            self,
+            OperationType::Map | OperationType::Match | OperationType::Merge
+        )
     }
 }
 
@@ -208,12 +290,18 @@ pub(super) struct Pick {
     pub(super) friendly_name: String,
 }
 
-/// Which data sources, measures and segments a job runs, in catalog order.
+/// What a job runs: data sources, unification stages, measures, segments (in catalog order) and
+/// whether the exports.
 #[derive(Debug, Default)]
 pub(super) struct Selection {
     pub(super) sources: Vec<Pick>,
+    /// The unification stages, in chain order (`map`, `match`, `merge`), each after the one
+    /// before it and the first after every ingestion.
+    pub(super) stages: Vec<OperationType>,
     pub(super) measures: Vec<Pick>,
     pub(super) segments: Vec<Pick>,
+    /// The export task, after every segmentation.
+    pub(super) export: bool,
 }
 
 /// A [`Forcing`] with its names resolved to catalog indices, counts checked and values shaped.

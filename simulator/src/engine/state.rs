@@ -20,6 +20,7 @@ use super::request::{
     ForcedMeasure, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind, Target,
 };
 use super::retry::{AttemptResult, RetryPolicy};
+use super::schedules::Schedules;
 use super::status::RunStatus;
 use super::subscriptions::{Filter, SubscribeError, Subscription, Subscriptions};
 use super::trigger::Trigger;
@@ -37,21 +38,21 @@ pub struct Engine {
     seed: u64,
     initial: Initial,
     options: EngineOptions,
-    /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries: the tenant seed,
-    /// or a salted one (see [`Engine::set_id_salt`]).
-    id_seed: u64,
-    instance_id: String,
+    /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries (see `set_id_salt`).
+    pub(super) id_seed: u64,
+    pub(super) instance_id: String,
     /// The latest instant the engine has seen; time never goes back.
     now: SimTime,
-    queue: Queue,
-    /// Effects produced by calls that do not return effects themselves (cancel, submit, ...);
-    /// handed out by the next call that does.
+    pub(super) queue: Queue,
+    /// Effects of calls that return none (cancel, submit, ...), handed out by the next that does.
     outbox: Vec<Effect>,
-    catalog: Catalog,
+    pub(super) catalog: Catalog,
     jobs: Jobs,
     subscriptions: Subscriptions,
     deliveries: Deliveries,
     faults: FaultState,
+    /// Refresh schedules created through the API (`schedule_calls.rs`).
+    pub(super) schedules: Schedules,
 }
 
 impl Engine {
@@ -77,6 +78,7 @@ impl Engine {
             subscriptions: Subscriptions::new(spec),
             deliveries: Deliveries::new(spec, seed),
             faults: FaultState::default(),
+            schedules: Schedules::default(),
             initial,
             options,
             instance_id: ids::uuid(seed, &["instance"]),
@@ -149,8 +151,7 @@ impl Engine {
         self.take_effects()
     }
 
-    /// Hands out effects produced by calls that return none (they are also returned by the
-    /// next `run_until`).
+    /// Hands out effects of calls that return none (the next `run_until` returns them too).
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.outbox)
     }
@@ -399,7 +400,7 @@ impl Engine {
 
     // The loop and the wiring.
     /// Runs the queue up to `now` and makes `now` the engine's time (never going back).
-    fn catch_up(&mut self, now: SimTime) -> SimTime {
+    pub(super) fn catch_up(&mut self, now: SimTime) -> SimTime {
         while let Some((at, item)) = self.queue.pop_due(now) {
             self.now = self.now.max(at);
             self.handle(at, item);
@@ -411,6 +412,7 @@ impl Engine {
     fn handle(&mut self, at: SimTime, item: Due) {
         let sends = match item {
             Due::ScheduledRefresh => return self.schedule_tick(at),
+            Due::CronTick { schedule } => return self.cron_tick(at, schedule),
             Due::AttemptEnd { job, task, attempt } => {
                 let steps = self.jobs.attempt_end(at, job, task, attempt, &self.options);
                 return self.apply(at, steps);
@@ -451,7 +453,7 @@ impl Engine {
     }
 
     /// Resolves a request against the catalog, plans its job and starts or queues it.
-    fn submit(&mut self, now: SimTime, req: JobRequest) -> Result<usize, EngineError> {
+    pub(super) fn submit(&mut self, now: SimTime, req: JobRequest) -> Result<usize, EngineError> {
         let selection = self.catalog.select(req.operation_type, &req.identifiers)?;
         let forcing = self.catalog.resolve_forcing(&req.forcing)?;
         let j = self.jobs.plan(now, req, selection, forcing, self.id_seed);
@@ -484,8 +486,7 @@ impl Engine {
         }
     }
 
-    /// A task ended `successful`, `failed` or `timedOut`: its effects on the catalog, then its
-    /// triggers.
+    /// A task ended `successful`, `failed` or `timedOut`: its catalog effects, then triggers.
     fn task_ended(&mut self, now: SimTime, j: usize, t: usize) {
         let (target, status, message) = self.jobs.ended(j, t);
         let job_id = self.jobs.job_id(j).to_owned();

@@ -438,6 +438,15 @@ fn check_inputs(
         }
         Trigger::MeasureThresholdCrossed => {
             let name = required_name(get("measureName"), "measureName")?;
+            if let Some(customer) = catalog.find_customer_measure(&name) {
+                return Err(invalid(
+                    "measureName",
+                    format!(
+                        "measure {customer} is a customer measure (one value per customer, a column of Customer_Measure); the threshold trigger supports only business measures without a dimension: {}",
+                        list(&catalog.names_of("scalar measure"))
+                    ),
+                ));
+            }
             let index = catalog.find_measure(&name).ok_or_else(|| {
                 invalid(
                     "measureName",

@@ -122,7 +122,7 @@ pub struct Query {
     pub orderby: Vec<(AttrId, Direction)>,
     /// Rows per page after clamping to the maximum page size.
     pub top: usize,
-    /// Rows to skip (from `$skip`, or from `$skiptoken` when next links are on).
+    /// Rows to skip (`$skip` plus the offset of a `$skiptoken`).
     pub skip: usize,
     pub search: Option<String>,
     /// Navigation properties to expand, as named in the schema's `expandable` list.

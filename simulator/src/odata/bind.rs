@@ -23,8 +23,12 @@ pub struct BindContext<'a> {
     /// The instance's segment names; [`Filter::Member`](super::Filter::Member) holds an index into
     /// this list.
     pub segments: &'a [&'a str],
-    /// Whether responses carry `@odata.nextLink`, and so whether `$skiptoken` is accepted.
-    pub next_link: bool,
+    /// Whether attributes marked [`filterable_with_key`](crate::schema::Attribute::filterable_with_key)
+    /// may be filtered inside a conjunction with an `eq` condition on a filterable attribute
+    /// (`CustomerId eq '…' and ActivityType eq 'Purchase'`); when false only the filterable
+    /// attributes may be named, as the connector page lists them (the tenant's
+    /// `activity_filter = "connector_page"`).
+    pub keyed_filters: bool,
 }
 
 /// Checks `raw` against `schema` and the connector's rules (see the [module docs](super)),
@@ -33,7 +37,7 @@ pub fn bind(raw: RawOptions, schema: &Schema, ctx: &BindContext) -> Result<Query
     let fields = Fields { schema };
     let filter = raw
         .filter
-        .map(|e| filter::bind_filter(&fields, ctx.segments, e))
+        .map(|e| filter::bind_filter(&fields, ctx.segments, ctx.keyed_filters, e))
         .transpose()?;
     let select = select::bind_select(&fields, raw.select)?;
     let orderby = orderby::bind_orderby(&fields, raw.orderby)?;
@@ -42,7 +46,7 @@ pub fn bind(raw: RawOptions, schema: &Schema, ctx: &BindContext) -> Result<Query
         Some(top) => rows("$top", top)?,
     }
     .min(ctx.page_size_max);
-    let skip = skip(ctx, raw.skip, raw.skiptoken)?;
+    let skip = skip(raw.skip, raw.skiptoken)?;
     if raw.search.is_some() && !schema.attributes.iter().any(|a| a.searchable) {
         return Err(QueryError::new(
             code::SEARCH_NOT_SUPPORTED,
@@ -76,25 +80,23 @@ fn rows(option: &str, n: u64) -> Result<usize, QueryError> {
     })
 }
 
-/// `$skip`, plus the offset a `$skiptoken` carries (accepted only while next links are on).
-fn skip(ctx: &BindContext, skip: Option<u64>, token: Option<String>) -> Result<usize, QueryError> {
+/// `$skip`, plus the offset a `$skiptoken` carries.
+///
+/// The API model declares `$skiptoken` on the data read, but not what its tokens look like: the
+/// simulator's are the row offset of the next page, as its `@odata.nextLink` writes them (when
+/// the tenant turns next links on). A token is accepted whether or not next links are on, so a
+/// client that keeps a link from an earlier answer still gets its page.
+fn skip(skip: Option<u64>, token: Option<String>) -> Result<usize, QueryError> {
     let skip = rows("$skip", skip.unwrap_or(0))?;
     let Some(token) = token else {
         return Ok(skip);
     };
-    if !ctx.next_link {
-        return Err(QueryError::new(
-            code::SKIP_TOKEN_NOT_SUPPORTED,
-            "$skiptoken",
-            "$skiptoken is not accepted because next links are off, as in the real API; page with $skip, e.g. $skip=100",
-        ));
-    }
     let malformed = || {
         QueryError::new(
             code::INVALID_OPTION_VALUE,
             "$skiptoken",
             format!(
-                "invalid $skiptoken \"{}\"; follow @odata.nextLink as the service gave it",
+                "invalid $skiptoken \"{}\"; a $skiptoken is the continuation an @odata.nextLink carries (here the row offset of the next page, e.g. $skiptoken=100): follow the link as the service gave it, or page with $skip",
                 shorten(&token)
             ),
         )

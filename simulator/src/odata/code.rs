@@ -30,8 +30,6 @@ pub const TYPE_MISMATCH: &str = "TypeMismatch";
 pub const MEMBERSHIP_NOT_SUPPORTED: &str = "MembershipNotSupported";
 /// `IsMemberOfSegment` names a segment the instance does not have.
 pub const UNKNOWN_SEGMENT: &str = "UnknownSegment";
-/// `$skiptoken` while next links are switched off.
-pub const SKIP_TOKEN_NOT_SUPPORTED: &str = "SkipTokenNotSupported";
 /// `$expand` on an entity without navigation properties.
 pub const EXPAND_NOT_SUPPORTED: &str = "ExpandNotSupported";
 /// `$expand` names a navigation property the entity does not have.

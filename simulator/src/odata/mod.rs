@@ -16,7 +16,7 @@
 //!     expandable: vec!["UnifiedActivity".into()],
 //!     data_source: None,
 //! };
-//! let ctx = BindContext { page_size_default: 100, page_size_max: 100, segments: &["VIP"], next_link: false };
+//! let ctx = BindContext { page_size_default: 100, page_size_max: 100, segments: &["VIP"], keyed_filters: true };
 //!
 //! let raw = parse_options("$filter=customerid+in+('a','b')+and+IsMemberOfSegment('VIP')&$top=500")?;
 //! let query = bind(raw, &schema, &ctx)?;
@@ -98,8 +98,8 @@
 //! See [`parse_options`] (decoding, which parameters are ignored) and [`bind()`]. In short:
 //! `$select=*` or no `$select` selects everything; `$orderby` takes several keys with
 //! `asc`/`desc`; `$top` defaults to [`BindContext::page_size_default`] and is clamped to
-//! [`BindContext::page_size_max`]; `$skiptoken` (the row offset of the next page) is accepted
-//! only when next links are on; `$search="text"` needs double quotes; `$expand` only where the
+//! [`BindContext::page_size_max`]; `$skiptoken` (the row offset of the next page, as the
+//! simulator's `@odata.nextLink` writes it) is added to `$skip`; `$search="text"` needs double quotes; `$expand` only where the
 //! schema lists navigation properties, and never with `$search` or a partial `$select`.
 //!
 //! # Errors
@@ -120,11 +120,10 @@
 //! | `FilterTooComplex` | `$filter` | longer than [`FILTER_LEN_MAX`] or nested deeper than [`FILTER_DEPTH_MAX`] |
 //! | `EntityNotFilterable` | `$filter` | any `$filter` on an ingested source table ([`EntityKind::SourceTable`](crate::schema::EntityKind::SourceTable)) |
 //! | `UnknownField` | `$filter`, `$select`, `$orderby` | a field the entity does not have (with a suggestion when one is close) |
-//! | `FieldNotFilterable` | `$filter` | a field whose [`Attribute::filterable`](crate::schema::Attribute::filterable) is false |
+//! | `FieldNotFilterable` | `$filter` | a field whose [`Attribute::filterable`](crate::schema::Attribute::filterable) is false, unless it is [`filterable_with_key`](crate::schema::Attribute::filterable_with_key) and the filter's top-level conjunction has an `eq` condition with a value on a filterable field (`CustomerId eq '…' and ActivityType eq 'Purchase'`) |
 //! | `TypeMismatch` | `$filter` | a literal of the wrong type for the field, `null` with `gt`/`ge`/`lt`/`le`, or an ordering operator on a boolean |
 //! | `MembershipNotSupported` | `$filter` | `IsMemberOfSegment` on an entity other than the profile |
 //! | `UnknownSegment` | `$filter` | `IsMemberOfSegment` names no segment of the instance |
-//! | `SkipTokenNotSupported` | `$skiptoken` | `$skiptoken` while next links are off |
 //! | `ExpandNotSupported` | `$expand` | `$expand` on an entity without navigation properties |
 //! | `UnknownNavigation` | `$expand` | a navigation property the entity does not have |
 //! | `UnsupportedCombination` | `$expand` | `$expand` with `$search`, or with a `$select` of some fields |

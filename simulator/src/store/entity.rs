@@ -203,18 +203,32 @@ fn customer_schema(spec: &TenantSpec, pop: &Population) -> Schema {
     }
 }
 
+/// How `$filter` may use an attribute of `UnifiedActivity`.
+#[derive(Clone, Copy)]
+enum ActivityFilter {
+    /// On its own: the connector page's "ActivityId and CustomerId fields".
+    Yes,
+    /// Only together with `CustomerId eq` or `ActivityId eq`, as the OData examples use it.
+    WithKey,
+    No,
+}
+
 /// `UnifiedActivity` attributes, in order.
-const ACTIVITY_ATTRS: [(&str, AttrType, bool); 10] = [
-    ("ActivityId", AttrType::String, true),
-    ("CustomerId", AttrType::String, true),
-    ("ActivityTime", AttrType::DateTime, true),
-    ("ActivityType", AttrType::String, true),
-    ("ActivityTypeDisplay", AttrType::String, true),
-    ("ActivityName", AttrType::String, false),
-    ("Title", AttrType::String, false),
-    ("SourceEntity", AttrType::String, false),
-    ("SourceDataSource", AttrType::String, false),
-    ("Amount", AttrType::Decimal, false),
+const ACTIVITY_ATTRS: [(&str, AttrType, ActivityFilter); 10] = [
+    ("ActivityId", AttrType::String, ActivityFilter::Yes),
+    ("CustomerId", AttrType::String, ActivityFilter::Yes),
+    ("ActivityTime", AttrType::DateTime, ActivityFilter::WithKey),
+    ("ActivityType", AttrType::String, ActivityFilter::WithKey),
+    (
+        "ActivityTypeDisplay",
+        AttrType::String,
+        ActivityFilter::WithKey,
+    ),
+    ("ActivityName", AttrType::String, ActivityFilter::No),
+    ("Title", AttrType::String, ActivityFilter::No),
+    ("SourceEntity", AttrType::String, ActivityFilter::No),
+    ("SourceDataSource", AttrType::String, ActivityFilter::No),
+    ("Amount", AttrType::Decimal, ActivityFilter::No),
 ];
 
 fn activity_schema() -> Schema {
@@ -223,9 +237,13 @@ fn activity_schema() -> Schema {
         kind: EntityKind::UnifiedActivity,
         attributes: ACTIVITY_ATTRS
             .iter()
-            .map(|&(name, ty, filterable)| {
+            .map(|&(name, ty, filter)| {
                 let a = Attribute::new(name, ty);
-                if filterable { a.filterable() } else { a }
+                match filter {
+                    ActivityFilter::Yes => a.filterable(),
+                    ActivityFilter::WithKey => a.filterable_with_key(),
+                    ActivityFilter::No => a,
+                }
             })
             .collect(),
         key: Some(0),
@@ -242,9 +260,10 @@ fn customer_measure_schema() -> Schema {
             Attribute::new("CustomerId", AttrType::String)
                 .filterable()
                 .semantic("Customer"),
+            // The customer measures, in the order of `tenant::spec::CUSTOMER_MEASURES`.
             Attribute::new("TotalSpend", AttrType::Decimal),
             Attribute::new("PurchaseCount", AttrType::Int64),
-            Attribute::new("AverageOrderValue", AttrType::Decimal),
+            Attribute::new("AveragePurchaseAmount", AttrType::Decimal),
             Attribute::new("LastPurchaseDate", AttrType::DateTime),
             Attribute::new("LoyaltyPoints", AttrType::Int64),
         ],

@@ -2,6 +2,7 @@
 
 mod geography;
 pub mod names;
+mod objects;
 pub mod schema;
 pub mod spec;
 

@@ -8,6 +8,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::objects::{
+    ActivityKind, ActivityTableSpec, CUSTOMER_MEASURES, ContactTableSpec, CustomerMeasureSpec,
+    DataSourceSpec, FailureRates, MeasureSource, MeasureSpec, SegmentRank, SegmentRefresh,
+    SegmentSpec, SegmentState,
+};
 use crate::rate_limit::{Algorithm, RateLimitSetting};
 use crate::time::{SimDuration, SimTime};
 
@@ -29,6 +34,11 @@ pub struct TenantSpec {
     /// Customer attributes in the search & filter index, filterable with `$filter` besides
     /// `CustomerId` and the alternate keys.
     pub indexed_fields: Vec<String>,
+    /// Which `UnifiedActivity` fields `$filter` may name: `with_key` (default) also allows
+    /// `ActivityTime`, `ActivityType` and `ActivityTypeDisplay` next to a `CustomerId eq` or
+    /// `ActivityId eq` condition, as the OData examples use them; `connector_page` allows only
+    /// `ActivityId` and `CustomerId`, the connector page's list.
+    pub activity_filter: ActivityFilter,
     pub limits: LimitsSpec,
     pub auth: AuthSpec,
     pub refresh: RefreshSpec,
@@ -37,6 +47,20 @@ pub struct TenantSpec {
     pub data_sources: Vec<DataSourceSpec>,
     pub segments: Vec<SegmentSpec>,
     pub measures: Vec<MeasureSpec>,
+}
+
+/// See [`TenantSpec::activity_filter`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityFilter {
+    /// `ActivityId`, `CustomerId`; `ActivityTime`, `ActivityType`, `ActivityTypeDisplay` inside
+    /// a conjunction with `CustomerId eq` or `ActivityId eq` (modelled on the OData examples).
+    #[default]
+    WithKey,
+    /// `ActivityId` and `CustomerId` only (the connector page, word for word).
+    ConnectorPage,
 }
 
 /// The simulated connector's limits, and the server's own protection.
@@ -53,8 +77,9 @@ pub struct LimitsSpec {
     pub page_size_max: usize,
     /// Page size when `$top` is absent.
     pub page_size_default: usize,
-    /// Whether responses carry `@odata.nextLink` with a `$skiptoken` (the real API pages with
-    /// `$skip`, so this is off by default).
+    /// Whether responses carry `@odata.nextLink` with a `$skiptoken`. Off by default: the
+    /// documentation pages with `$skip` and the API model's payload has no next link, so
+    /// insightsim infers that the service sends none (a `$skiptoken` is accepted either way).
     pub next_link: bool,
     /// Server self-protection, not part of the simulated connector: simultaneous connections.
     pub server_connections_max: usize,
@@ -100,6 +125,23 @@ pub struct RefreshSpec {
     pub failures: FailureRates,
     /// Whether segment counts and measure values drift between refreshes (seeded random walks).
     pub random_walk: bool,
+    /// Which full refreshes fire `full-refresh-completed`: `scheduled` (the default, as the
+    /// Power Automate page says since 2022: "doesn't work for manually started refreshes") or
+    /// `any` (scheduled and on-demand, the 2021 page's wording, which has no such qualifier).
+    pub full_refresh_trigger: FullRefreshTrigger,
+}
+
+/// See [`RefreshSpec::full_refresh_trigger`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FullRefreshTrigger {
+    /// Scheduled full refreshes only.
+    #[default]
+    Scheduled,
+    /// Every full refresh, scheduled or started on demand.
+    Any,
 }
 
 /// How long each stage's tasks take, as `MIN..MAX` ranges.
@@ -116,18 +158,6 @@ pub struct StageDurations {
     pub export: DurationRange,
 }
 
-/// Per-attempt probabilities that a task fails.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct FailureRates {
-    /// Fails, and is retried (up to `task_retries_max`).
-    pub transient: f64,
-    /// Fails for good at once.
-    pub permanent: f64,
-    /// Runs past `task_timeout` and ends `timedOut`.
-    pub timeout: f64,
-}
-
 /// A `MIN..MAX` range of durations (`"2m..5m"`, or a single `"3m"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DurationRange {
@@ -135,11 +165,12 @@ pub struct DurationRange {
     pub max: SimDuration,
 }
 
-/// Webhook delivery: the platform's retry policy and the allowed targets.
+/// Webhook delivery: the retry policy (modelled: how Customer Insights retries is not public; the
+/// default is the Logic Apps default policy) and the allowed targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySpec {
-    /// `exponential` (the platform default), `fixed` or `none`.
+    /// `exponential` (the default, borrowed from Logic Apps), `fixed` or `none`.
     pub retry_policy: String,
     /// Retries after the first attempt.
     pub retry_count: u32,
@@ -153,87 +184,6 @@ pub struct DeliverySpec {
     pub allowed_hosts: Vec<String>,
 }
 
-/// One data source: a contacts table (feeding unification) and optionally an activity table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DataSourceSpec {
-    pub name: String,
-    pub friendly_name: String,
-    /// The API model's `kind` (`powerQuery`, `attachCdm`, `dynamics365`, ...).
-    #[serde(default = "default_ds_kind")]
-    pub kind: String,
-    pub contacts: ContactTableSpec,
-    #[serde(default)]
-    pub activities: Option<ActivityTableSpec>,
-    /// Overrides the tenant's failure rates for this source's ingestion.
-    #[serde(default)]
-    pub failures: Option<FailureRates>,
-}
-
-fn default_ds_kind() -> String {
-    "powerQuery".to_owned()
-}
-
-/// A source table of contacts; its key becomes an alternate-key column of `Customer`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContactTableSpec {
-    /// Table name without the data source prefix (`Contacts` gives `PoS_Contacts`).
-    pub table: String,
-    /// Primary key column (`ContactId` gives the alternate key `PoS_Contacts_ContactId`).
-    pub key: String,
-    /// Prefix of the key values (`POS-` gives `POS-0012345678`).
-    pub key_prefix: String,
-    /// Share of customers that have a record in this source (0..=1).
-    pub coverage: f64,
-}
-
-/// A source table of activities, unified into `UnifiedActivity`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActivityTableSpec {
-    pub table: String,
-    pub key: String,
-    /// What the rows are: `purchase`, `web_visit`, `loyalty_points`, `email_open`, `return`.
-    pub activity: ActivityKind,
-    /// Average rows per customer who has a record in this source.
-    pub per_customer: f64,
-}
-
-/// The kinds of activity the generator knows how to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityKind {
-    Purchase,
-    WebVisit,
-    LoyaltyPoints,
-    EmailOpen,
-    Return,
-}
-
-/// A segment and how its members are chosen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SegmentSpec {
-    pub name: String,
-    pub friendly_name: String,
-    #[serde(default)]
-    pub description: String,
-    /// Which customers join first as the count grows: `total_spend` (highest first),
-    /// `purchase_count`, `recency` (longest since the last purchase first), `newest` (most
-    /// recently created first) or `random`.
-    pub rank_by: SegmentRank,
-    /// Members at the first evaluation, as a share of customers.
-    pub initial_share: f64,
-    /// Relative standard deviation of the count's change per refresh.
-    #[serde(default = "default_volatility")]
-    pub volatility: f64,
-}
-
-fn default_volatility() -> f64 {
-    0.05
-}
-
 /// A segment's member count at its initial evaluation: `round(initial_share × customers)`, the
 /// share clamped to `[0, 1]` (an unknown index has 0 members).
 ///
@@ -245,44 +195,6 @@ pub fn initial_segment_count(spec: &TenantSpec, index: usize) -> u64 {
     spec.segments.get(index).map_or(0, |s| {
         ((s.initial_share.clamp(0.0, 1.0) * customers as f64).round() as u64).min(customers)
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SegmentRank {
-    TotalSpend,
-    PurchaseCount,
-    Recency,
-    Newest,
-    Random,
-}
-
-/// A business measure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MeasureSpec {
-    pub name: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub description: String,
-    /// What its first value is computed from: `total_revenue`, `active_customers`,
-    /// `customer_count`, `average_order_value`.
-    pub source: MeasureSource,
-    /// A dimension (only `Country` is known); a measure with a dimension cannot be used by the
-    /// threshold trigger.
-    #[serde(default)]
-    pub dimension: Option<String>,
-    #[serde(default = "default_volatility")]
-    pub volatility: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MeasureSource {
-    TotalRevenue,
-    ActiveCustomers,
-    CustomerCount,
-    AverageOrderValue,
 }
 
 /// Why a tenant file was rejected.
@@ -413,6 +325,15 @@ impl TenantSpec {
             }
         }
         for m in &self.measures {
+            if let Some(c) = CUSTOMER_MEASURES
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&m.name))
+            {
+                return invalid(format!(
+                    "measure \"{}\" has the name of the customer measure {} (a column of Customer_Measure); give the business measure another name",
+                    m.name, c.name
+                ));
+            }
             if !is_identifier(&m.name) {
                 return invalid(format!(
                     "measure name \"{}\" must be letters, digits and underscores",

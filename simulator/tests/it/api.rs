@@ -1,5 +1,7 @@
 //! The `/v1` surface in-process: each endpoint, auth, and the error shapes.
 
+use simulator::api::{self, ApiRequest};
+
 use crate::support::*;
 
 #[test]
@@ -218,7 +220,11 @@ fn rejects_the_documented_unsupported_queries() {
         ),
         ("data/Customer?$top=-1", "InvalidOptionValue"),
         ("data/Customer?$filter=EMail%20eqq%20'x'", "InvalidFilter"),
-        ("data/Customer?$skiptoken=100", "SkipTokenNotSupported"),
+        ("data/Customer?$skiptoken=x", "InvalidOptionValue"),
+        (
+            "data/UnifiedActivity?$filter=ActivityType%20eq%20'Purchase'",
+            "FieldNotFilterable",
+        ),
         ("data/Customer?$format=json", "UnknownOption"),
     ] {
         let r = get(&sim, query);
@@ -230,7 +236,7 @@ fn rejects_the_documented_unsupported_queries() {
 }
 
 #[test]
-fn unknown_instance_entity_and_path_are_404_with_odata_errors() {
+fn unknown_instance_entity_and_path_are_404_with_the_familys_errors() {
     let sim = sim(20);
     let r = request(
         &sim,
@@ -255,12 +261,79 @@ fn unknown_instance_entity_and_path_are_404_with_odata_errors() {
 fn requires_a_bearer_token() {
     let sim = sim(20);
     let path = format!("/v1/instances/{}/data/Customer", sim.instance_id);
-    for header in [None, Some("Basic abc"), Some("Bearer ")] {
+    for (header, challenge) in [
+        (
+            None,
+            "Bearer error_description=\"missing Authorization header; send Authorization: Bearer <token> (any non-empty token identifies a connection)\"",
+        ),
+        (
+            Some("Basic abc"),
+            "Bearer error=\"invalid_request\", error_description=\"malformed Authorization header 'Basic abc'; use the Bearer scheme: Authorization: Bearer <token>\"",
+        ),
+        (
+            Some("Bearer "),
+            "Bearer error=\"invalid_request\", error_description=\"malformed Authorization header 'Bearer'; use the Bearer scheme: Authorization: Bearer <token>\"",
+        ),
+    ] {
         let r = request_as(&sim, "GET", &path, "", header);
         assert_eq!(r.status, 401, "{header:?}");
-        assert_eq!(r.header("WWW-Authenticate"), Some("Bearer"));
-        assert_eq!(error_of(&r).0, "Unauthorized");
+        assert_eq!(r.header("WWW-Authenticate"), Some(challenge));
+        assert!(r.bytes().is_empty(), "the API model's 401 has no body");
     }
+}
+
+/// API Management checks the subscription key before the API sees the token, and answers with
+/// its own body.
+#[test]
+fn a_missing_subscription_key_gets_api_managements_401() {
+    let sim = sim_with(20, |s| {
+        s.auth.require_subscription_key = true;
+        s.auth.subscription_keys = vec!["k1".into()];
+    });
+    let path = format!("/v1/instances/{}/manage/segments", sim.instance_id);
+    let call = |key: Option<&str>, auth: Option<&str>| {
+        api::handle(
+            &sim,
+            &ApiRequest {
+                method: "GET",
+                path: &path,
+                query: None,
+                authorization: auth,
+                subscription_key: key,
+                admin_token: None,
+                body: b"",
+                base_url: BASE,
+                peer_loopback: true,
+            },
+        )
+    };
+    for (key, message) in [
+        (
+            None,
+            "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+        ),
+        (
+            Some("k2"),
+            "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.",
+        ),
+    ] {
+        let r = call(key, None);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            json(&r),
+            serde_json::json!({"statusCode": 401, "message": message})
+        );
+        assert!(
+            r.header("WWW-Authenticate")
+                .unwrap()
+                .starts_with("AzureApiManagementKey realm="),
+            "{:?}",
+            r.header("WWW-Authenticate")
+        );
+    }
+    let r = call(Some("k1"), None);
+    assert_eq!((r.status, r.bytes().len()), (401, 0));
+    assert_eq!(call(Some("k1"), Some("Bearer t")).status, 200);
 }
 
 #[test]
@@ -443,6 +516,63 @@ fn wrong_methods_are_405() {
     );
     assert_eq!(r.status, 405);
     assert!(error_of(&r).1.contains("GET or POST"));
+}
+
+#[test]
+fn a_skiptoken_is_accepted_with_next_links_off() {
+    let sim = sim(230);
+    let all = json(&get(
+        &sim,
+        "data/Customer?$select=CustomerId&$top=100&$skip=100",
+    ));
+    let token = json(&get(
+        &sim,
+        "data/Customer?$select=CustomerId&$skiptoken=100",
+    ));
+    assert_eq!(token["value"], all["value"]);
+    assert!(token.get("@odata.nextLink").is_none());
+}
+
+/// The connector page lists `ActivityId` and `CustomerId` as the filterable fields of
+/// `UnifiedActivity`; the OData examples add `ActivityTime`, `ActivityType` and
+/// `ActivityTypeDisplay` next to `CustomerId eq`. The refusal says which fields and why.
+#[test]
+fn unified_activity_filters_need_a_key_condition_for_the_activity_fields() {
+    let sim = sim(50);
+    let customer = json(&get(&sim, "data/UnifiedActivity?$top=1"))["value"][0]["CustomerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let anchored = format!(
+        "data/UnifiedActivity?$filter={}",
+        enc(&format!(
+            "CustomerId eq '{customer}' and ActivityType eq 'Purchase' and ActivityTime gt 2017-01-01T00:00:00.000Z"
+        ))
+    );
+    assert_eq!(get(&sim, &anchored).status, 200);
+    let alone = get(
+        &sim,
+        &format!(
+            "data/UnifiedActivity?$filter={}",
+            enc("ActivityType eq 'Purchase'")
+        ),
+    );
+    assert_eq!(alone.status, 400);
+    insta::assert_snapshot!(String::from_utf8_lossy(&alone.bytes()), @r#"{"error":{"code":"FieldNotFilterable","message":"field \"ActivityType\" of UnifiedActivity is filterable only together with an eq condition on ActivityId or CustomerId, joined by and: add one, e.g. $filter=CustomerId eq '…' and ActivityType …; the connector documents ActivityId and CustomerId as the filterable fields of UnifiedActivity, and the OData examples filter ActivityTime, ActivityType and ActivityTypeDisplay only next to such a condition","target":"$filter"}}"#);
+    let title = get(
+        &sim,
+        &format!(
+            "data/UnifiedActivity?$filter={}",
+            enc(&format!("CustomerId eq '{customer}' and Title eq 'x'"))
+        ),
+    );
+    insta::assert_snapshot!(error_of(&title).1, @"field \"Title\" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId, and ActivityTime, ActivityType, ActivityTypeDisplay together with an eq condition on ActivityId or CustomerId");
+    let page = sim_with(50, |s| {
+        s.activity_filter = simulator::tenant::spec::ActivityFilter::ConnectorPage;
+    });
+    let r = get(&page, &anchored);
+    assert_eq!(r.status, 400);
+    insta::assert_snapshot!(error_of(&r).1, @r#"field "ActivityType" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId (this tenant filters UnifiedActivity only on the fields the connector page lists: activity_filter = "connector_page")"#);
 }
 
 #[test]

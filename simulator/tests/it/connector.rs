@@ -138,6 +138,7 @@ fn the_documented_actions_have_their_display_names() {
         "Create item (preview)",
         "Update item (preview)",
         "Retrieve data from a partition (preview)",
+        "Retrieve partitions for an entity V2 (preview)",
         "Sends the status report",
         "Sends the status report V2",
     ] {

@@ -187,7 +187,7 @@ async fn invalid_subscriptions_are_400_naming_the_field() {
     ] {
         let (status, _, body) = call(handle.local_addr, "POST", &url(trigger), body).await;
         assert_eq!(status, 400, "{body}");
-        assert_eq!(body["error"]["target"], field, "{body}");
+        assert_eq!(error_target(&body), field, "{body}");
     }
     let (status, _, _) = call(
         handle.local_addr,

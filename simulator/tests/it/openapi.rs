@@ -82,12 +82,26 @@ fn auth_errors_and_the_call_limit_are_described() {
         true
     );
     assert_eq!(
-        op["responses"]["401"]["headers"]["WWW-Authenticate"]["schema"]["const"],
-        "Bearer"
+        op["responses"]["401"]["headers"]["WWW-Authenticate"]["required"],
+        true
     );
+    assert!(op["responses"]["401"].get("content").is_none());
     assert_eq!(
         op["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/ODataError"
+    );
+    let jobs = &doc["paths"]["/v1/instances/{instanceId}/workflows/main/jobs"]["post"];
+    assert_eq!(
+        jobs["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ApiErrorResult"
+    );
+    assert!(jobs["responses"]["200"].is_object() && jobs["responses"]["202"].is_null());
+    let keyed = sim_with(50, |s| s.auth.require_subscription_key = true);
+    let doc = document(&Tenant::of(&keyed, BASE), false);
+    assert_eq!(
+        doc["paths"]["/v1/instances/{instanceId}/data/{entity}"]["get"]["responses"]["401"]["content"]
+            ["application/json"]["schema"]["$ref"],
+        "#/components/schemas/GatewayError"
     );
     let instance = &op["parameters"][0];
     assert_eq!(instance["name"], "instanceId");

@@ -53,7 +53,7 @@ fn reference(sim: &Simulator, entity_name: &str, key: &str, query: &str) -> Vec<
         page_size_default: 100,
         page_size_max: 100,
         segments: &names,
-        next_link: false,
+        keyed_filters: true,
     };
     let q = bind(parse_options(query).unwrap(), &schema, &ctx).unwrap();
     let key_attr = schema.attr(key).unwrap();
@@ -191,10 +191,7 @@ proptest! {
 
     #[test]
     fn paging_activities_visits_every_matching_row_once(
-        filter in prop::sample::select(vec![
-            "", "ActivityType eq 'Purchase'", "ActivityTime gt 2025-06-01T00:00:00Z",
-            "ActivityType in ('EmailOpen','LoyaltyPoints') and ActivityTime lt 2024-01-01",
-        ]),
+        filter in prop::sample::select(vec!["", "ActivityId ne 'x'"]),
         page in 20usize..101,
     ) {
         let sim = shared_sim();
@@ -203,6 +200,46 @@ proptest! {
         let got = paged(sim, "UnifiedActivity", "ActivityId", &query, page);
         prop_assert_eq!(got, expected);
     }
+
+    /// The activity fields filterable next to `CustomerId eq` page like any other filter (one
+    /// customer's activities are few, so the pages are small).
+    #[test]
+    fn paging_one_customers_activities_visits_every_matching_row_once(
+        filter in prop::sample::select(vec![
+            "CustomerId eq '{c}'",
+            "CustomerId eq '{c}' and ActivityType eq 'Purchase'",
+            "ActivityTime gt 2025-06-01T00:00:00Z and CustomerId eq '{c}'",
+            "CustomerId eq '{c}' and (ActivityType in ('EmailOpen','LoyaltyPoints') or ActivityTime lt 2024-01-01)",
+        ]),
+        orderby in prop::sample::select(vec!["", "ActivityTime desc"]),
+        page in 1usize..8,
+    ) {
+        let sim = shared_sim();
+        let query = query_of(&filter.replace("{c}", busiest_customer(sim)), orderby);
+        let expected = reference(sim, "UnifiedActivity", "ActivityId", &query);
+        prop_assert!(!expected.is_empty() || filter.contains(" and "));
+        let got = paged(sim, "UnifiedActivity", "ActivityId", &query, page);
+        prop_assert_eq!(got, expected);
+    }
+}
+
+/// The customer with the most activities among the first 100 activity rows.
+fn busiest_customer(sim: &Simulator) -> &'static str {
+    static BUSIEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUSIEST.get_or_init(|| {
+        let page = json(&get(sim, "data/UnifiedActivity?$select=CustomerId"));
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for row in page["value"].as_array().unwrap() {
+            *counts
+                .entry(row["CustomerId"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(c, _)| c)
+            .unwrap()
+    })
 }
 
 fn shared_sim() -> &'static Simulator {

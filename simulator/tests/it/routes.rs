@@ -136,6 +136,8 @@ fn body_for(route: &Route) -> &'static str {
         (_, p) if p.ends_with("/evaluate") => r#"{"value":10}"#,
         (_, "/_sim/clock/advance") => r#"{"by":"1s"}"#,
         (_, p) if p.contains("statusreport") => r#"{"reportType":"daily"}"#,
+        (_, p) if p.ends_with("/schedules/batch") => r#"[{"cronSchedules":["0 2 * * *"]}]"#,
+        ("POST", p) if p.ends_with("/schedules") => r#"{"cronSchedules":["0 2 * * *"]}"#,
         (_, p) if p.ends_with("/subscriptions") => {
             r#"{"NotificationUrl":"http://127.0.0.1:9/hook"}"#
         }
@@ -312,16 +314,21 @@ fn every_served_route_is_described() {
 fn error_of_if_json(r: &ApiResponse) -> String {
     serde_json::from_slice::<Value>(&r.bytes())
         .ok()
-        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .and_then(|v| {
+            v["error"]["code"]
+                .as_str()
+                .or_else(|| v["errorCode"].as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_default()
 }
 
 /// A route the router does not serve would be caught by the test above: check that it can fail.
 #[test]
 fn an_undescribed_path_is_not_found_in_the_table() {
-    assert!(find("GET", "/v1/instances/x/workflows/main/status").is_none());
+    assert!(find("GET", "/v1/instances/x/manage/workflows/main/status").is_none());
     assert!(find("GET", "/v1/instances/x/data/Customer/key").is_none());
     let sim = sim(50);
-    let r = get(&sim, "workflows/main/status");
+    let r = get(&sim, "manage/workflows/main/status");
     assert!(unknown_route(&r), "{}", r.status);
 }

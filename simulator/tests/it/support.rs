@@ -77,14 +77,27 @@ pub fn enc(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// The error code and message of an OData error answer.
+/// The error code and message of an error answer, in either of the API's shapes: OData
+/// (`{"error":{"code","message"}}`, the data routes) or `ApiErrorResult` (`{"errorCode",
+/// "message"}`, the other `/v1` routes).
 pub fn error_of(r: &ApiResponse) -> (String, String) {
     let v = json(r);
+    let (code, message) = if v.get("error").is_some() {
+        (&v["error"]["code"], &v["error"]["message"])
+    } else {
+        (&v["errorCode"], &v["message"])
+    };
     (
-        v["error"]["code"].as_str().unwrap_or_default().to_owned(),
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        code.as_str().unwrap_or_default().to_owned(),
+        message.as_str().unwrap_or_default().to_owned(),
     )
+}
+
+/// The part of the request an error blames, in either shape.
+pub fn error_target(v: &serde_json::Value) -> &serde_json::Value {
+    if v.get("error").is_some() {
+        &v["error"]["target"]
+    } else {
+        &v["params"]["target"]
+    }
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::swagger::swagger2;
+use crate::api::ErrorShape;
 use crate::api::openapi::{Tenant, document, param_schema};
 use crate::api::routes::{Content, Header, In, Kind, Names, Param, Route, path_param};
 
@@ -50,6 +51,16 @@ pub(super) fn action(route: &Route, visible: bool) -> Value {
                 r.insert("schema".into(), swagger2(reply_schema(route, reply.status)));
             }
             Content::Error => {
+                let name = match route.error_shape() {
+                    ErrorShape::OData => "ODataError",
+                    ErrorShape::ApiErrorResult => "ApiErrorResult",
+                };
+                r.insert(
+                    "schema".into(),
+                    json!({"$ref": format!("#/definitions/{name}")}),
+                );
+            }
+            Content::ODataError => {
                 r.insert("schema".into(), json!({"$ref": "#/definitions/ODataError"}));
             }
             Content::Csv => {

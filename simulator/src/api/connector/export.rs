@@ -88,7 +88,7 @@ pub fn connector(tenant: &Tenant, host: &str) -> Result<Connector, ConnectorErro
             ],
             "responses": {
                 "204": {"description": "Deleted"},
-                "404": {"description": "No such subscription", "schema": {"$ref": "#/definitions/ODataError"}},
+                "404": {"description": "No such subscription", "schema": {"$ref": "#/definitions/ApiErrorResult"}},
             },
         }),
     );

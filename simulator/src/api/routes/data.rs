@@ -167,6 +167,26 @@ pub(super) const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/v1/instances/{instanceId}/partitions/{entity}",
+        operation_id: "getPartitionsV2",
+        summary: "Retrieve partitions for an entity V2",
+        description: "The entity's CSV partitions as PartitionMetadata (name, location, refreshTime, ...), the list the entity's metadata carries; each location is a Retrieve data from a partition URL. (Retrieve partitions for an entity, V1, is GET data/{entity}?proxy=true.)",
+        surface: V1,
+        tag: "Data",
+        query: &[],
+        body: None,
+        replies: &[
+            ok(
+                200,
+                "The partitions (PartitionMetadata).",
+                SchemaGenerator::subschema_for::<s::PartitionList>,
+            ),
+            NOT_FOUND,
+        ],
+        action: Some("Retrieve partitions for an entity V2 (preview)"),
+    },
+    Route {
+        method: "GET",
         path: "/v1/instances/{instanceId}/partitions/{entity}/{partition}",
         operation_id: "getPartition",
         summary: "Retrieve data from a partition",

@@ -65,21 +65,91 @@ pub(super) const ODATA: &[Param] = &[
     ),
 ];
 
+const INCLUDE_HISTORIC_STATS: Param = query(
+    "includeHistoricStats",
+    Kind::Bool,
+    "Add each segment's evaluationStatusHistory (default false).",
+);
+const HISTORIC_STATS_DAYS: Param = query(
+    "historicStatsDays",
+    Kind::Count,
+    "How many days of evaluation history (default 10).",
+);
+
+pub(super) const SEGMENT_OPTIONS: &[Param] = &[INCLUDE_HISTORIC_STATS, HISTORIC_STATS_DAYS];
+
+pub(super) const SEGMENT_LIST: &[Param] = &[
+    INCLUDE_HISTORIC_STATS,
+    HISTORIC_STATS_DAYS,
+    query(
+        "numberOfSegments",
+        Kind::Count,
+        "At most this many segments (default all).",
+    ),
+];
+
 pub(super) const JOBS_LIST: &[Param] = &[
-    query("top", Kind::Count, "At most this many jobs, newest first."),
+    query(
+        "top",
+        Kind::Count,
+        "At most this many jobs, newest first (default 10, as in the API model).",
+    ),
     INCLUDE_TASKS,
 ];
+
+pub(super) const HISTORY: &[Param] = &[query(
+    "top",
+    Kind::Count,
+    "At most this many tasks, newest first (default 10, as in the API model).",
+)];
 
 pub(super) const JOB_SUBMIT: &[Param] = &[
     query(
         "operationType",
-        Kind::OneOf(&["all", "ingestion", "segmentation", "measures"]),
-        "What to refresh (default all).",
+        Kind::OneOf(&[
+            "all",
+            "ingestion",
+            "map",
+            "match",
+            "merge",
+            "measures",
+            "entityMeasures",
+            "attributeMeasures",
+            "segmentation",
+            "segmentMembership",
+            "export",
+            "none",
+            "derivedEntity",
+            "hierarchy",
+            "dataPreparation",
+            "realtimeM3Search",
+            "profileStore",
+            "search",
+            "activity",
+            "contact",
+            "enrichment",
+            "preEnrichment",
+            "transform",
+            "intelligence",
+            "aiBuilder",
+            "insights",
+            "modelManagement",
+            "relationship",
+            "roleAssignment",
+            "analysis",
+            "semanticEntity",
+        ]),
+        "What to refresh (default all): all the whole graph; ingestion, segmentation, measures the named data sources, segments, measures; map, match, merge the unification from that stage to merge (fires unification-completed); export the exports; the model's other values have nothing to run in the simulated tenant and end at once.",
     ),
     query(
         "identifiers",
         Kind::Str,
         "Comma-separated data source, segment or measure names the job is limited to.",
+    ),
+    query(
+        "forceRunRequested",
+        Kind::Bool,
+        "Accepted: the simulator always runs the requested nodes (the job's shouldForceRunRequestedNodes is true).",
     ),
 ];
 
@@ -88,9 +158,9 @@ pub(super) const JOB_REPLY: Reply = ok(
     "The job (GraphJobInfo).",
     SchemaGenerator::subschema_for::<s::Job>,
 );
-pub(super) const JOB_ACCEPTED: Reply = ok(
-    202,
-    "The job was queued (GraphJobInfo). The API model declares 200; the simulator answers 202.",
+pub(super) const JOB_SUBMITTED: Reply = ok(
+    200,
+    "The job, running or queued behind the running one (GraphJobInfo), with its tasks.",
     SchemaGenerator::subschema_for::<s::Job>,
 );
 pub(super) const JOBS_REPLY: Reply = ok(

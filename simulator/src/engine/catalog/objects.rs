@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::engine::status::RefreshState;
 use crate::engine::value::MeasureValue;
+use crate::tenant::spec::{SegmentRefresh, SegmentState as SegmentSpecState};
 use crate::time::SimTime;
 
 #[derive(Debug, Clone)]
@@ -37,6 +38,21 @@ pub(crate) struct SegmentState {
     pub(crate) running: bool,
     /// Walk steps taken (keys the random draws).
     pub(crate) steps: u64,
+    /// Inactive segments are never evaluated.
+    pub(crate) state: SegmentSpecState,
+    /// Dynamic segments are evaluated by every refresh of segments; static ones only by a job
+    /// that names them.
+    pub(crate) refresh: SegmentRefresh,
+}
+
+/// A customer measure (a column of `Customer_Measure`): its values are generated with the data
+/// and never change, so only its first evaluation is recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct CustomerMeasureState {
+    pub(crate) name: &'static str,
+    pub(crate) display_name: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) evaluation: MeasureEvaluation,
 }
 
 /// One evaluation of a segment (the model's `HistoricalSegmentStats`).

@@ -29,11 +29,27 @@ impl Catalog {
         Ok((i, &self.sources[i].name))
     }
 
-    /// The segment with this name (any case).
+    /// The segment with this name (any case), to evaluate: refused when it is inactive.
     pub(in crate::engine) fn segment_named(&self, name: &str) -> Result<usize, EngineError> {
-        self.find_segment(name).ok_or_else(|| {
+        let i = self.find_segment(name).ok_or_else(|| {
             EngineError::unknown("segment", vec![name.to_owned()], self.names_of("segment"))
-        })
+        })?;
+        self.check_active(i, "segment")?;
+        Ok(i)
+    }
+
+    /// Refuses to evaluate an inactive segment (`field` names where the request named it).
+    fn check_active(&self, i: usize, field: &str) -> Result<(), EngineError> {
+        if self.segment_active(i) {
+            return Ok(());
+        }
+        Err(EngineError::invalid(
+            field,
+            format!(
+                "segment {} is inactive (state = \"inactive\" in the tenant file), and inactive segments are not evaluated; make it active to evaluate it",
+                self.segment_names(i).0
+            ),
+        ))
     }
 
     /// The measure with this name (any case).
@@ -108,7 +124,20 @@ impl Catalog {
         }
     }
 
-    /// Which data sources, measures and segments a job of `op` with `identifiers` runs.
+    /// What a job of `op` with `identifiers` runs:
+    ///
+    /// - `all`: everything (every data source, the unification chain, every business measure,
+    ///   the active dynamic segments, the exports); no identifiers;
+    /// - `ingestion`: the named data sources (all when none are named);
+    /// - `map`, `match`, `merge`: that stage and the stages after it up to `merge` (each consumes
+    ///   the one before), with no ingestion and nothing downstream of merge; no identifiers;
+    /// - `measures`, `entityMeasures`: the named business measures (all when none are named);
+    /// - `segmentation`, `segmentMembership`: the named segments (an inactive one is refused), or
+    ///   when none are named the active dynamic ones (a static segment is refreshed only by name,
+    ///   an inactive one never);
+    /// - `export`: the export task; no identifiers;
+    /// - any other value of the model: nothing (the tenant has no enrichments, predictions,
+    ///   hierarchies, ...), so the job ends at once.
     pub(in crate::engine) fn select(
         &self,
         op: OperationType,
@@ -120,19 +149,34 @@ impl Catalog {
             .filter(|s| !s.is_empty())
             .collect();
         let all = |n: usize| (0..n).collect::<Vec<_>>();
+        let no_identifiers = |what: &str| {
+            if names.is_empty() {
+                Ok(())
+            } else {
+                Err(EngineError::invalid(
+                    "identifiers",
+                    format!(
+                        "operationType {op} {what} and takes no identifiers; use ingestion, segmentation or measures to refresh named objects"
+                    ),
+                ))
+            }
+        };
         let (mut sources, mut measures, mut segments) = (Vec::new(), Vec::new(), Vec::new());
+        let mut stages = Vec::new();
+        let mut export = false;
+        let chain = [
+            OperationType::Map,
+            OperationType::Match,
+            OperationType::Merge,
+        ];
         match op {
             OperationType::All => {
-                if !names.is_empty() {
-                    return Err(EngineError::invalid(
-                        "identifiers",
-                        "operationType all refreshes everything and takes no identifiers; \
-                         use ingestion, segmentation or measures to refresh a part",
-                    ));
-                }
+                no_identifiers("refreshes everything")?;
                 sources = all(self.sources.len());
+                stages = chain.to_vec();
                 measures = all(self.measures.len());
-                segments = all(self.segments.len());
+                segments = self.segments_refreshed_with_all();
+                export = true;
             }
             OperationType::Ingestion => {
                 sources = if names.is_empty() {
@@ -141,31 +185,40 @@ impl Catalog {
                     self.find_all(&names, "data source", |e, n| e.find_source(n))?
                 };
             }
-            OperationType::Segmentation => {
+            OperationType::Map | OperationType::Match | OperationType::Merge => {
+                no_identifiers("runs the unification of the customer profiles")?;
+                stages = chain.into_iter().skip_while(|&s| s != op).collect();
+            }
+            OperationType::Segmentation | OperationType::SegmentMembership => {
                 segments = if names.is_empty() {
-                    all(self.segments.len())
+                    self.segments_refreshed_with_all()
                 } else {
-                    self.find_all(&names, "segment", |e, n| e.find_segment(n))?
+                    let named = self.find_all(&names, "segment", |e, n| e.find_segment(n))?;
+                    for &i in &named {
+                        self.check_active(i, "identifiers")?;
+                    }
+                    named
                 };
             }
-            OperationType::Measures => {
+            OperationType::Measures | OperationType::EntityMeasures => {
                 measures = if names.is_empty() {
                     all(self.measures.len())
                 } else {
                     self.find_all(&names, "measure", |e, n| e.find_measure(n))?
                 };
             }
-            other => {
-                return Err(EngineError::UnsupportedOperation {
-                    operation: other.as_str().to_owned(),
-                });
+            OperationType::Export => {
+                no_identifiers("runs the tenant's exports")?;
+                export = true;
             }
+            _ => {}
         }
         Ok(Selection {
             sources: sources
                 .into_iter()
                 .map(|i| pick(i, &self.sources[i].name, &self.sources[i].friendly_name))
                 .collect(),
+            stages,
             measures: measures
                 .into_iter()
                 .map(|i| pick(i, &self.measures[i].name, &self.measures[i].display_name))
@@ -174,7 +227,15 @@ impl Catalog {
                 .into_iter()
                 .map(|i| pick(i, &self.segments[i].name, &self.segments[i].friendly_name))
                 .collect(),
+            export,
         })
+    }
+
+    /// The segments a refresh evaluates when it names none: the active dynamic ones.
+    fn segments_refreshed_with_all(&self) -> Vec<usize> {
+        (0..self.segments.len())
+            .filter(|&i| self.refreshes_with_all(i))
+            .collect()
     }
 
     fn find_all(

@@ -4,10 +4,12 @@
 use serde::{Serialize, Serializer};
 
 use super::objects::{
-    DataSourceState, MeasureEvaluation, MeasureState, SegmentEvaluation, SegmentState, StringInfo,
+    CustomerMeasureState, DataSourceState, MeasureEvaluation, MeasureState, SegmentEvaluation,
+    SegmentState, StringInfo,
 };
 use crate::engine::status::RefreshState;
 use crate::engine::value::{MeasureValue, format_number};
+use crate::tenant::spec::SegmentState as SegmentSpecState;
 use crate::time::SimTime;
 
 /// `GET .../manage/datasources/{name}`.
@@ -34,7 +36,10 @@ pub(crate) fn segment_view(s: &SegmentState, instance_id: &str) -> SegmentView {
         friendly_name: s.friendly_name.clone(),
         description: s.description.clone(),
         kind: "default",
-        state: "active",
+        state: match s.state {
+            SegmentSpecState::Active => "active",
+            SegmentSpecState::Inactive => "inactive",
+        },
         evaluation_status: EvaluationStatus {
             job_status: if s.running {
                 "Running"
@@ -93,6 +98,37 @@ pub(crate) fn measure_view(m: &MeasureState, instance_id: &str) -> MeasureView {
         },
         evaluation_history: m.history.clone(),
         output_history: m.outputs.iter().map(output).collect(),
+        instance_id: instance_id.to_owned(),
+    }
+}
+
+/// `GET .../manage/measures/{name}` of a customer measure: `definition.kind = attribute`,
+/// `isProfile`, one value per customer (the `CustomerId` dimension), so no scalar output.
+pub(crate) fn customer_measure_view(c: &CustomerMeasureState, instance_id: &str) -> MeasureView {
+    MeasureView {
+        name: c.name.to_owned(),
+        display_name: c.display_name.to_owned(),
+        description: c.description.to_owned(),
+        definition: MeasureDefinition {
+            kind: "attribute",
+            is_scalar: false,
+            dimensions: vec![MeasureDimension {
+                field: "CustomerId".to_owned(),
+                alias: "CustomerId".to_owned(),
+                display_name: "Customer".to_owned(),
+                order: 0,
+            }],
+            type_: "structured",
+            is_profile: true,
+        },
+        latest_evaluation: c.evaluation.clone(),
+        output: None,
+        evaluation_stats: EvaluationStats {
+            last_successful: Some(c.evaluation.end_time),
+            consecutive_failure_count: 0,
+        },
+        evaluation_history: vec![c.evaluation.clone()],
+        output_history: Vec::new(),
         instance_id: instance_id.to_owned(),
     }
 }

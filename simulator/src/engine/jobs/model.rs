@@ -62,14 +62,13 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    /// The indices of the map, match and merge tasks, if this job runs them.
-    pub(crate) fn unification(&self) -> Option<[usize; 3]> {
-        let find = |op| self.tasks.iter().position(|t| t.op == op);
-        Some([
-            find(OperationType::Map)?,
-            find(OperationType::Match)?,
-            find(OperationType::Merge)?,
-        ])
+    /// The indices of the job's unification tasks (`map`, `match`, `merge`, those it runs, in
+    /// chain order), if it runs any.
+    pub(crate) fn unification(&self) -> Option<Vec<usize>> {
+        let chain: Vec<usize> = (0..self.tasks.len())
+            .filter(|&t| self.tasks[t].op.is_unification())
+            .collect();
+        (!chain.is_empty()).then_some(chain)
     }
 
     /// The job status once every task is terminal: `aborted` if cancelled, `failed` if any task
@@ -228,7 +227,8 @@ impl Job {
         })
     }
 
-    /// The payload of `unification-completed` for this job: its map, match and merge tasks.
+    /// The payload of `unification-completed` for this job: its map, match and merge tasks (those
+    /// it ran).
     pub(crate) fn unification_payload(
         &self,
         common: Common,

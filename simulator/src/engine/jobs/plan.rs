@@ -7,8 +7,9 @@
 //!                                                  └→ segmentation(each) → export
 //! ```
 //!
-//! Other operation types run a slice of it (only the named ingestion, segmentation or measures
-//! tasks, with no upstream).
+//! Other operation types run a slice of it, as the catalog selected it (`Selection`): the named
+//! ingestion, segmentation or measures tasks with no upstream, a part of the unification chain
+//! (`merge` alone; `match` → `merge`; `map` → `match` → `merge`), the export alone, or nothing.
 
 use super::model::{EXPORT_IDENTIFIER, Job, Task, UNIFIED_ENTITY};
 use crate::engine::request::{JobRequest, OperationType, ResolvedForcing, Selection, Target};
@@ -82,24 +83,25 @@ pub(crate) fn plan(
             )
         })
         .collect();
-    let merge = if req.operation_type == OperationType::All {
-        let stage = |name: &str| (UNIFIED_ENTITY.to_owned(), name.to_owned(), Target::Stage);
-        let (id, friendly, target) = stage("Map");
-        let map = add(OperationType::Map, id, friendly, target, ingestion);
-        let (id, friendly, target) = stage("Match");
-        let match_ = add(OperationType::Match, id, friendly, target, vec![map]);
-        let (id, friendly, target) = stage("Merge");
-        Some(add(
-            OperationType::Merge,
-            id,
-            friendly,
-            target,
-            vec![match_],
-        ))
-    } else {
-        None
-    };
-    let after_merge: Vec<usize> = merge.into_iter().collect();
+    let mut upstream = ingestion;
+    let mut last_stage = None;
+    for op in selection.stages {
+        let friendly = match op {
+            OperationType::Map => "Map",
+            OperationType::Match => "Match",
+            _ => "Merge",
+        };
+        let t = add(
+            op,
+            UNIFIED_ENTITY.to_owned(),
+            friendly.to_owned(),
+            Target::Stage,
+            std::mem::take(&mut upstream),
+        );
+        upstream = vec![t];
+        last_stage = Some(t);
+    }
+    let after_merge: Vec<usize> = last_stage.into_iter().collect();
     for p in selection.measures {
         add(
             OperationType::Measures,
@@ -119,7 +121,7 @@ pub(crate) fn plan(
             after_merge.clone(),
         ));
     }
-    if req.operation_type == OperationType::All {
+    if selection.export {
         add(
             OperationType::Export,
             EXPORT_IDENTIFIER.to_owned(),

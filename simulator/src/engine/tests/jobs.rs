@@ -178,6 +178,67 @@ fn a_failed_match_skips_merge_and_everything_after_it() {
 }
 
 #[test]
+fn every_operation_type_of_the_model_is_accepted() {
+    for op in OperationType::ALL {
+        let mut engine = testkit::engine();
+        let job = engine.submit_job(T0, JobRequest::new(op)).unwrap();
+        engine.run_until(T0 + SimDuration::from_days(1));
+        let view = engine.job(&job.job_id).unwrap();
+        assert_eq!(view.job_status, RunStatus::Successful, "{op}");
+        let ops: Vec<OperationType> = view.tasks.iter().map(|t| t.operation_type).collect();
+        let expected: Vec<OperationType> = match op {
+            OperationType::All => ops.clone(),
+            OperationType::Map => vec![
+                OperationType::Map,
+                OperationType::Match,
+                OperationType::Merge,
+            ],
+            OperationType::Match => vec![OperationType::Match, OperationType::Merge],
+            OperationType::Merge => vec![OperationType::Merge],
+            OperationType::Ingestion => vec![OperationType::Ingestion; 4],
+            OperationType::Measures | OperationType::EntityMeasures => {
+                vec![OperationType::Measures; 4]
+            }
+            OperationType::Segmentation | OperationType::SegmentMembership => {
+                vec![OperationType::Segmentation; 4]
+            }
+            OperationType::Export => vec![OperationType::Export],
+            // Nothing of the kind in the tenant: no tasks, done at once.
+            _ => vec![],
+        };
+        assert_eq!(ops, expected, "{op}");
+        if expected.is_empty() {
+            assert_eq!(view.end_timestamp, Some(T0), "{op}");
+        }
+    }
+}
+
+#[test]
+fn unification_and_export_jobs_take_no_identifiers() {
+    let mut engine = testkit::engine();
+    for op in [
+        OperationType::Merge,
+        OperationType::Export,
+        OperationType::All,
+    ] {
+        let mut req = JobRequest::new(op);
+        req.identifiers = vec!["PoS".into()];
+        let err = engine.submit_job(T0, req).unwrap_err();
+        assert!(
+            matches!(&err, EngineError::Invalid { field, .. } if field == "identifiers"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        OperationType::parse("Merge").unwrap(),
+        OperationType::Merge,
+        "case-insensitive"
+    );
+    let err = OperationType::parse("unify").unwrap_err().to_string();
+    assert!(err.starts_with("unknown operationType \"unify\"; use one of the API model's values: all, ingestion, map, match, merge"), "{err}");
+}
+
+#[test]
 fn unknown_identifiers_are_named_with_the_valid_ones() {
     let mut engine = testkit::engine();
     let mut req = JobRequest::new(OperationType::Segmentation);

@@ -213,6 +213,18 @@ fn a_measure_with_a_dimension_is_rejected() {
 }
 
 #[test]
+fn a_customer_measure_is_rejected_naming_the_business_measures() {
+    check(
+        "measure-threshold-crossed",
+        json!({"NotificationUrl": URL, "measureName": "totalspend", "threshold": 5}),
+        Err((
+            "measureName",
+            "measure TotalSpend is a customer measure (one value per customer, a column of Customer_Measure); the threshold trigger supports only business measures without a dimension: TotalRevenue, ActiveCustomers, AverageOrderValue",
+        )),
+    );
+}
+
+#[test]
 fn inputs_are_stored_under_canonical_names() {
     let mut engine = testkit::engine();
     let sub = engine

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::engine::testkit::{self, T0, drive_ok, secs};
 use crate::engine::{
     Effect, Engine, EngineOptions, JobRequest, OperationType, Outcome, Payload, RefreshRequest,
-    SubmissionKind,
+    RunStatus, SubmissionKind,
 };
 use crate::time::{SimDuration, SimTime};
 
@@ -345,6 +345,167 @@ fn unification_completed_does_not_fire_for_partial_jobs() {
                 .unwrap();
         },
         &[],
+    );
+}
+
+#[test]
+fn full_refresh_completed_fires_for_on_demand_jobs_with_the_2021_wording() {
+    let mut engine = {
+        let mut spec = testkit::tenant();
+        spec.refresh.full_refresh_trigger = crate::tenant::spec::FullRefreshTrigger::Any;
+        Engine::new(&spec, 42, T0, testkit::initial())
+    };
+    testkit::watch(&mut engine, "full-refresh-completed", json!({}));
+    engine
+        .submit_job(T0, JobRequest::new(OperationType::All))
+        .unwrap();
+    engine
+        .submit_job(T0, JobRequest::new(OperationType::Merge))
+        .unwrap();
+    let sent = drive_ok(&mut engine, T0 + SimDuration::from_hours(1));
+    assert_eq!(sent.len(), 1, "only the full refresh");
+    let body: Value = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(body["jobSubmissionKind"], "onDemand");
+}
+
+/// A unification-only job (`operationType` `map`, `match` or `merge`) runs that stage and the
+/// stages after it up to merge, and fires `unification-completed` once with those stages.
+#[test]
+fn a_unification_only_job_fires_unification_completed_once_with_its_stages() {
+    for (op, stages) in [
+        (OperationType::Map, vec!["map", "match", "merge"]),
+        (OperationType::Match, vec!["match", "merge"]),
+        (OperationType::Merge, vec!["merge"]),
+    ] {
+        let mut engine = testkit::engine();
+        testkit::watch(&mut engine, "unification-completed", json!({}));
+        testkit::watch(&mut engine, "full-refresh-completed", json!({}));
+        testkit::watch(&mut engine, "datasource-refresh-succeeded", json!({}));
+        let job = engine.submit_job(T0, JobRequest::new(op)).unwrap();
+        let sent = drive_ok(&mut engine, T0 + SimDuration::from_hours(1));
+        let bodies: Vec<Value> = sent
+            .iter()
+            .map(|a| serde_json::from_str(&a.body).unwrap())
+            .collect();
+        assert_eq!(bodies.len(), 1, "{op}: {bodies:#?}");
+        let body = &bodies[0];
+        assert_eq!(body["eventType"], "unification-completed");
+        assert_eq!(body["jobId"], job.job_id.as_str());
+        assert_eq!(body["taskStatus"], "successful");
+        let got: Vec<&str> = body["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["operationType"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, stages, "{op}");
+        let view = engine.job(&job.job_id).unwrap();
+        assert_eq!(view.operation_type, op);
+        assert_eq!(view.job_status, RunStatus::Successful);
+        assert_eq!(view.tasks.len(), stages.len());
+    }
+}
+
+/// The event of a unification-only job has the fields of a full refresh's, in the same order.
+#[test]
+fn an_on_demand_unification_and_a_scheduled_refresh_send_the_same_event_shape() {
+    let keys = |act: &dyn Fn(&mut Engine)| {
+        let mut engine = testkit::engine();
+        testkit::watch(&mut engine, "unification-completed", json!({}));
+        act(&mut engine);
+        let sent = drive_ok(&mut engine, T0 + SimDuration::from_hours(1));
+        assert_eq!(sent.len(), 1);
+        let body: serde_json::Map<String, Value> = serde_json::from_str(&sent[0].body).unwrap();
+        let stage_keys: Vec<Vec<String>> = body["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_object().unwrap().keys().cloned().collect())
+            .collect();
+        (
+            body.keys().cloned().collect::<Vec<_>>(),
+            stage_keys[0].clone(),
+        )
+    };
+    let scheduled = keys(&|e| {
+        e.refresh(T0, RefreshRequest::default()).unwrap();
+    });
+    let on_demand = keys(&|e| {
+        e.submit_job(T0, JobRequest::new(OperationType::Merge))
+            .unwrap();
+    });
+    assert_eq!(scheduled, on_demand);
+}
+
+/// The demo tenant with `ChurnRisk` inactive and `NewCustomers` static.
+fn inactive_and_static() -> Engine {
+    use crate::tenant::spec::{SegmentRefresh, SegmentState};
+    let mut spec = testkit::tenant();
+    for s in &mut spec.segments {
+        match s.name.as_str() {
+            "ChurnRisk" => s.state = SegmentState::Inactive,
+            "NewCustomers" => s.refresh = SegmentRefresh::Static,
+            _ => {}
+        }
+    }
+    Engine::new(&spec, 42, T0, testkit::initial())
+}
+
+#[test]
+fn an_inactive_segment_is_never_evaluated_and_never_fires() {
+    let mut engine = inactive_and_static();
+    testkit::watch_segment(&mut engine, "ChurnRisk", 0);
+    let mut req = RefreshRequest::default();
+    req.segments.insert("ChurnRisk".into(), 9_000);
+    let job = engine.refresh(T0, req).unwrap();
+    assert!(
+        !job.tasks.iter().any(|t| t.identifier == "ChurnRisk"),
+        "scheduled refreshes leave it out"
+    );
+    let mut named = JobRequest::new(OperationType::Segmentation);
+    named.identifiers = vec!["churnrisk".into()];
+    let err = engine.submit_job(T0, named).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid identifiers: segment ChurnRisk is inactive (state = \"inactive\" in the tenant file), and inactive segments are not evaluated; make it active to evaluate it"
+    );
+    assert!(engine.evaluate_segment(T0, "ChurnRisk", 9_000).is_err());
+    assert!(drive_ok(&mut engine, T0 + SimDuration::from_days(1)).is_empty());
+    let churn = &engine.segments()[testkit::segment_index(&engine, "ChurnRisk")];
+    assert_eq!(churn.state, "inactive");
+    assert_eq!(
+        churn.evaluation_status_history.len(),
+        1,
+        "only the initial one"
+    );
+}
+
+#[test]
+fn a_static_segment_is_evaluated_only_by_a_job_that_names_it() {
+    let mut engine = inactive_and_static();
+    testkit::watch_segment(&mut engine, "NewCustomers", 0);
+    let mut req = RefreshRequest::default();
+    req.segments.insert("NewCustomers".into(), 0);
+    engine.refresh(T0, req).unwrap();
+    let all = engine
+        .submit_job(T0, JobRequest::new(OperationType::Segmentation))
+        .unwrap();
+    assert!(!all.tasks.iter().any(|t| t.identifier == "NewCustomers"));
+    assert!(drive_ok(&mut engine, T0 + SimDuration::from_hours(1)).is_empty());
+    // A manual refresh: from the initial count to 0, then up again.
+    engine
+        .evaluate_segment(T0 + secs(3600), "NewCustomers", 0)
+        .unwrap();
+    let mut named = JobRequest::new(OperationType::Segmentation);
+    named.identifiers = vec!["NewCustomers".into()];
+    named.forcing.segments.insert("NewCustomers".into(), 700);
+    engine.submit_job(T0 + secs(3600), named).unwrap();
+    let sent = drive_ok(&mut engine, T0 + SimDuration::from_hours(2));
+    assert_eq!(sent.len(), 1);
+    let body: Value = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(
+        (body["segmentName"].as_str(), body["entityCount"].as_u64()),
+        (Some("NewCustomers"), Some(700))
     );
 }
 

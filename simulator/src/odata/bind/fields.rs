@@ -33,17 +33,44 @@ impl Fields<'_> {
         })
     }
 
-    /// `, filterable fields of X are A, B` or `; X has no filterable fields`.
-    pub(super) fn filterable_list(&self) -> String {
+    /// `; filterable fields of X are A, B` or `; X has no filterable fields`; with `keyed`, the
+    /// fields filterable only next to an `eq` condition on one of them follow.
+    pub(super) fn filterable_list(&self, keyed: bool) -> String {
         let filterable = self.schema.filterable_names();
+        let with_key = self.schema.keyed_filter_names();
         if filterable.is_empty() {
-            format!("; {} has no filterable fields", self.schema.name)
-        } else {
-            format!(
-                "; filterable fields of {} are {}",
-                self.schema.name,
-                join(&filterable)
-            )
+            return format!("; {} has no filterable fields", self.schema.name);
         }
+        let mut out = format!(
+            "; filterable fields of {} are {}",
+            self.schema.name,
+            join(&filterable)
+        );
+        if keyed && !with_key.is_empty() {
+            out.push_str(&format!(
+                ", and {} together with an eq condition on {}",
+                join(&with_key),
+                or_list(&filterable)
+            ));
+        }
+        out
+    }
+}
+
+/// `A`, `A or B`, `A, B or C`.
+pub(super) fn or_list(names: &[&str]) -> String {
+    last_with(names, "or")
+}
+
+/// `A`, `A and B`, `A, B and C`.
+pub(super) fn and_list(names: &[&str]) -> String {
+    last_with(names, "and")
+}
+
+fn last_with(names: &[&str], word: &str) -> String {
+    match names {
+        [] => "none".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} {word} {last}", init.join(", ")),
     }
 }

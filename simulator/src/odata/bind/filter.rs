@@ -2,7 +2,7 @@
 //! `IsMemberOfSegment` names a segment of the profile, and chains of one connective bind
 //! right-leaning.
 
-use super::fields::Fields;
+use super::fields::{Fields, and_list, or_list};
 use crate::odata::lexer::parse_date_time;
 use crate::odata::words::{did_you_mean, join, shorten};
 use crate::odata::{CmpOp, Expr, Filter, Literal, QueryError, code};
@@ -13,45 +13,114 @@ use crate::schema::{AttrId, AttrType, Attribute, EntityKind};
 pub(super) fn bind_filter(
     fields: &Fields<'_>,
     segments: &[&str],
+    keyed_filters: bool,
     expr: Expr,
 ) -> Result<Filter, QueryError> {
-    FilterBinder { fields, segments }.filter_root(expr)
+    let anchored = keyed_filters && has_key_condition(fields, &expr);
+    FilterBinder {
+        fields,
+        segments,
+        keyed_filters,
+        anchored,
+    }
+    .filter_root(expr)
+}
+
+/// Whether the top-level conjunction of `expr` (the operands of its outermost chain of `and`,
+/// through parentheses) has an `eq` condition with a non-null value on a filterable field:
+/// the condition that lets fields marked `filterable_with_key` be filtered too.
+fn has_key_condition(fields: &Fields<'_>, expr: &Expr) -> bool {
+    // A chain of `and` parses as a left-leaning tree as deep as the chain is long: walk it with
+    // a stack, not recursion.
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Expr::Compare {
+                field,
+                op: CmpOp::Eq,
+                value,
+            } if *value != Literal::Null
+                && fields
+                    .schema
+                    .attr_named(field)
+                    .is_some_and(|a| a.filterable) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 struct FilterBinder<'a> {
     fields: &'a Fields<'a>,
     segments: &'a [&'a str],
+    /// Whether `filterable_with_key` fields may be filtered (next to a key condition).
+    keyed_filters: bool,
+    /// Whether the filter has the key condition they need.
+    anchored: bool,
 }
 
 impl FilterBinder<'_> {
-    /// A field of `$filter`: it must exist and be filterable.
+    /// A field of `$filter`: it must exist and be filterable (a field filterable only with a
+    /// key condition needs one in the filter's top-level conjunction).
     fn filter_field(&self, name: &str) -> Result<(AttrId, &Attribute), QueryError> {
-        let Some(id) = self.fields.schema.attr(name) else {
+        let schema = self.fields.schema;
+        let Some(id) = schema.attr(name) else {
             return Err(QueryError::new(
                 code::UNKNOWN_FIELD,
                 "$filter",
                 format!(
                     "unknown field \"{}\" in $filter{}{}",
                     shorten(name),
-                    self.fields.filterable_list(),
+                    self.fields.filterable_list(self.keyed_filters),
                     did_you_mean(name, self.fields.names())
                 ),
             ));
         };
-        let attr = &self.fields.schema.attributes[id];
-        if !attr.filterable {
-            return Err(QueryError::new(
-                code::FIELD_NOT_FILTERABLE,
-                "$filter",
-                format!(
-                    "field \"{}\" of {} is not filterable{}",
-                    attr.name,
-                    self.fields.schema.name,
-                    self.fields.filterable_list()
-                ),
-            ));
+        let attr = &schema.attributes[id];
+        if attr.filterable || (attr.filterable_with_key && self.keyed_filters && self.anchored) {
+            return Ok((id, attr));
         }
-        Ok((id, attr))
+        let message = if attr.filterable_with_key && self.keyed_filters {
+            let keys = schema.filterable_names();
+            let example = keys.last().copied().unwrap_or("CustomerId");
+            format!(
+                "field \"{}\" of {} is filterable only together with an eq condition on {}, joined by and: add one, e.g. $filter={example} eq '…' and {} …; the connector documents {} as the filterable fields of {}, and the OData examples filter {} only next to such a condition",
+                attr.name,
+                schema.name,
+                or_list(&keys),
+                attr.name,
+                and_list(&keys),
+                schema.name,
+                and_list(&schema.keyed_filter_names()),
+            )
+        } else if attr.filterable_with_key {
+            format!(
+                "field \"{}\" of {} is not filterable{} (this tenant filters {} only on the fields the connector page lists: activity_filter = \"connector_page\")",
+                attr.name,
+                schema.name,
+                self.fields.filterable_list(false),
+                schema.name,
+            )
+        } else {
+            format!(
+                "field \"{}\" of {} is not filterable{}",
+                attr.name,
+                schema.name,
+                self.fields.filterable_list(self.keyed_filters)
+            )
+        };
+        Err(QueryError::new(
+            code::FIELD_NOT_FILTERABLE,
+            "$filter",
+            message,
+        ))
     }
 
     fn filter_root(&self, expr: Expr) -> Result<Filter, QueryError> {

@@ -1,9 +1,11 @@
 //! Binding tests: every case goes through [`check`], a query string against a schema.
 
+use proptest::prelude::*;
+
 use super::{BindContext, bind};
 use crate::odata::{
-    CmpOp, Direction, FILTER_LEN_MAX, Filter, Literal, Query, RawOptions, code, eval, parse_filter,
-    parse_options,
+    CmpOp, Direction, Expr, FILTER_LEN_MAX, Filter, Literal, Query, RawOptions, code, eval,
+    parse_filter, parse_options, testgen,
 };
 use crate::schema::{AttrId, AttrType, Attribute, EntityKind, Schema};
 use crate::time::SimTime;
@@ -15,7 +17,7 @@ fn ctx() -> BindContext<'static> {
         page_size_default: 100,
         page_size_max: 100,
         segments: SEGMENTS,
-        next_link: false,
+        keyed_filters: true,
     }
 }
 
@@ -55,6 +57,8 @@ fn customer() -> Schema {
     s
 }
 
+/// Attribute ids: 0 ActivityId, 1 CustomerId (filterable), 2 ActivityTime, 3 ActivityType
+/// (filterable next to a key condition), 4 Title (not filterable).
 fn activity() -> Schema {
     schema(
         "UnifiedActivity",
@@ -62,7 +66,8 @@ fn activity() -> Schema {
         vec![
             Attribute::new("ActivityId", AttrType::String).filterable(),
             Attribute::new("CustomerId", AttrType::String).filterable(),
-            Attribute::new("ActivityTime", AttrType::DateTime).filterable(),
+            Attribute::new("ActivityTime", AttrType::DateTime).filterable_with_key(),
+            Attribute::new("ActivityType", AttrType::String).filterable_with_key(),
             Attribute::new("Title", AttrType::String).searchable(),
         ],
     )
@@ -353,9 +358,169 @@ fn rejects_fields_that_are_not_filterable() {
         failure(
             code::FIELD_NOT_FILTERABLE,
             "$filter",
-            "field \"Title\" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId, ActivityTime"
+            "field \"Title\" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId, and ActivityTime, ActivityType together with an eq condition on ActivityId or CustomerId"
         )
     );
+}
+
+#[test]
+fn accepts_activity_fields_next_to_a_key_condition() {
+    let ok = |q: &str| {
+        check(&format!("$filter={q}"), &activity()).unwrap_or_else(|e| panic!("{q}: {e:?}"))
+    };
+    ok("CustomerId eq 'c' and ActivityType eq 'Purchase'");
+    ok("ActivityType eq 'Purchase' and customerid eq 'c'");
+    ok("ActivityId eq 'a' and ActivityTime gt 2017-01-01");
+    ok("(CustomerId eq 'c' and ActivityTime gt 2017-01-01) and ActivityTime lt 2020-01-01");
+    ok("CustomerId eq 'c' and (ActivityType eq 'Purchase' or not (ActivityType eq 'Return'))");
+    ok("'c' eq CustomerId and ActivityType in ('Purchase','Return')");
+    // The filterable fields need nothing.
+    ok("CustomerId in ('a','b') or ActivityId ne 'x'");
+}
+
+#[test]
+fn refuses_activity_fields_without_a_key_condition_saying_which_fields_and_why() {
+    let why = "field \"ActivityType\" of UnifiedActivity is filterable only together with an eq condition on ActivityId or CustomerId, joined by and: add one, e.g. $filter=CustomerId eq '…' and ActivityType …; the connector documents ActivityId and CustomerId as the filterable fields of UnifiedActivity, and the OData examples filter ActivityTime and ActivityType only next to such a condition";
+    for q in [
+        "ActivityType eq 'Purchase'",
+        "CustomerId eq 'c' or ActivityType eq 'Purchase'",
+        "CustomerId ne 'c' and ActivityType eq 'Purchase'",
+        "CustomerId eq null and ActivityType eq 'Purchase'",
+        "CustomerId in ('c') and ActivityType eq 'Purchase'",
+        "not (CustomerId eq 'c') and ActivityType eq 'Purchase'",
+        "not (CustomerId eq 'c' and ActivityType eq 'Purchase')",
+    ] {
+        assert_eq!(
+            check(&format!("$filter={q}"), &activity()),
+            failure(code::FIELD_NOT_FILTERABLE, "$filter", why),
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn the_connector_page_rule_allows_only_the_listed_fields() {
+    let page = BindContext {
+        keyed_filters: false,
+        ..ctx()
+    };
+    assert_eq!(
+        check_in(
+            &page,
+            "$filter=CustomerId eq 'c' and ActivityType eq 'Purchase'",
+            &activity()
+        ),
+        failure(
+            code::FIELD_NOT_FILTERABLE,
+            "$filter",
+            "field \"ActivityType\" of UnifiedActivity is not filterable; filterable fields of UnifiedActivity are ActivityId, CustomerId (this tenant filters UnifiedActivity only on the fields the connector page lists: activity_filter = \"connector_page\")"
+        )
+    );
+    assert!(
+        check_in(
+            &page,
+            "$filter=CustomerId eq 'c' and ActivityId eq 'a'",
+            &activity()
+        )
+        .is_ok()
+    );
+}
+
+/// Conditions on the activity schema's four filterable-somehow fields, with literals of the
+/// right type (nulls only with `eq` and `ne`), field names in any case.
+fn activity_atom() -> impl Strategy<Value = Expr> {
+    let field = prop::sample::select(vec![
+        "ActivityId",
+        "CustomerId",
+        "ActivityTime",
+        "ActivityType",
+        "customerid",
+        "ACTIVITYTYPE",
+    ]);
+    (field, testgen::op(), any::<bool>(), 0..3usize).prop_map(|(field, op, null, n)| {
+        let time = field.eq_ignore_ascii_case("ActivityTime");
+        let value = |i: usize| {
+            if time {
+                Literal::DateTime(SimTime(1_500_000_000_000 + i as i64))
+            } else {
+                Literal::String(format!("v{i}"))
+            }
+        };
+        let field = field.to_owned();
+        if n == 2 {
+            return Expr::In {
+                field,
+                values: vec![value(0), value(1)],
+            };
+        }
+        let op_takes_null = matches!(op, CmpOp::Eq | CmpOp::Ne);
+        let value = if null && op_takes_null {
+            Literal::Null
+        } else {
+            value(n)
+        };
+        Expr::Compare { field, op, value }
+    })
+}
+
+fn activity_expr() -> impl Strategy<Value = Expr> {
+    activity_atom().prop_recursive(4, 16, 2, |inner| {
+        prop_oneof![
+            2 => (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+            1 => (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+            1 => inner.prop_map(|e| Expr::Not(Box::new(e))),
+        ]
+    })
+}
+
+/// The reference model of the rule: the conditions of the outermost `and` chain.
+fn top_conjuncts(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::And(a, b) => {
+            let mut out = top_conjuncts(a);
+            out.extend(top_conjuncts(b));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+fn mentions_keyed_field(e: &Expr) -> bool {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => mentions_keyed_field(a) || mentions_keyed_field(b),
+        Expr::Not(a) => mentions_keyed_field(a),
+        Expr::Compare { field, .. } | Expr::In { field, .. } => {
+            field.eq_ignore_ascii_case("ActivityTime") || field.eq_ignore_ascii_case("ActivityType")
+        }
+        Expr::IsMemberOfSegment(_) => false,
+    }
+}
+
+proptest! {
+    /// A filter on UnifiedActivity binds iff it names no keyed field (`ActivityTime`,
+    /// `ActivityType`), or its top-level conjunction has `ActivityId eq` or `CustomerId eq`
+    /// with a value; otherwise the error is `FieldNotFilterable` on `$filter`. With the
+    /// connector page's rule, it binds iff it names no keyed field.
+    #[test]
+    fn keyed_fields_bind_exactly_next_to_a_key_condition(e in activity_expr()) {
+        let anchored = top_conjuncts(&e).iter().any(|c| matches!(
+            c,
+            Expr::Compare { field, op: CmpOp::Eq, value }
+                if *value != Literal::Null
+                    && (field.eq_ignore_ascii_case("CustomerId") || field.eq_ignore_ascii_case("ActivityId"))
+        ));
+        let keyed = mentions_keyed_field(&e);
+        let raw = || RawOptions { filter: Some(e.clone()), ..RawOptions::default() };
+        for (ctx, allowed) in [(ctx(), !keyed || anchored), (BindContext { keyed_filters: false, ..ctx() }, !keyed)] {
+            match bind(raw(), &activity(), &ctx) {
+                Ok(_) => prop_assert!(allowed, "bound {e}"),
+                Err(err) => {
+                    prop_assert!(!allowed, "refused {e}: {}", err.message);
+                    prop_assert_eq!((err.code, err.target.as_str()), (code::FIELD_NOT_FILTERABLE, "$filter"));
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -493,45 +658,26 @@ fn defaults_and_clamps_top_and_skip() {
 }
 
 #[test]
-fn rejects_skiptoken_while_next_links_are_off() {
+fn adds_the_skiptoken_offset_to_skip() {
     assert_eq!(
-        check("$skiptoken=100", &customer()),
-        failure(
-            code::SKIP_TOKEN_NOT_SUPPORTED,
-            "$skiptoken",
-            "$skiptoken is not accepted because next links are off, as in the real API; page with $skip, e.g. $skip=100"
-        )
-    );
-}
-
-#[test]
-fn adds_the_skiptoken_offset_to_skip_when_next_links_are_on() {
-    let on = BindContext {
-        next_link: true,
-        ..ctx()
-    };
-    assert_eq!(
-        check_in(&on, "$skiptoken=200", &customer()).map(|q| q.skip),
+        check("$skiptoken=200", &customer()).map(|q| q.skip),
         Ok(200)
     );
     assert_eq!(
-        check_in(&on, "$skiptoken=200&$skip=5", &customer()).map(|q| q.skip),
+        check("$skiptoken=200&$skip=5", &customer()).map(|q| q.skip),
         Ok(205)
     );
     for bad in ["", "abc", "-1", "1.5", "99999999999999999999999"] {
-        let message =
-            format!("invalid $skiptoken \"{bad}\"; follow @odata.nextLink as the service gave it");
+        let message = format!(
+            "invalid $skiptoken \"{bad}\"; a $skiptoken is the continuation an @odata.nextLink carries (here the row offset of the next page, e.g. $skiptoken=100): follow the link as the service gave it, or page with $skip"
+        );
         assert_eq!(
-            check_in(&on, &format!("$skiptoken={bad}"), &customer()),
+            check(&format!("$skiptoken={bad}"), &customer()),
             failure(code::INVALID_OPTION_VALUE, "$skiptoken", &message)
         );
     }
-    let (got, _, _) = check_in(
-        &on,
-        &format!("$skiptoken={}&$skip=1", usize::MAX),
-        &customer(),
-    )
-    .unwrap_err();
+    let (got, _, _) =
+        check(&format!("$skiptoken={}&$skip=1", usize::MAX), &customer()).unwrap_err();
     assert_eq!(got, code::INVALID_OPTION_VALUE);
 }
 
