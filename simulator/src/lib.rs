@@ -104,6 +104,7 @@
 //! `mod.rs` files only declare and re-export: `tests/it/architecture.rs` checks all three.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod addresses;
 pub mod api;
 mod body;
 mod clock;
@@ -125,6 +126,6 @@ pub mod store;
 pub mod tenant;
 pub mod time;
 
-pub use clock::Clock;
-pub use sim::{SimConfig, Simulator, StatusReport, ThrottleHook, Waker};
+pub use clock::{Clock, Deadline};
+pub use sim::{QueryHook, SimConfig, Simulator, StatusReport, ThrottleHook, Waker};
 pub use time::{SimDuration, SimTime};

@@ -73,6 +73,9 @@ impl From<ApiError> for ApiResponse {
         if e.status == 401 {
             response = response.with_header("WWW-Authenticate", "Bearer");
         }
+        if let Some(seconds) = e.retry_after_s {
+            response = response.with_header("Retry-After", seconds.to_string());
+        }
         response
     }
 }

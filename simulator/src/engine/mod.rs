@@ -49,6 +49,7 @@ mod effect;
 mod emit;
 mod error;
 mod faults;
+mod history;
 mod jobs;
 mod names;
 mod options;
@@ -77,6 +78,7 @@ pub use delivery::{AttemptRecord, DeliveryView, EventView};
 pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
 pub use faults::{DeliveryFaultRule, DeliveryFaults, FaultKind};
+pub use history::HistoryDrops;
 pub use jobs::{AdditionalInfo, CiError, JobView, ScheduleView, TaskView};
 pub use options::{EngineOptions, ScheduleOverlap};
 pub use payload::{
