@@ -8,7 +8,7 @@
 //! first byte, never reaches hyper: the gate hands hyper a one-line request of its own instead,
 //! marked with [`REFUSED_HEADER`], and leaves the refusal in the connection's [`ConnState`]; the
 //! service answers that request with the refusal (a body that says "insightsim server limit")
-//! and closes the connection. A connection idle for `limits.server_idle_timeout` between
+//! and closes the connection. The client's bytes after a refused head are never read. A connection idle for `limits.server_idle_timeout` between
 //! requests reads as closed.
 //!
 //! To know where the next head starts, the gate follows each body's framing (its
@@ -113,10 +113,14 @@ enum Phase {
         then: Framing,
     },
     Body(Framing),
-    /// Handing hyper the gate's own request (this many bytes of it sent), then end of stream.
+    /// Handing hyper the gate's own request (this many bytes of it sent).
     Refused {
         sent: usize,
     },
+    /// After the gate's own request: nothing more to read, ever. Not an end of stream, which
+    /// would make hyper drop the connection before it answers (it does not support half-closed
+    /// connections); the answer closes the connection instead.
+    Stalled,
     /// End of stream for hyper.
     Closed,
 }
@@ -411,12 +415,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Gate<S> {
         loop {
             match gate.phase {
                 Phase::Closed => return Poll::Ready(Ok(())),
+                Phase::Stalled => return Poll::Pending,
                 Phase::Refused { sent } => {
                     let rest = &REFUSED_REQUEST[sent..];
                     let n = rest.len().min(buf.remaining());
                     buf.put_slice(&rest[..n]);
                     gate.phase = if sent + n == REFUSED_REQUEST.len() {
-                        Phase::Closed
+                        Phase::Stalled
                     } else {
                         Phase::Refused { sent: sent + n }
                     };

@@ -9,6 +9,7 @@ mod lifecycle;
 mod openapi;
 mod paging;
 mod parity;
+mod reliability;
 mod routes;
 mod support;
 mod tunnel;
