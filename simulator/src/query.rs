@@ -442,3 +442,90 @@ fn write_expansions(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odata::{BindContext, bind, parse_options};
+    use crate::tenant::TenantSpec;
+
+    /// Runs `options` on Customer with an unbounded and with a cancelled deadline: the first
+    /// answers, the second stops (its scan or its sort looks at the deadline).
+    fn check_stops(store: &Store, options: &str) {
+        let e = store.entity_index("Customer").unwrap();
+        let segments = store.segment_names();
+        let ctx = BindContext {
+            page_size_default: 100,
+            page_size_max: 100,
+            segments: &segments,
+            next_link: false,
+        };
+        let query = bind(
+            parse_options(options).unwrap(),
+            &store.entity(e).schema,
+            &ctx,
+        )
+        .unwrap();
+        let now = SimTime::DEFAULT_EPOCH;
+        assert!(
+            examined_rows(store, e, &query, now) > CHECK_EVERY,
+            "{options}"
+        );
+        assert!(execute(store, e, &query, now, &Deadline::unbounded()).is_ok());
+        let gone = Deadline::unbounded();
+        gone.cancel();
+        assert_eq!(
+            execute(store, e, &query, now, &gone),
+            Err(Stopped),
+            "{options}"
+        );
+    }
+
+    #[test]
+    fn a_scan_a_sort_and_a_search_stop_at_their_deadline() {
+        let mut spec = TenantSpec::demo();
+        spec.customers = 10_000;
+        let store = Store::generate(&spec, 7);
+        for options in [
+            "$filter=City%20gt%20'zzzz'",
+            "$orderby=Telephone",
+            "$orderby=City&$skip=9000&$top=100",
+            "$search=%22zzzz%22&$count=true",
+            "$filter=IsMemberOfSegment('NewsletterSubscribers')&$orderby=FullName",
+        ] {
+            check_stops(&store, options);
+        }
+    }
+
+    #[test]
+    fn a_page_and_an_indexed_lookup_are_light() {
+        let mut spec = TenantSpec::demo();
+        spec.customers = 3000;
+        let store = Store::generate(&spec, 7);
+        let e = store.entity_index("Customer").unwrap();
+        let segments = store.segment_names();
+        let ctx = BindContext {
+            page_size_default: 100,
+            page_size_max: 100,
+            segments: &segments,
+            next_link: false,
+        };
+        let id = store
+            .population()
+            .customer_text(5, CustomerField::CustomerId)
+            .unwrap();
+        for options in [
+            "$top=100&$skip=2500",
+            &format!("$filter=CustomerId%20eq%20'{id}'"),
+        ] {
+            let query = bind(
+                parse_options(options).unwrap(),
+                &store.entity(e).schema,
+                &ctx,
+            )
+            .unwrap();
+            let rows = examined_rows(&store, e, &query, SimTime::DEFAULT_EPOCH);
+            assert!(rows <= 100, "{options}: {rows}");
+        }
+    }
+}

@@ -218,6 +218,13 @@ fn framing(head: &[u8]) -> Result<Framing, ApiError> {
         Err(httparse::Error::TooManyHeaders) => return Err(too_many_headers()),
         Err(e) => return Err(malformed_head(&e.to_string())),
     }
+    // What hyper would refuse on its own (with a bare status) is refused here first.
+    if req
+        .path
+        .is_some_and(|path| http::Uri::try_from(path).is_err())
+    {
+        return Err(malformed_head("the request target is not a valid URI"));
+    }
     let (mut chunked, mut length) = (None, None);
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
@@ -235,6 +242,11 @@ fn framing(head: &[u8]) -> Result<Framing, ApiError> {
             }
             length = Some(n);
         }
+    }
+    if chunked.is_some() && req.version == Some(0) {
+        return Err(malformed_head(
+            "Transfer-Encoding in an HTTP/1.0 request; send HTTP/1.1 or Content-Length",
+        ));
     }
     match (chunked, length) {
         (Some(true), None) => Ok(Framing::Chunked(Chunk::Size {
@@ -597,6 +609,12 @@ mod tests {
         ] {
             let e = framing(head(bad).as_bytes()).unwrap_err();
             assert_eq!(e.status, 400, "{bad}");
+        }
+        for bad in [
+            "GET http://[::1 HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(framing(bad.as_bytes()).unwrap_err().status, 400, "{bad}");
         }
         let many: String = (0..=HEADERS_MAX).map(|i| format!("h{i}: v\r\n")).collect();
         assert_eq!(framing(head(&many).as_bytes()).unwrap_err().status, 431);

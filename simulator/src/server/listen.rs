@@ -142,7 +142,10 @@ pub fn start_on(sim: Arc<Simulator>, listener: TcpListener) -> ServerHandle {
             let gate = Gate::new(stream, state, GateLimits::from(&limits));
             // The gate checks every head against the limit first; hyper's buffer only needs
             // room for one.
+            // A client may close its sending side once its request is sent (and wait for the
+            // answer): hyper must not take that for a client gone away.
             let conn = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
                 .max_buf_size((limits.header_bytes_max + 1024).max(8192))
                 .serve_connection(TokioIo::new(gate), service);
             let conn = graceful.watch(conn);

@@ -197,3 +197,19 @@ async fn one_peer_cannot_take_every_connection() {
     drop(held);
     handle.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Found by the request-head probe: a client that closes its sending side once its request is
+/// sent (as `nc -N` does) got no answer, since hyper took the end of the stream for a client
+/// gone away.
+#[tokio::test]
+async fn a_client_that_closes_its_sending_side_still_gets_its_answer() {
+    let (_sim, handle) = serve(tenant(20, |_| {})).await;
+    let mut stream = TcpStream::connect(handle.local_addr).await.unwrap();
+    stream
+        .write_all(b"GET /v1/instances HTTP/1.1\r\nhost: a\r\nauthorization: Bearer t\r\n\r\n")
+        .await
+        .unwrap();
+    stream.shutdown().await.unwrap();
+    assert_eq!(first_answer(&read_to_end(&mut stream).await).status, 200);
+    handle.shutdown(Duration::from_secs(1)).await;
+}
