@@ -98,6 +98,8 @@ pub(crate) struct World {
     /// Bytes of the kept status reports, and how many were dropped to stay within the budget.
     status_report_bytes: usize,
     pub(crate) status_reports_dropped: u64,
+    /// Bytes of the items created and changed since start (`limits.items_bytes_max`).
+    pub(crate) items_bytes: usize,
 }
 
 impl World {
@@ -290,6 +292,7 @@ impl Simulator {
                 status_reports: Vec::new(),
                 status_report_bytes: 0,
                 status_reports_dropped: 0,
+                items_bytes: 0,
             }),
             pop,
             journal: Journal::new(journal_capacity, spec.limits.journal_bytes_max),
@@ -380,6 +383,7 @@ impl Simulator {
         world.status_reports.clear();
         world.status_report_bytes = 0;
         world.status_reports_dropped = 0;
+        world.items_bytes = 0;
         self.journal.clear();
         self.limiter.reset();
         self.faults.clear();

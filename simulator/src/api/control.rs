@@ -375,6 +375,10 @@ fn state(sim: &Simulator) -> Value {
             "bytes": sim.journal.bytes(),
             "bytesMax": sim.spec.limits.journal_bytes_max,
         },
+        "items": {
+            "bytes": world.items_bytes,
+            "bytesMax": sim.spec.limits.items_bytes_max,
+        },
         "statusReports": {
             "kept": world.status_reports.len(),
             "dropped": world.status_reports_dropped,

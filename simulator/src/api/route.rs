@@ -4,7 +4,9 @@
 //! A route lists only the answers specific to it. Every `/v1` route also answers `401` (with
 //! `WWW-Authenticate: Bearer`) and `429` (with `Retry-After`); every route under
 //! `/v1/instances/{instanceId}` also answers `404` for an unknown instance; every `/_sim` route
-//! answers `401` (admin token) and `403` (not loopback). [`Route::replies`] adds them.
+//! answers `401` (admin token) and `403` (not loopback); and every route answers the server's own
+//! limits (`400` for a request that is not HTTP, `408`, `414`, `431`, `503` with `Retry-After`).
+//! [`Route::replies`] adds them.
 
 use schemars::{Schema, SchemaGenerator};
 
@@ -263,7 +265,7 @@ impl Route {
                 if self.body.is_some() {
                     add(err(
                         413,
-                        "insightsim server limit: the body is larger than limits.server_body_bytes_max.",
+                        "insightsim server limit: the body is larger than limits.server_body_bytes_max (or, for an item, a field than limits.item_field_bytes_max).",
                     ));
                 }
                 add(Reply {
@@ -288,6 +290,29 @@ impl Route {
             }
             Surface::Meta => {}
         }
+        // The server's own limits, on every route (see `server::ServerLimits`).
+        add(err(
+            400,
+            "The request is not valid HTTP/1.1 (MalformedRequest, MalformedBody).",
+        ));
+        add(err(
+            408,
+            "insightsim server limit: the request head or body did not arrive in time (limits.server_header_read_timeout, limits.server_body_read_timeout).",
+        ));
+        add(err(
+            414,
+            "insightsim server limit: the path and query are longer than limits.server_url_bytes_max.",
+        ));
+        add(err(
+            431,
+            "insightsim server limit: the request head is larger than limits.server_header_bytes_max.",
+        ));
+        add(Reply {
+            status: 503,
+            description: "insightsim server limit: too many connections (limits.server_connections_max, limits.server_connections_per_peer_max), or a heavy query that waited or ran past limits.server_query_time_max; retry after Retry-After seconds.",
+            content: Content::Error,
+            headers: &[Header::RetryAfter],
+        });
         out.sort_by_key(|r| r.status);
         out
     }

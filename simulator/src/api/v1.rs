@@ -276,6 +276,26 @@ fn json_body(req: &ApiRequest<'_>) -> Result<serde_json::Value, ApiError> {
     })
 }
 
+/// What a created or changed item costs the tenant's memory (its body), or the refusal when the
+/// items kept would pass `limits.items_bytes_max`. Items are kept until a reset (an expired one
+/// is hidden, not freed), so the budget counts every item since.
+fn item_cost(sim: &Simulator, used: usize, req: &ApiRequest<'_>) -> Result<usize, ApiError> {
+    let max = sim.spec.limits.items_bytes_max;
+    let cost = req.body.len();
+    if used + cost <= max {
+        return Ok(cost);
+    }
+    Err(limits::refusal(
+        507,
+        "items_bytes_max",
+        &max.to_string(),
+        format!(
+            "the items created and changed so far hold {used} of {max} bytes, too few for this one ({cost} bytes)"
+        ),
+        "reset the simulator (POST /_sim/reset) to drop them",
+    ))
+}
+
 /// Refuses an item with a field larger than `limits.item_field_bytes_max` (as JSON).
 fn check_field_sizes(sim: &Simulator, body: &serde_json::Value) -> Result<(), ApiError> {
     let max = sim.spec.limits.item_field_bytes_max;
@@ -338,7 +358,9 @@ fn create_item(
     let until = valid_until(req, now)?;
     let mut world = sim.write();
     let e = entity_index(&world.store, name)?;
+    let cost = item_cost(sim, world.items_bytes, req)?;
     let created = Arc::make_mut(&mut world.store).create_item(e, &body, until, now)?;
+    world.items_bytes += cost;
     let schema = &world.store.entity(e).schema;
     let mut response = ApiResponse::json_value(201, &created);
     if let Some(key) = schema
@@ -376,7 +398,9 @@ fn update_item(
     let until = valid_until(req, now)?;
     let mut world = sim.write();
     let e = entity_index(&world.store, name)?;
+    let cost = item_cost(sim, world.items_bytes, req)?;
     Arc::make_mut(&mut world.store).update_item(e, key, &body, until, now)?;
+    world.items_bytes += cost;
     Ok(ApiResponse::empty(204))
 }
 

@@ -51,6 +51,9 @@ pub struct LimitsSpec {
     pub server_queries_max: usize,
     /// Largest value of one field of a created or updated item, in bytes of JSON.
     pub item_field_bytes_max: usize,
+    /// Memory for the items created and changed through the API since start (or the last
+    /// reset), counted by their request bodies; beyond it Create and Update item are refused.
+    pub items_bytes_max: usize,
     /// Memory for the journal of `/v1` calls (`/_sim/journal`), in bytes; the oldest entries are
     /// dropped and counted.
     pub journal_bytes_max: usize,
@@ -110,6 +113,7 @@ impl LimitsSpec {
         )?;
         at_least("server_queries_max", self.server_queries_max as u64, 1)?;
         at_least("item_field_bytes_max", self.item_field_bytes_max as u64, 1)?;
+        at_least("items_bytes_max", self.items_bytes_max as u64, 1024)?;
         at_least("journal_bytes_max", self.journal_bytes_max as u64, 4096)?;
         at_least("history_bytes_max", self.history_bytes_max as u64, 1024)?;
         at_least(
