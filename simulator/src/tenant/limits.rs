@@ -54,8 +54,8 @@ pub struct LimitsSpec {
     /// Memory for the items created and changed through the API since start (or the last
     /// reset), counted by their request bodies; beyond it Create and Update item are refused.
     pub items_bytes_max: usize,
-    /// Memory for the journal of `/v1` calls (`/_sim/journal`), in bytes; the oldest entries are
-    /// dropped and counted.
+    /// Memory for the journal of `/v1` calls (`/_sim/journal`), in bytes, and, a budget of the
+    /// same size, for the status reports kept; the oldest entries are dropped and counted.
     pub journal_bytes_max: usize,
     /// Memory for each evaluation history (a segment's, a measure's evaluations and outputs),
     /// in bytes of JSON; the oldest records are dropped and counted.
@@ -66,7 +66,7 @@ pub struct LimitsSpec {
     /// The longest move of the clock in one `POST /_sim/clock/advance`.
     pub clock_advance_max: SimDuration,
     /// Scheduled refreshes run by one catch-up of the clock; older ones that fell due in the
-    /// same jump are skipped in bulk and counted (`schedule.skippedRuns`).
+    /// same jump are skipped in bulk and counted (`schedule.skippedInCatchUp` in `/_sim/state`).
     pub clock_catch_up_refreshes_max: u64,
     /// Deliveries one subscription may get within `deliveries_window` (simulated time); beyond
     /// it a loop or flood is cut, and the cut deliveries are counted in `/_sim/events`.
