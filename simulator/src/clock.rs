@@ -9,6 +9,7 @@
 //! The simulator core never reads the wall clock itself: it asks this clock for `now`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
@@ -135,6 +136,52 @@ impl Clock {
     }
 }
 
+/// A wall-clock budget for work the server bounds (a heavy query), which the work checks inside
+/// its loops. It can also be cancelled (the client went away). It lives here because this is
+/// the one module that reads the wall clock; the simulated clock has nothing to do with it.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    at: Option<Instant>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Deadline {
+    /// A budget of `budget` from now.
+    pub fn after(budget: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now().checked_add(budget),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// No budget: never expires unless cancelled.
+    pub fn unbounded() -> Deadline {
+        Deadline {
+            at: None,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the budget ran out or the work was cancelled.
+    pub fn expired(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed) || self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Time left (zero once expired; `None` when unbounded).
+    pub fn remaining(&self) -> Option<Duration> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Some(Duration::ZERO);
+        }
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Stops the work at its next check (every clone sees it).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
 fn sanitize_speed(speed: f64) -> f64 {
     if speed.is_finite() && speed > 0.0 {
         speed
@@ -178,6 +225,18 @@ mod tests {
         let frozen = clock.freeze();
         assert_eq!(clock.now(), frozen);
         assert!(!clock.is_running());
+    }
+
+    #[test]
+    fn a_deadline_expires_when_cancelled_or_out_of_time() {
+        let d = Deadline::after(Duration::from_secs(3600));
+        assert!(!d.expired());
+        let clone = d.clone();
+        clone.cancel();
+        assert!(d.expired());
+        assert_eq!(d.remaining(), Some(Duration::ZERO));
+        assert!(Deadline::after(Duration::ZERO).expired());
+        assert_eq!(Deadline::unbounded().remaining(), None);
     }
 
     #[test]

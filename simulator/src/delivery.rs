@@ -1,7 +1,14 @@
 //! Sending webhook deliveries over HTTP (the async shell of the engine's delivery state machine),
 //! and [`perform`], which every shell uses to honour a fault the engine injected into an attempt.
+//!
+//! A sender built with [`Sender::refusing_self`] never sends a delivery to the simulator itself:
+//! it resolves the target's host, refuses when any address it resolves to is one of the
+//! simulator's (a final [`AttemptResult::Refused`]), and connects to the address it checked, so
+//! that a DNS answer that changes in between cannot slip through.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,15 +17,36 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::addresses::OwnAddresses;
 use crate::engine::{AttemptResult, DeliveryAttempt};
+
+/// Whether `ip` is one of this machine's addresses: binding a socket to it succeeds only then.
+pub fn is_local_ip(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// Where the simulator listens, asked afresh for every delivery.
+type OwnSource = Arc<dyn Fn() -> OwnAddresses + Send + Sync>;
+
+/// How long resolving a delivery target's host may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest response body read from a flow's endpoint (the rest is discarded).
 const RESPONSE_BYTES_MAX: usize = 64 * 1024;
 
 /// A pooled HTTP client for deliveries.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sender {
     client: Client<HttpConnector, Full<Bytes>>,
+    own: Option<OwnSource>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("refusing_self", &self.own.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Sender {
@@ -34,7 +62,57 @@ impl Sender {
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         Sender {
             client: Client::builder(TokioExecutor::new()).build(connector),
+            own: None,
         }
+    }
+
+    /// The same sender, refusing every delivery that would reach the simulator itself (`own`
+    /// says where it listens).
+    pub fn refusing_self(
+        mut self,
+        own: impl Fn() -> OwnAddresses + Send + Sync + 'static,
+    ) -> Sender {
+        self.own = Some(Arc::new(own));
+        self
+    }
+
+    /// The URL to connect to: the attempt's, or, when refusing self-deliveries, the same URL
+    /// with its host replaced by an address checked not to be the simulator's (and the original
+    /// authority for the `Host` header).
+    async fn target(&self, url: &str) -> Result<(String, Option<String>), AttemptResult> {
+        let Some(own) = &self.own else {
+            return Ok((url.to_owned(), None));
+        };
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| AttemptResult::ConnectionError(format!("invalid URL: {e}")))?;
+        let host = uri.host().unwrap_or_default();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(80);
+        let own = own();
+        let refused = || AttemptResult::Refused(crate::addresses::self_target(url));
+        if own.named_by(host, port) {
+            return Err(refused());
+        }
+        let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, port)))
+                .await
+                .map_err(|_| AttemptResult::ConnectionError(format!("resolving {bare} timed out")))?
+                .map_err(|e| AttemptResult::ConnectionError(format!("cannot resolve {bare}: {e}")))?
+                .collect(),
+        };
+        if addrs.iter().any(|a| own.is(*a)) {
+            return Err(refused());
+        }
+        let Some(addr) = addrs.first() else {
+            return Err(AttemptResult::ConnectionError(format!(
+                "{bare} resolves to no address"
+            )));
+        };
+        let authority = uri.authority().map(|a| a.as_str().to_owned());
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        Ok((format!("http://{addr}{path}"), authority))
     }
 
     /// POSTs one attempt (honouring an injected fault, see [`perform`]); gives up after
@@ -50,7 +128,14 @@ impl Sender {
                     .to_owned(),
             );
         }
-        let mut request = hyper::Request::post(&attempt.url);
+        let (url, host) = match self.target(&attempt.url).await {
+            Ok(target) => target,
+            Err(refused) => return refused,
+        };
+        let mut request = hyper::Request::post(&url);
+        if let Some(host) = host {
+            request = request.header(hyper::header::HOST, host);
+        }
         for (name, value) in &attempt.headers {
             request = request.header(name.as_str(), value.as_str());
         }

@@ -3,7 +3,10 @@
 //! It sleeps until the engine's next due event (on the wall clock, scaled by `--speed`) or until
 //! an API call changes the state, runs the engine up to now, and sends each delivery from its own
 //! task, reporting the result back. No lock is held across any I/O, so a slow or dead endpoint
-//! never blocks other subscriptions or the API.
+//! never blocks other subscriptions or the API; the engine calls themselves (which take the
+//! tenant's lock and may run a catch-up of the lifecycle) run on tokio's blocking pool, never on
+//! a runtime worker. Deliveries to the simulator itself are refused unless the tenant sets
+//! `delivery.allow_self`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +21,9 @@ use crate::sim::Simulator;
 /// Longest sleep between checks (a safety net; wake-ups normally come from the API).
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
+/// How long [`Driver::shutdown`] waits for deliveries in flight before it abandons them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// A running driver; stop it with [`Driver::shutdown`].
 #[derive(Debug)]
 pub struct Driver {
@@ -31,12 +37,23 @@ impl Driver {
         let wake = notify.clone();
         sim.set_waker(Some(Box::new(move || wake.notify_one())));
         let (stop, mut stopped) = watch::channel(false);
-        let sender = Sender::new();
+        let sender = if sim.spec.delivery.allow_self {
+            Sender::new()
+        } else {
+            let own = sim.clone();
+            Sender::new().refusing_self(move || own.own_addresses())
+        };
         let task = tokio::spawn(async move {
             let mut sending = JoinSet::new();
             loop {
-                sim.tick();
-                for attempt in sim.take_deliveries() {
+                let ticking = sim.clone();
+                let attempts = tokio::task::spawn_blocking(move || {
+                    ticking.tick();
+                    ticking.take_deliveries()
+                })
+                .await
+                .unwrap_or_default();
+                for attempt in attempts {
                     sending.spawn(send(sim.clone(), sender.clone(), attempt));
                 }
                 // Forget the finished sends (their results are already reported).
@@ -51,15 +68,22 @@ impl Driver {
                     _ = stopped.changed() => break,
                 }
             }
-            // Every send has its own timeout, so this ends; afterwards every attempt that was
-            // started has been reported.
-            while sending.join_next().await.is_some() {}
+            // Deliveries in flight get a bounded grace to finish and be reported; the rest are
+            // abandoned (still in flight in the engine's journal).
+            let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+                while sending.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                sending.abort_all();
+            }
             sim.set_waker(None);
         });
         Driver { stop, task }
     }
 
-    /// Stops the driver after the deliveries in flight have finished and been reported.
+    /// Stops the driver after the deliveries in flight have finished and been reported, or
+    /// after [`SHUTDOWN_GRACE`], whichever comes first.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -75,5 +99,6 @@ async fn send(sim: Arc<Simulator>, sender: Sender, attempt: DeliveryAttempt) {
             attempt.timeout.as_millis().max(0) as u64
         ));
     let result = sender.send(&attempt, timeout).await;
-    sim.delivery_result(attempt.attempt_id, result);
+    let _reported =
+        tokio::task::spawn_blocking(move || sim.delivery_result(attempt.attempt_id, result)).await;
 }

@@ -1,6 +1,7 @@
 //! The journal of `/v1` calls: what each connection asked and what it got.
 //!
-//! Bounded (oldest entries are dropped, and counted) so that a long load test cannot exhaust
+//! Bounded by a number of entries and by bytes (`limits.journal_bytes_max`): the oldest entries
+//! are dropped, and counted, so that a long load test or a flood of long URLs cannot exhaust
 //! memory; the harness sizes it to keep every call of a scenario.
 
 use std::collections::VecDeque;
@@ -27,9 +28,31 @@ pub struct JournalEntry {
     pub retry_after_s: Option<u64>,
 }
 
+/// What an entry costs beyond its strings (the struct, the queue slot).
+const ENTRY_OVERHEAD_BYTES: usize = 96;
+
+impl JournalEntry {
+    /// The memory the journal counts for this entry.
+    fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD_BYTES
+            + self.connection.as_ref().map_or(0, String::len)
+            + self.method.len()
+            + self.target.len()
+    }
+}
+
+/// A stable short stand-in for a bearer token, shown by the control API instead of the token
+/// (unless the admin token is presented): the same token always gives the same fingerprint, so
+/// connections stay distinguishable, and a fingerprint does not give the token back.
+pub fn fingerprint(token: &str) -> String {
+    let h = crate::ids::hash_parts(0x1ce5_17e5, &["connection", token]);
+    format!("token-{:012x}", h >> 16)
+}
+
 #[derive(Debug)]
 pub struct Journal {
     capacity: usize,
+    bytes_max: usize,
     inner: Mutex<Inner>,
 }
 
@@ -38,12 +61,15 @@ struct Inner {
     entries: VecDeque<JournalEntry>,
     next_seq: u64,
     dropped: u64,
+    bytes: usize,
 }
 
 impl Journal {
-    pub fn new(capacity: usize) -> Journal {
+    /// A journal of at most `capacity` entries and `bytes_max` bytes.
+    pub fn new(capacity: usize, bytes_max: usize) -> Journal {
         Journal {
             capacity: capacity.max(1),
+            bytes_max,
             inner: Mutex::new(Inner {
                 next_seq: 1,
                 ..Inner::default()
@@ -63,11 +89,7 @@ impl Journal {
         let mut inner = self.inner.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        if inner.entries.len() == self.capacity {
-            inner.entries.pop_front();
-            inner.dropped += 1;
-        }
-        inner.entries.push_back(JournalEntry {
+        let entry = JournalEntry {
             seq,
             at,
             connection: connection.map(str::to_owned),
@@ -75,7 +97,22 @@ impl Journal {
             target: target.to_owned(),
             status,
             retry_after_s,
-        });
+        };
+        inner.bytes += entry.bytes();
+        inner.entries.push_back(entry);
+        while inner.entries.len() > self.capacity
+            || (inner.bytes > self.bytes_max && inner.entries.len() > 1)
+        {
+            if let Some(old) = inner.entries.pop_front() {
+                inner.bytes -= old.bytes();
+                inner.dropped += 1;
+            }
+        }
+    }
+
+    /// The memory the kept entries take, as the journal counts it.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().bytes
     }
 
     /// Entries with `seq > after` (all when `after` is 0), oldest first.
@@ -122,7 +159,7 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_entries_and_counts_the_dropped_ones() {
-        let journal = Journal::new(2);
+        let journal = Journal::new(2, 1 << 20);
         for i in 0..3 {
             journal.record(SimTime(i), Some("t"), "GET", "/v1/instances", 200, None);
         }
@@ -130,5 +167,30 @@ mod tests {
         assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(journal.dropped(), 1);
         assert_eq!(journal.since(2).len(), 1);
+    }
+
+    #[test]
+    fn keeps_within_its_bytes_whatever_the_urls() {
+        let journal = Journal::new(1_000_000, 64 * 1024);
+        let long = format!("/v1/instances?{}", "x".repeat(15_000));
+        for i in 0..100 {
+            journal.record(SimTime(i), None, "GET", &long, 401, None);
+        }
+        assert!(journal.bytes() <= 64 * 1024, "{}", journal.bytes());
+        assert_eq!(journal.len() as u64 + journal.dropped(), 100);
+        assert_eq!(journal.since(0).last().map(|e| e.seq), Some(100));
+        // One entry larger than the whole budget is still kept (the newest is never dropped).
+        let huge = "y".repeat(100_000);
+        journal.record(SimTime(0), None, "GET", &huge, 414, None);
+        assert_eq!(journal.len(), 1);
+    }
+
+    #[test]
+    fn a_fingerprint_is_stable_short_and_not_the_token() {
+        let a = fingerprint("secret-token-1");
+        assert_eq!(a, fingerprint("secret-token-1"));
+        assert_ne!(a, fingerprint("secret-token-2"));
+        assert!(!a.contains("secret"));
+        assert_eq!(a.len(), "token-".len() + 12);
     }
 }

@@ -87,23 +87,24 @@
 //!
 //! | Module | Owns | Imports (of this crate) |
 //! |---|---|---|
-//! | [`time`], `ids`, `json`, `body` | simulated instants and durations; seeded ids; the hot-path JSON writer; response bodies of pieces | nothing |
+//! | [`time`], `ids`, `json`, `body`, [`addresses`] | simulated instants and durations; seeded ids; the hot-path JSON writer; response bodies of pieces; the simulator's own addresses | nothing |
 //! | [`tenant`] | the tenant file ([`TenantSpec`](tenant::TenantSpec)), its dictionaries and geography | `time`, `json`, [`rate_limit`] (its settings) |
 //! | [`schema`] | attribute types, schemas and values | `time` |
 //! | [`odata`] | the OData subset: options, `$filter` parsing, binding to a schema, evaluation | `schema`, `time` |
 //! | [`store`] | the generated population, the entities, created items, live segment members | `tenant`, `schema`, `ids`, `json`, `time` |
-//! | `query`, `metadata` | running a bound query over the store and writing its page; entity metadata | `store`, `odata`, `schema`, `body`, `json`, `ids`, `time` |
+//! | `query`, `metadata` | running a bound query over the store (within a deadline) and writing its page; entity metadata | `store`, `odata`, `schema`, `body`, `json`, `ids`, `time`, `clock` |
 //! | [`rate_limit`] | the call limiter and the grading of clients | `time` |
 //! | [`engine`] | the refresh lifecycle, the six triggers, subscriptions and deliveries | `tenant`, `ids`, `time` |
-//! | [`faults`], [`journal`], `clock` | route faults; the log of `/v1` calls; the one clock | `ids`, `time` |
-//! | [`Simulator`] (`sim`) | one tenant: the store and the engine under one lock, the limiter, the journal, the faults | the core above |
+//! | [`faults`], [`journal`], `clock` | route faults; the log of `/v1` calls (within its bytes); the one clock and the deadlines of heavy queries | `ids`, `time` |
+//! | [`Simulator`] (`sim`) | one tenant: the store (as snapshots) and the engine under one lock, the limiter, the journal, the faults, where it listens | the core above |
 //! | [`api`] | the API as functions, and the one mapping of core errors to HTTP | `sim` and the core |
-//! | [`server`], [`delivery`], [`driver`] | the shell: hyper, the webhook sender, the `serve` loop | `api`, `sim`, `engine`, `body` |
+//! | [`server`], [`delivery`], [`driver`] | the shell: hyper behind a gate that reads each head first, the server's own limits, the webhook sender (never to itself), the `serve` loop | `api`, `sim`, `engine`, `body`, `addresses` |
 //!
 //! No file imports another that imports it back, no file holds more than 600 lines of code, and
 //! `mod.rs` files only declare and re-export: `tests/it/architecture.rs` checks all three.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod addresses;
 pub mod api;
 mod body;
 mod clock;
@@ -125,6 +126,6 @@ pub mod store;
 pub mod tenant;
 pub mod time;
 
-pub use clock::Clock;
-pub use sim::{SimConfig, Simulator, StatusReport, ThrottleHook, Waker};
+pub use clock::{Clock, Deadline};
+pub use sim::{QueryHook, SimConfig, Simulator, StatusReport, ThrottleHook, Waker};
 pub use time::{SimDuration, SimTime};

@@ -6,9 +6,12 @@
 //! unfiltered, unsorted case — paging through a table with `$top`/`$skip`, the connector's
 //! documented way — touches only the rows of the page.
 
+mod order;
+
 use crate::body::{Body, BodyWriter};
+use crate::clock::Deadline;
 use crate::json::{push_json_str, push_u64};
-use crate::odata::{CmpOp, Direction, Filter, Literal, Query, RowAccess, eval};
+use crate::odata::{CmpOp, Filter, Literal, Query, RowAccess, eval};
 use crate::schema::{AttrId, Value};
 use crate::store::{CustomerField, Entity, Store, TableKind};
 use crate::time::SimTime;
@@ -43,8 +46,64 @@ impl RowAccess for RowRef<'_> {
     }
 }
 
-/// Runs `query` against the entity `entity` as of `now`.
-pub fn execute(store: &Store, entity: usize, query: &Query, now: SimTime) -> Page {
+/// A query stopped before it finished: its budget ran out, or its client went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// Rows examined between two looks at the deadline (a look is one read of the wall clock).
+const CHECK_EVERY: u64 = 1024;
+
+/// Rows a query may examine and still count as light: it runs on the I/O thread that received
+/// it. A heavier one runs off the I/O threads, within the server's budget (`server.rs`).
+pub const LIGHT_ROWS_MAX: u64 = 20_000;
+
+/// An upper bound of the rows `query` examines: the candidates an index, a decoded key or a
+/// segment's member list gives, or every visible row when only a scan will do. The unfiltered,
+/// unsorted page examines only its own rows.
+pub fn examined_rows(store: &Store, entity: usize, query: &Query, now: SimTime) -> u64 {
+    let e = store.entity(entity);
+    if query.filter.is_none() && query.search.is_none() && query.orderby.is_empty() {
+        return query.top as u64;
+    }
+    query
+        .filter
+        .as_ref()
+        .and_then(|f| estimate(store, e, f, now))
+        .unwrap_or_else(|| store.visible_len(e, now))
+}
+
+/// The size of what [`candidates`] would return (an upper bound for `or`), without building
+/// any list that grows with the tenant; `None` when only a scan will do.
+fn estimate(store: &Store, e: &Entity, filter: &Filter, now: SimTime) -> Option<u64> {
+    match filter {
+        Filter::Compare {
+            op: CmpOp::Eq,
+            value: Literal::String(_),
+            ..
+        }
+        | Filter::In { .. } => candidates(store, e, filter, now).map(|c| c.len() as u64),
+        Filter::And(a, b) => match (estimate(store, e, a, now), estimate(store, e, b, now)) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (Some(x), None) | (None, Some(x)) => Some(x),
+            (None, None) => None,
+        },
+        Filter::Or(a, b) => Some(estimate(store, e, a, now)? + estimate(store, e, b, now)?),
+        Filter::Member(segment) if e.kind == TableKind::Customer => {
+            Some(store.segment_members(*segment).len() as u64)
+        }
+        _ => None,
+    }
+}
+
+/// Runs `query` against the entity `entity` as of `now`, looking at `deadline` every
+/// [`CHECK_EVERY`] rows (and while sorting): a query past its deadline stops there.
+pub fn execute(
+    store: &Store,
+    entity: usize,
+    query: &Query,
+    now: SimTime,
+    deadline: &Deadline,
+) -> Result<Page, Stopped> {
     let e = store.entity(entity);
     let skip = query.skip as u64;
     let top = query.top as u64;
@@ -55,11 +114,11 @@ pub fn execute(store: &Store, entity: usize, query: &Query, now: SimTime) -> Pag
             .skip(query.skip)
             .take(query.top)
             .collect();
-        return Page {
+        return Ok(Page {
             rows,
             count: query.count.then_some(total),
             more: skip.saturating_add(top) < total,
-        };
+        });
     }
     let candidates: Box<dyn Iterator<Item = u64> + '_> = match query
         .filter
@@ -70,72 +129,63 @@ pub fn execute(store: &Store, entity: usize, query: &Query, now: SimTime) -> Pag
         None => Box::new(store.visible_rows(e, now)),
     };
     let search = query.search.as_deref().map(SearchTerm::new);
-    let mut matching = candidates.filter(|&row| {
-        let r = RowRef {
+    let mut examined = 0u64;
+    let mut stopped = false;
+    let matching = candidates
+        .take_while(|_| {
+            examined += 1;
+            stopped = examined.is_multiple_of(CHECK_EVERY) && deadline.expired();
+            !stopped
+        })
+        .filter(|&row| {
+            let r = RowRef {
+                store,
+                entity: e,
+                row,
+                now,
+            };
+            query.filter.as_ref().is_none_or(|f| eval(f, &r))
+                && search
+                    .as_ref()
+                    .is_none_or(|s| s.matches(store, e, row, now))
+        });
+    if !query.orderby.is_empty() {
+        let order = order::Order {
             store,
             entity: e,
-            row,
+            keys: &query.orderby,
             now,
         };
-        query.filter.as_ref().is_none_or(|f| eval(f, &r))
-            && search
-                .as_ref()
-                .is_none_or(|s| s.matches(store, e, row, now))
-    });
-    if query.orderby.is_empty() {
-        let mut rows = Vec::with_capacity(query.top.min(1024));
-        let mut seen = 0u64;
-        let end = skip.saturating_add(top);
-        for row in matching.by_ref() {
-            if seen >= skip && seen < end {
-                rows.push(row);
-            }
-            seen += 1;
-            if seen > end && !query.count {
-                break;
-            }
+        let (rows, total) = order.page(matching, query.skip, query.top, deadline);
+        if stopped || deadline.expired() {
+            return Err(Stopped);
         }
-        return Page {
+        return Ok(Page {
             rows,
-            count: query.count.then_some(seen),
-            more: seen > end,
-        };
+            count: query.count.then_some(total),
+            more: skip.saturating_add(top) < total,
+        });
     }
-    let mut keyed: Vec<(Vec<Value<'static>>, u64)> = matching
-        .map(|row| {
-            let keys = query
-                .orderby
-                .iter()
-                .map(|&(attr, _)| store.value(e, row, attr, now))
-                .collect();
-            (keys, row)
-        })
-        .collect();
-    keyed.sort_by(|(a, ra), (b, rb)| {
-        for (i, &(_, dir)) in query.orderby.iter().enumerate() {
-            let ord = a[i].sort_cmp(&b[i]);
-            let ord = if dir == Direction::Desc {
-                ord.reverse()
-            } else {
-                ord
-            };
-            if ord.is_ne() {
-                return ord;
-            }
+    let mut rows = Vec::with_capacity(query.top.min(1024));
+    let mut seen = 0u64;
+    let end = skip.saturating_add(top);
+    for row in matching {
+        if seen >= skip && seen < end {
+            rows.push(row);
         }
-        ra.cmp(rb)
-    });
-    let total = keyed.len() as u64;
-    Page {
-        rows: keyed
-            .into_iter()
-            .skip(query.skip)
-            .take(query.top)
-            .map(|(_, row)| row)
-            .collect(),
-        count: query.count.then_some(total),
-        more: skip.saturating_add(top) < total,
+        seen += 1;
+        if seen > end && !query.count {
+            break;
+        }
     }
+    if stopped {
+        return Err(Stopped);
+    }
+    Ok(Page {
+        rows,
+        count: query.count.then_some(seen),
+        more: seen > end,
+    })
 }
 
 /// Rows that may match `filter` (a superset, in row order), or `None` when only a scan will do.
@@ -389,6 +439,93 @@ fn write_expansions(
                 }
                 out.push(b']');
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odata::{BindContext, bind, parse_options};
+    use crate::tenant::TenantSpec;
+
+    /// Runs `options` on Customer with an unbounded and with a cancelled deadline: the first
+    /// answers, the second stops (its scan or its sort looks at the deadline).
+    fn check_stops(store: &Store, options: &str) {
+        let e = store.entity_index("Customer").unwrap();
+        let segments = store.segment_names();
+        let ctx = BindContext {
+            page_size_default: 100,
+            page_size_max: 100,
+            segments: &segments,
+            keyed_filters: true,
+        };
+        let query = bind(
+            parse_options(options).unwrap(),
+            &store.entity(e).schema,
+            &ctx,
+        )
+        .unwrap();
+        let now = SimTime::DEFAULT_EPOCH;
+        assert!(
+            examined_rows(store, e, &query, now) > CHECK_EVERY,
+            "{options}"
+        );
+        assert!(execute(store, e, &query, now, &Deadline::unbounded()).is_ok());
+        let gone = Deadline::unbounded();
+        gone.cancel();
+        assert_eq!(
+            execute(store, e, &query, now, &gone),
+            Err(Stopped),
+            "{options}"
+        );
+    }
+
+    #[test]
+    fn a_scan_a_sort_and_a_search_stop_at_their_deadline() {
+        let mut spec = TenantSpec::demo();
+        spec.customers = 10_000;
+        let store = Store::generate(&spec, 7);
+        for options in [
+            "$filter=City%20gt%20'zzzz'",
+            "$orderby=Telephone",
+            "$orderby=City&$skip=9000&$top=100",
+            "$search=%22zzzz%22&$count=true",
+            "$filter=IsMemberOfSegment('NewsletterSubscribers')&$orderby=FullName",
+        ] {
+            check_stops(&store, options);
+        }
+    }
+
+    #[test]
+    fn a_page_and_an_indexed_lookup_are_light() {
+        let mut spec = TenantSpec::demo();
+        spec.customers = 3000;
+        let store = Store::generate(&spec, 7);
+        let e = store.entity_index("Customer").unwrap();
+        let segments = store.segment_names();
+        let ctx = BindContext {
+            page_size_default: 100,
+            page_size_max: 100,
+            segments: &segments,
+            keyed_filters: true,
+        };
+        let id = store
+            .population()
+            .customer_text(5, CustomerField::CustomerId)
+            .unwrap();
+        for options in [
+            "$top=100&$skip=2500",
+            &format!("$filter=CustomerId%20eq%20'{id}'"),
+        ] {
+            let query = bind(
+                parse_options(options).unwrap(),
+                &store.entity(e).schema,
+                &ctx,
+            )
+            .unwrap();
+            let rows = examined_rows(&store, e, &query, SimTime::DEFAULT_EPOCH);
+            assert!(rows <= 100, "{options}: {rows}");
         }
     }
 }

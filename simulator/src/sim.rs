@@ -16,11 +16,13 @@
 //!   [`Simulator::set_throttle_hook`];
 //! - the shared parts with their own locks: `clock`, `journal`, `limiter` and `faults`.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::Serialize;
 
+use crate::addresses::{OwnAddresses, PublicUrl};
 use crate::clock::Clock;
 use crate::engine::{AttemptResult, DeliveryAttempt, Effect, Engine, Initial, MeasureValue};
 use crate::faults::RouteFaults;
@@ -46,6 +48,9 @@ pub struct SimConfig {
     /// keep the seed's): two simulators with the same seed and different salts never share an
     /// event id.
     pub id_salt: Option<String>,
+    /// Where clients reach the simulator when it is behind a tunnel or proxy: absolute URLs in
+    /// answers use it instead of the listen address.
+    pub public_url: Option<PublicUrl>,
 }
 
 impl SimConfig {
@@ -62,6 +67,7 @@ impl SimConfig {
             control_loopback_only: true,
             journal_capacity: 100_000,
             id_salt: None,
+            public_url: None,
         }
     }
 }
@@ -80,22 +86,31 @@ pub struct StatusReport {
 
 /// The mutable state of the tenant, behind one lock: the data and the lifecycle that moves it.
 /// Only the crate sees it; outside, the simulator's methods are the way in.
+///
+/// The data is an `Arc` snapshot: a reader clones the `Arc` and lets go of the lock before it
+/// queries, and a writer changes its own copy (`Arc::make_mut`), so no lock is ever held across
+/// work that grows with the data.
 #[derive(Debug)]
 pub(crate) struct World {
-    pub(crate) store: Store,
+    pub(crate) store: Arc<Store>,
     pub(crate) engine: Engine,
     pub(crate) status_reports: Vec<StatusReport>,
+    /// Bytes of the kept status reports, and how many were dropped to stay within the budget.
+    status_report_bytes: usize,
+    pub(crate) status_reports_dropped: u64,
+    /// Bytes of the items created and changed since start (`limits.items_bytes_max`).
+    pub(crate) items_bytes: usize,
 }
 
 impl World {
-    /// Applies what the engine did to the data (segment membership, measure values) and returns
-    /// the deliveries to send. Called after every engine call, so that whatever a delivery says
-    /// is what the API answers by the time it is sent.
+    /// The deliveries among what the engine did, after syncing the measure values into the
+    /// data; segment member lists, whose computation grows with the tenant, are left to
+    /// [`Simulator::install_segments`], outside the lock.
     fn absorb(&mut self, effects: Vec<Effect>) -> Vec<DeliveryAttempt> {
         // The data is synced from the engine's state rather than from `SegmentCountChanged`
         // effects alone: measures have no effect of their own, and one path for both keeps them
         // consistent even after a reset.
-        self.sync_store();
+        self.sync_measures();
         effects
             .into_iter()
             .filter_map(|effect| match effect {
@@ -105,13 +120,20 @@ impl World {
             .collect()
     }
 
-    /// Copies the engine's segment counts and measure values into the data layer (allocating
-    /// only for a measure whose values changed: this runs after every engine call).
-    fn sync_store(&mut self) {
-        for i in 0..self.store.live.segments.len() {
-            let count = self.engine.segment_count(i);
-            self.store.set_segment_count(i, count);
-        }
+    /// Segments whose member count in the engine differs from the data's: `(segment, count)`.
+    fn stale_segments(&self) -> Vec<(usize, u64)> {
+        let n = u64::from(self.store.population.n);
+        (0..self.store.live.segments.len())
+            .filter_map(|i| {
+                let count = self.engine.segment_count(i);
+                (self.store.segment_count(i) != Some(count.min(n))).then_some((i, count))
+            })
+            .collect()
+    }
+
+    /// Copies the engine's measure values into the data layer (allocating only for a measure
+    /// whose values changed: this runs after every engine call).
+    fn sync_measures(&mut self) {
         for i in 0..self.store.live.measures.len() {
             let Some(value) = self.engine.measure_value(i) else {
                 continue;
@@ -136,9 +158,29 @@ impl World {
                     list.iter().map(|(k, v)| (Some(k.clone()), *v)).collect()
                 }
             };
-            self.store.set_measure_values(i, values);
+            Arc::make_mut(&mut self.store).set_measure_values(i, values);
         }
     }
+
+    /// Keeps a status report, dropping the oldest ones beyond `bytes_max`.
+    fn record_status_report(&mut self, report: StatusReport, bytes_max: usize) {
+        self.status_report_bytes += report_bytes(&report);
+        self.status_reports.push(report);
+        let mut drop = 0;
+        while self.status_report_bytes > bytes_max && drop + 1 < self.status_reports.len() {
+            self.status_report_bytes -= report_bytes(&self.status_reports[drop]);
+            drop += 1;
+        }
+        if drop > 0 {
+            self.status_reports.drain(..drop);
+            self.status_reports_dropped += drop as u64;
+        }
+    }
+}
+
+/// What a kept status report costs: its body as JSON and its names.
+fn report_bytes(report: &StatusReport) -> usize {
+    report.body.to_string().len() + report.report_type.len() + report.connection.len() + 96
 }
 
 fn initial_measures(store: &Store) -> Initial {
@@ -171,7 +213,12 @@ pub struct Simulator {
     pub started_at: SimTime,
     pub admin_token: Option<String>,
     pub control_loopback_only: bool,
+    /// `--public-url`, when set.
+    pub public_url: Option<PublicUrl>,
     id_salt: Option<String>,
+    /// Where the simulator listens (the servers add their listeners), for the rule that a
+    /// delivery never reaches the simulator itself.
+    own: RwLock<OwnAddresses>,
     pop: Arc<Population>,
     world: RwLock<World>,
     pub journal: Journal,
@@ -184,7 +231,12 @@ pub struct Simulator {
     outbox: Mutex<Vec<DeliveryAttempt>>,
     waker: Mutex<Option<Waker>>,
     throttle_hook: Mutex<Option<ThrottleHook>>,
+    query_hook: Mutex<Option<Arc<QueryHook>>>,
 }
+
+/// Called when a heavy query starts, on the thread that runs it (a test holds one there to
+/// check that nothing else waits for it).
+pub type QueryHook = Box<dyn Fn() + Send + Sync>;
 
 /// Called with the connection's token whenever the call limit throttles a call.
 pub type ThrottleHook = Box<dyn Fn(&str) + Send + Sync>;
@@ -210,6 +262,7 @@ impl Simulator {
             control_loopback_only,
             journal_capacity,
             id_salt,
+            public_url,
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
@@ -218,6 +271,10 @@ impl Simulator {
         if let Some(salt) = &id_salt {
             engine.set_id_salt(salt);
         }
+        let own = OwnAddresses {
+            public: public_url.as_ref().map(|p| (p.host.clone(), p.port)),
+            ..OwnAddresses::default()
+        };
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
@@ -226,22 +283,51 @@ impl Simulator {
             clock,
             admin_token,
             control_loopback_only,
+            own: RwLock::new(own),
+            public_url,
             id_salt,
             world: RwLock::new(World {
-                store,
+                store: Arc::new(store),
                 engine,
                 status_reports: Vec::new(),
+                status_report_bytes: 0,
+                status_reports_dropped: 0,
+                items_bytes: 0,
             }),
             pop,
-            journal: Journal::new(journal_capacity),
+            journal: Journal::new(journal_capacity, spec.limits.journal_bytes_max),
             limiter,
             faults: RouteFaults::new(spec.seed),
             report_seq: Mutex::new(0),
             outbox: Mutex::new(Vec::new()),
             waker: Mutex::new(None),
             throttle_hook: Mutex::new(None),
+            query_hook: Mutex::new(None),
             spec,
         }
+    }
+
+    /// Records that a server listens on `addr` (deliveries to it are refused unless
+    /// `delivery.allow_self`); `is_local` tells this machine's addresses apart.
+    pub fn add_listener(&self, addr: SocketAddr, is_local: fn(IpAddr) -> bool) {
+        let mut own = self.own.write();
+        own.listeners.push(addr);
+        own.is_local = is_local;
+    }
+
+    /// Forgets a listener (its server stopped).
+    pub fn remove_listener(&self, addr: SocketAddr) {
+        self.own.write().listeners.retain(|l| *l != addr);
+    }
+
+    /// Whether a URL's literal host and port name the simulator itself.
+    pub fn names_self(&self, host: &str, port: u16) -> bool {
+        self.own.read().named_by(host, port)
+    }
+
+    /// Where the simulator can be reached: its listeners and its public URL.
+    pub fn own_addresses(&self) -> OwnAddresses {
+        self.own.read().clone()
     }
 
     pub fn seed(&self) -> u64 {
@@ -260,10 +346,10 @@ impl Simulator {
         self.world.write()
     }
 
-    /// The data as the API serves it, read-only (for tests, benchmarks and tools; the lock is
-    /// held while the guard lives, so keep it short).
-    pub fn store(&self) -> MappedRwLockReadGuard<'_, Store> {
-        RwLockReadGuard::map(self.world.read(), |w| &w.store)
+    /// A snapshot of the data as the API serves it: it holds no lock, and later changes (items
+    /// created, segments evaluated) do not show in it.
+    pub fn store(&self) -> Arc<Store> {
+        self.world.read().store.clone()
     }
 
     /// The status reports received so far, in order.
@@ -272,21 +358,32 @@ impl Simulator {
     }
 
     pub(crate) fn record_status_report(&self, report: StatusReport) {
-        self.world.write().status_reports.push(report);
+        let bytes_max = self.spec.limits.journal_bytes_max;
+        self.world.write().record_status_report(report, bytes_max);
     }
 
     /// Back to the state right after start: data, changes, subscriptions, jobs, deliveries,
     /// reports, faults, the call-limit state and the journal. The generated population is kept,
     /// so this is fast; the clock is not moved.
     pub fn reset(&self) {
-        let mut world = self.world.write();
-        world.store = Store::from_population(&self.spec, self.pop.clone());
-        let initial = initial_measures(&world.store);
-        world.engine = Engine::new(&self.spec, self.spec.seed, self.clock.now(), initial);
+        // The new data and engine are built with no lock held (it grows with the tenant).
+        let store = Arc::new(Store::from_population(&self.spec, self.pop.clone()));
+        let mut engine = Engine::new(
+            &self.spec,
+            self.spec.seed,
+            self.clock.now(),
+            initial_measures(&store),
+        );
         if let Some(salt) = &self.id_salt {
-            world.engine.set_id_salt(salt);
+            engine.set_id_salt(salt);
         }
+        let mut world = self.world.write();
+        world.store = store;
+        world.engine = engine;
         world.status_reports.clear();
+        world.status_report_bytes = 0;
+        world.status_reports_dropped = 0;
+        world.items_bytes = 0;
         self.journal.clear();
         self.limiter.reset();
         self.faults.clear();
@@ -303,7 +400,7 @@ impl Simulator {
     /// returns or leaves behind to the data, and hands new deliveries to the delivery driver.
     pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, SimTime) -> (T, Vec<Effect>)) -> T {
         let now = self.clock.now();
-        let (value, deliveries, replan) = {
+        let (value, deliveries, replan, stale) = {
             let mut world = self.world.write();
             let due_before = world.engine.next_due();
             let mut effects = world.engine.run_until(now);
@@ -316,8 +413,13 @@ impl Simulator {
                 .engine
                 .next_due()
                 .is_some_and(|due| due_before.is_none_or(|before| due < before));
-            (value, deliveries, replan)
+            (value, deliveries, replan, world.stale_segments())
         };
+        // Whatever a delivery says must be what the API answers by the time it is sent, so the
+        // new member lists are in place before the deliveries are handed out.
+        if !stale.is_empty() {
+            self.install_segments(stale);
+        }
         // Wake the driver only when it has something new to do: a wake-up for nothing would
         // make its own ticks wake it again, in a loop.
         if !deliveries.is_empty() || replan {
@@ -336,6 +438,26 @@ impl Simulator {
             Ok(effects) => (Ok(()), effects),
             Err(err) => (Err(err), Vec::new()),
         })
+    }
+
+    /// Computes new segment member lists with no lock held (it grows with the tenant), then
+    /// installs each one unless the engine has moved on meanwhile (the call that moved it
+    /// installs its own).
+    fn install_segments(&self, stale: Vec<(usize, u64)>) {
+        let snapshot = self.store();
+        let computed: Vec<_> = stale
+            .into_iter()
+            .map(|(i, count)| (i, count, snapshot.members_at(i, count)))
+            .collect();
+        drop(snapshot);
+        let mut world = self.world.write();
+        for (i, engine_count, (count, members)) in computed {
+            if world.engine.segment_count(i) == engine_count
+                && world.store.segment_count(i) != Some(count)
+            {
+                Arc::make_mut(&mut world.store).install_segment(i, count, members);
+            }
+        }
     }
 
     fn wake(&self) {
@@ -371,6 +493,19 @@ impl Simulator {
     pub(crate) fn throttled(&self, connection: &str) {
         if let Some(hook) = self.throttle_hook.lock().as_ref() {
             hook(connection);
+        }
+    }
+
+    /// Sets the function called when a heavy query starts (see [`QueryHook`]).
+    pub fn set_query_hook(&self, hook: Option<QueryHook>) {
+        *self.query_hook.lock() = hook.map(Arc::new);
+    }
+
+    pub(crate) fn query_started(&self) {
+        // The lock is not held while the hook runs (a test's hook blocks).
+        let hook = self.query_hook.lock().clone();
+        if let Some(hook) = hook {
+            hook();
         }
     }
 

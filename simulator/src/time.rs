@@ -242,7 +242,10 @@ impl SimDuration {
             if !part.is_finite() || part > 1e15 {
                 return Err(err("it is too large"));
             }
-            total += part.round() as i64;
+            total = total
+                .checked_add(part.round() as i64)
+                .filter(|t| *t <= 1e15 as i64)
+                .ok_or_else(|| err("it is too large"))?;
         }
         Ok(SimDuration(total))
     }

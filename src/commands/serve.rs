@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use simulator::addresses::PublicUrl;
 use simulator::tenant::TenantSpec;
 use simulator::{Clock, SimConfig, Simulator};
 
@@ -22,9 +23,18 @@ pub struct ServeArgs {
     /// Run simulated time this many times faster than the wall clock.
     #[arg(long, env = "INSIGHTSIM_SPEED", default_value_t = 1.0)]
     speed: f64,
-    /// Require this token for the control API (/_sim).
+    /// Require this token for the control API (/_sim); only a caller that presents it sees bearer
+    /// tokens there (others see fingerprints).
     #[arg(long, env = "INSIGHTSIM_ADMIN_TOKEN")]
     admin_token: Option<String>,
+    /// The scheme and host clients use to reach the simulator through a tunnel or proxy (e.g.
+    /// https://abc123.ngrok.app): absolute URLs in answers use it instead of the listen address.
+    #[arg(long, env = "INSIGHTSIM_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<PublicUrl>,
+}
+
+fn parse_public_url(text: &str) -> Result<PublicUrl, String> {
+    PublicUrl::parse(text)
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
@@ -43,6 +53,7 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
     let started = Instant::now();
     let mut config = SimConfig::new(spec, Clock::wall(args.speed));
     config.admin_token = args.admin_token.clone();
+    config.public_url = args.public_url.clone();
     let sim = Arc::new(Simulator::new(config));
     let handle = match simulator::server::start(sim.clone(), args.addr).await {
         Ok(handle) => handle,
@@ -69,6 +80,12 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
         "  try          curl -H \"Authorization: Bearer dev\" \"{base}/v1/instances/{id}/data/Customer?\\$top=3\""
     );
     println!("  control API  {base}/_sim/state          (Ctrl-C to stop)");
+    if let Some(public) = &sim.public_url {
+        println!(
+            "  public URL   {}  (absolute URLs in answers use it)",
+            public.base
+        );
+    }
     if !args.addr.ip().is_loopback() {
         println!(
             "  warning      {} is not a loopback address: the simulator is reachable from the network",

@@ -1,25 +1,56 @@
 //! The control API, `/_sim`: inspect and steer the simulation. Plain JSON, loopback only by
 //! default, guarded by the admin token when one is set, never counted against the call limit.
+//!
+//! Bearer tokens (of the journal, the call-limit report and the status reports) are shown only
+//! to a caller that presents the admin token; anyone else sees a stable fingerprint
+//! ([`crate::journal::fingerprint`]), so that a local process cannot collect other clients'
+//! tokens.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::limits;
 use super::request::{ApiRequest, query_param, segments};
 use super::response::ApiResponse;
 use crate::engine::{DeliveryFaults, ForcedMeasure, Outcome, RefreshRequest};
 use crate::faults::RouteFaultConfig;
+use crate::journal::fingerprint;
 use crate::sim::Simulator;
 use crate::time::{SimDuration, SimTime};
 
 pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
-    if let Err(e) = access(sim, req) {
-        return e.into();
-    }
-    route(sim, req).unwrap_or_else(ApiResponse::from)
+    let tokens = match access(sim, req) {
+        Ok(admin) => Tokens { shown: admin },
+        Err(e) => return e.into(),
+    };
+    route(sim, req, tokens).unwrap_or_else(ApiResponse::from)
 }
 
-fn access(sim: &Simulator, req: &ApiRequest<'_>) -> Result<(), ApiError> {
+/// Whether a control call may take a while (it moves the lifecycle, rebuilds the data or copies
+/// a journal), so that the server runs it off its I/O threads.
+pub(super) fn is_blocking(req: &ApiRequest<'_>) -> bool {
+    !(req.method == "GET" && matches!(req.path, "/_sim/health" | "/_sim/clock"))
+}
+
+/// How the answer shows bearer tokens: in full to the admin, as fingerprints to anyone else.
+#[derive(Debug, Clone, Copy)]
+struct Tokens {
+    shown: bool,
+}
+
+impl Tokens {
+    fn show(self, token: &str) -> String {
+        if self.shown {
+            token.to_owned()
+        } else {
+            fingerprint(token)
+        }
+    }
+}
+
+/// Whether the caller may use the control API; `Ok(true)` when it presented the admin token.
+fn access(sim: &Simulator, req: &ApiRequest<'_>) -> Result<bool, ApiError> {
     if sim.control_loopback_only && !req.peer_loopback {
         return Err(ApiError::new(
             403,
@@ -39,8 +70,9 @@ fn access(sim: &Simulator, req: &ApiRequest<'_>) -> Result<(), ApiError> {
                 "the control API needs the admin token: send X-Insightsim-Admin-Token: <token> (or Authorization: Bearer <token>)",
             ));
         }
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 fn body<T: for<'de> Deserialize<'de> + Default>(req: &ApiRequest<'_>) -> Result<T, ApiError> {
@@ -55,7 +87,7 @@ fn ok(value: &Value) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::json_value(200, value))
 }
 
-fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError> {
+fn route(sim: &Simulator, req: &ApiRequest<'_>, tokens: Tokens) -> Result<ApiResponse, ApiError> {
     let segs = segments(req.path);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = req.method;
@@ -73,20 +105,22 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
         ("GET", ["_sim", "clock"]) => ok(&clock(sim)),
         ("POST", ["_sim", "clock", "advance"]) => {
             let b: Advance = body(req)?;
+            let now = sim.now();
             match (b.by, b.to) {
                 (Some(by), None) => {
+                    advance_within_limit(sim, by)?;
                     sim.clock.advance(by);
                 }
                 (None, Some(to)) => {
-                    if to < sim.now() {
+                    if to < now {
                         return Err(ApiError::bad_request(
                             "InvalidBody",
                             format!(
-                                "\"to\": {to} is in the past (now is {}); the clock never goes back",
-                                sim.now()
+                                "\"to\": {to} is in the past (now is {now}); the clock never goes back"
                             ),
                         ));
                     }
+                    advance_within_limit(sim, SimDuration(to.0 - now.0))?;
                     sim.clock.advance_to(to);
                 }
                 _ => {
@@ -166,21 +200,44 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
             let after = query_param(req.query, "after")
                 .and_then(|a| a.parse().ok())
                 .unwrap_or(0);
+            // A connection is named by its token or by its fingerprint.
             let connection = query_param(req.query, "connection");
             let entries: Vec<_> = sim
                 .journal
                 .since(after)
                 .into_iter()
                 .filter(|e| {
-                    connection
-                        .as_deref()
-                        .is_none_or(|c| e.connection.as_deref() == Some(c))
+                    connection.as_deref().is_none_or(|c| {
+                        e.connection
+                            .as_deref()
+                            .is_some_and(|t| t == c || fingerprint(t) == c)
+                    })
+                })
+                .map(|mut e| {
+                    e.connection = e.connection.map(|t| tokens.show(&t));
+                    e
                 })
                 .collect();
-            ok(&json!({ "dropped": sim.journal.dropped(), "value": entries }))
+            ok(&json!({
+                "dropped": sim.journal.dropped(),
+                "bytes": sim.journal.bytes(),
+                "value": entries,
+            }))
         }
         ("GET", ["_sim", "deliveries"]) => ok(&json!({ "value": sim.read().engine.deliveries() })),
-        ("GET", ["_sim", "events"]) => ok(&json!({ "value": sim.read().engine.events() })),
+        ("GET", ["_sim", "events"]) => {
+            let events = sim.events();
+            let cut = events.iter().filter(|e| e.delivery_cut.is_some()).count();
+            ok(&json!({
+                "value": events,
+                "deliveryCut": {
+                    "events": cut,
+                    "limit": "limits.deliveries_per_subscription_max",
+                    "max": sim.spec.limits.deliveries_per_subscription_max,
+                    "window": sim.spec.limits.deliveries_window,
+                },
+            }))
+        }
         ("POST", ["_sim", "deliveries", id, "redeliver"]) => {
             sim.try_with_engine(|e, now| e.redeliver(now, id))
                 .map_err(ApiError::from)?;
@@ -190,10 +247,19 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                 &serde_json::to_value(view).unwrap_or(Value::Null),
             ))
         }
-        ("GET", ["_sim", "ratelimit"]) => ok(&json!({
-            "limit": sim.limiter.setting().to_string(),
-            "connections": sim.limiter.report(sim.now()),
-        })),
+        ("GET", ["_sim", "ratelimit"]) => {
+            let mut connections = sim.limiter.report(sim.now());
+            for c in &mut connections {
+                if !tokens.shown {
+                    c.connection = fingerprint(&c.connection);
+                    c.connection_display.clone_from(&c.connection);
+                }
+            }
+            ok(&json!({
+                "limit": sim.limiter.setting().to_string(),
+                "connections": connections,
+            }))
+        }
         ("GET", ["_sim", "faults"]) => ok(&json!({
             "routes": sim.faults.config().routes,
             "deliveries": sim.read().engine.delivery_faults(),
@@ -207,7 +273,13 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                 .map_err(|e| ApiError::from(e).with_target("deliveries"))?;
             ok(&json!({ "status": "set" }))
         }
-        ("GET", ["_sim", "reports"]) => ok(&json!({ "value": sim.read().status_reports })),
+        ("GET", ["_sim", "reports"]) => {
+            let mut reports = sim.status_reports();
+            for r in &mut reports {
+                r.connection = tokens.show(&r.connection);
+            }
+            ok(&json!({ "value": reports }))
+        }
         (_, ["_sim", ..]) => Err(ApiError::not_found(
             "UnknownPath",
             format!(
@@ -217,6 +289,22 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
         )),
         _ => Err(ApiError::not_found("UnknownPath", "not a control route")),
     }
+}
+
+/// Refuses a clock move longer than `limits.clock_advance_max`.
+fn advance_within_limit(sim: &Simulator, by: SimDuration) -> Result<(), ApiError> {
+    let max = sim.spec.limits.clock_advance_max;
+    if by <= max {
+        return Ok(());
+    }
+    Err(limits::refusal(
+        400,
+        "clock_advance_max",
+        &max.to_string(),
+        format!("a clock move of {by} is longer than {max}"),
+        "move the clock in several steps",
+    )
+    .with_target("by"))
 }
 
 fn clock(sim: &Simulator) -> Value {
@@ -230,8 +318,8 @@ fn clock(sim: &Simulator) -> Value {
 
 fn state(sim: &Simulator) -> Value {
     let now = sim.now();
+    let store = sim.store();
     let world = sim.read();
-    let store = &world.store;
     let entities: Vec<Value> = store
         .entities
         .iter()
@@ -281,7 +369,21 @@ fn state(sim: &Simulator) -> Value {
             "dead": count("dead"),
             "cancelled": count("cancelled"),
         },
-        "journal": { "entries": sim.journal.len(), "dropped": sim.journal.dropped() },
+        "journal": {
+            "entries": sim.journal.len(),
+            "dropped": sim.journal.dropped(),
+            "bytes": sim.journal.bytes(),
+            "bytesMax": sim.spec.limits.journal_bytes_max,
+        },
+        "items": {
+            "bytes": world.items_bytes,
+            "bytesMax": sim.spec.limits.items_bytes_max,
+        },
+        "statusReports": {
+            "kept": world.status_reports.len(),
+            "dropped": world.status_reports_dropped,
+        },
+        "historiesDropped": engine.history_drops(),
         "rowCacheBytes": store.row_cache_bytes(),
         "dataBytes": sim.data_bytes(),
     })

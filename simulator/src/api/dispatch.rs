@@ -4,27 +4,42 @@
 use super::error::ApiError;
 use super::request::ApiRequest;
 use super::response::ApiResponse;
+use super::staged::{Heavy, Staged};
 use super::{control, openapi, v1};
 use crate::sim::Simulator;
 
-/// Answers one request.
+/// Answers one request on this thread (heavy work included).
 pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
+    stage(sim, req).run_inline(sim)
+}
+
+/// The first stage of a request: the answer, or the heavy work that makes it (see
+/// [`Staged`]). The server runs the work off its I/O threads.
+pub fn stage(sim: &Simulator, req: &ApiRequest<'_>) -> Staged {
     let path = req.path;
     if path == "/v1" || path.starts_with("/v1/") {
-        return v1::handle(sim, req);
+        return v1::stage(sim, req);
     }
     if path == "/_sim" || path.starts_with("/_sim/") {
-        return control::handle(sim, req);
+        if control::is_blocking(req) {
+            let req = req.owned();
+            return Staged::Blocking(Heavy::new(move |sim, _| {
+                control::handle(sim, &req.borrow())
+            }));
+        }
+        return Staged::Ready(control::handle(sim, req));
     }
     if path == "/openapi.json" {
-        return openapi::serve(sim, req);
+        return Staged::Ready(openapi::serve(sim, req));
     }
-    ApiError::not_found(
-        "UnknownPath",
-        format!(
-            "no route for {} {path}; the API is under /v1 (e.g. GET /v1/instances) and the control API under /_sim",
-            req.method
-        ),
+    Staged::Ready(
+        ApiError::not_found(
+            "UnknownPath",
+            format!(
+                "no route for {} {path}; the API is under /v1 (e.g. GET /v1/instances) and the control API under /_sim",
+                req.method
+            ),
+        )
+        .into(),
     )
-    .into()
 }

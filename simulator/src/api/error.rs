@@ -17,6 +17,9 @@ use crate::json::push_json_str;
 use crate::odata::QueryError;
 use crate::store::StoreError;
 
+/// The code of every refusal by one of the server's own limits (see `api::limits`).
+pub const SERVER_LIMIT: &str = "ServerLimit";
+
 /// An error answer of the simulated API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
@@ -27,6 +30,8 @@ pub struct ApiError {
     pub message: String,
     /// The part of the request at fault (`$filter`, a body field, a path segment).
     pub target: Option<String>,
+    /// `Retry-After` of the answer, in whole seconds (a server limit that passes).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -36,7 +41,14 @@ impl ApiError {
             code,
             message: message.into(),
             target: None,
+            retry_after_s: None,
         }
+    }
+
+    /// The same error with a `Retry-After` header.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     pub fn with_target(mut self, target: impl Into<String>) -> ApiError {
@@ -164,12 +176,7 @@ pub(super) fn allow(method: &str, allowed: &[&str]) -> Result<(), ApiError> {
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> ApiError {
-        ApiError {
-            status: 400,
-            code: e.code,
-            message: e.message,
-            target: Some(e.target),
-        }
+        ApiError::bad_request(e.code, e.message).with_target(e.target)
     }
 }
 
@@ -186,6 +193,10 @@ impl From<EngineError> for ApiError {
             EngineError::UnsupportedOperation { .. } => (400, "UnsupportedOperation"),
             EngineError::UnknownIdentifiers { .. } => (400, "UnknownIdentifiers"),
             EngineError::Invalid { .. } => (400, "InvalidRequest"),
+            EngineError::DeliveryVolume { window, .. } => {
+                let retry_after_s = window.as_secs_ceil().max(1) as u64;
+                return ApiError::new(503, SERVER_LIMIT, e.to_string()).retry_after(retry_after_s);
+            }
         };
         let target = match &e {
             EngineError::UnsupportedOperation { .. } => Some("operationType".to_owned()),
@@ -234,12 +245,9 @@ impl From<StoreError> for ApiError {
             StoreError::ItemNotFound { key, .. } => (404, "ItemNotFound", Some(key)),
             StoreError::KeyChange { key, .. } => (400, "KeyChange", Some(key)),
         };
-        ApiError {
-            status,
-            code,
-            target: target.cloned(),
-            message: e.to_string(),
-        }
+        let mut error = ApiError::new(status, code, e.to_string());
+        error.target = target.cloned();
+        error
     }
 }
 
@@ -352,6 +360,13 @@ mod tests {
             message: id(),
         };
         check(invalid, 400, "InvalidRequest");
+        let volume = EngineError::DeliveryVolume {
+            subscription: id(),
+            max: 10,
+            window: crate::time::SimDuration::from_secs(60),
+        };
+        check(volume.clone(), 503, "ServerLimit");
+        assert_eq!(ApiError::from(volume).retry_after_s, Some(60));
     }
 
     #[test]

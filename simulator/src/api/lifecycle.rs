@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::request::{ApiRequest, query_param};
 use super::response::ApiResponse;
+use crate::addresses::self_target;
 use crate::engine::SegmentView;
 use crate::engine::{
     EngineError, JobRequest, OperationType, ScheduleRequest, SubmissionKind, TIMEZONES, Trigger,
@@ -342,6 +343,7 @@ fn subscribe(
             format!("the subscription body is not valid JSON ({e}); send {{\"NotificationUrl\": \"http://127.0.0.1:9000/hook\", ...inputs}}"),
         )
     })?;
+    refuse_self_target(sim, &body)?;
     let sub = sim
         .with_engine(|engine, now| (engine.subscribe(now, trigger, &body), Vec::new()))
         .map_err(ApiError::from)?;
@@ -350,6 +352,37 @@ fn subscribe(
         ApiResponse::json(201, serde_json::to_vec(&sub).unwrap_or_default())
             .with_header("Location", location),
     )
+}
+
+/// Refuses a `NotificationUrl` that names the simulator itself (`delivery.allow_self` off). The
+/// delivery shell checks again at send time, on the addresses the host then resolves to.
+fn refuse_self_target(sim: &Simulator, body: &Value) -> Result<(), ApiError> {
+    if sim.spec.delivery.allow_self {
+        return Ok(());
+    }
+    let url = body.as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("NotificationUrl"))
+            .and_then(|(_, v)| v.as_str())
+    });
+    let Some((url, uri)) = url.and_then(|u| Some((u, u.trim().parse::<http::Uri>().ok()?))) else {
+        // Not a URL at all: the engine says what is wrong with it.
+        return Ok(());
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    if uri.host().is_some_and(|host| sim.names_self(host, port)) {
+        return Err(
+            ApiError::bad_request("InvalidInput", self_target(url.trim()))
+                .with_target("NotificationUrl"),
+        );
+    }
+    Ok(())
 }
 
 fn known_trigger(trigger: &str) -> Result<Trigger, ApiError> {

@@ -21,6 +21,52 @@ pub struct ApiRequest<'a> {
     pub peer_loopback: bool,
 }
 
+/// An [`ApiRequest`] that owns its parts, to carry it to another thread.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedRequest {
+    method: String,
+    path: String,
+    query: Option<String>,
+    authorization: Option<String>,
+    subscription_key: Option<String>,
+    admin_token: Option<String>,
+    body: Vec<u8>,
+    base_url: String,
+    peer_loopback: bool,
+}
+
+impl ApiRequest<'_> {
+    pub(crate) fn owned(self) -> OwnedRequest {
+        OwnedRequest {
+            method: self.method.to_owned(),
+            path: self.path.to_owned(),
+            query: self.query.map(str::to_owned),
+            authorization: self.authorization.map(str::to_owned),
+            subscription_key: self.subscription_key.map(str::to_owned),
+            admin_token: self.admin_token.map(str::to_owned),
+            body: self.body.to_vec(),
+            base_url: self.base_url.to_owned(),
+            peer_loopback: self.peer_loopback,
+        }
+    }
+}
+
+impl OwnedRequest {
+    pub(crate) fn borrow(&self) -> ApiRequest<'_> {
+        ApiRequest {
+            method: &self.method,
+            path: &self.path,
+            query: self.query.as_deref(),
+            authorization: self.authorization.as_deref(),
+            subscription_key: self.subscription_key.as_deref(),
+            admin_token: self.admin_token.as_deref(),
+            body: &self.body,
+            base_url: &self.base_url,
+            peer_loopback: self.peer_loopback,
+        }
+    }
+}
+
 /// Splits a path into its percent-decoded segments.
 pub(super) fn segments(path: &str) -> Vec<String> {
     path.split('/')

@@ -74,6 +74,9 @@ impl ApiResponse {
         if e.status == 401 {
             response = response.with_header("WWW-Authenticate", "Bearer");
         }
+        if let Some(seconds) = e.retry_after_s {
+            response = response.with_header("Retry-After", seconds.to_string());
+        }
         response
     }
 }

@@ -4,9 +4,10 @@
 //! A route lists only the answers specific to it. Every `/v1` route also answers `401` (with
 //! `WWW-Authenticate` and no body, as the API model declares it) and `429` (with `Retry-After`);
 //! every route under `/v1/instances/{instanceId}` also answers `404` for an unknown instance;
-//! every `/_sim` route answers `401` (admin token) and `403` (not loopback). [`Route::replies`]
-//! adds them. An error answer ([`Content::Error`]) has the body of the route's family
-//! ([`Route::error_shape`]).
+//! every `/_sim` route answers `401` (admin token) and `403` (not loopback); and every route
+//! answers the server's own limits (`400` for a request that is not HTTP, `408`, `414`, `431`,
+//! `503` with `Retry-After`). [`Route::replies`] adds them. An error answer ([`Content::Error`])
+//! has the body of the route's family ([`Route::error_shape`]).
 
 use schemars::{Schema, SchemaGenerator};
 
@@ -131,6 +132,16 @@ pub(super) const fn err(status: u16, description: &'static str) -> Reply {
         status,
         description,
         content: Content::Error,
+        headers: &[],
+    }
+}
+
+/// An answer of the server's own limits: an OData error body whatever the route.
+const fn limit(status: u16, description: &'static str) -> Reply {
+    Reply {
+        status,
+        description,
+        content: Content::ODataError,
         headers: &[],
     }
 }
@@ -268,12 +279,10 @@ impl Route {
                     ));
                 }
                 if self.body.is_some() {
-                    add(Reply {
-                        status: 413,
-                        description: "insightsim server limit: the body is larger than limits.server_body_bytes_max.",
-                        content: Content::ODataError,
-                        headers: &[],
-                    });
+                    add(limit(
+                        413,
+                        "insightsim server limit: the body is larger than limits.server_body_bytes_max (or, for an item, a field than limits.item_field_bytes_max).",
+                    ));
                 }
                 add(Reply {
                     status: 401,
@@ -297,6 +306,29 @@ impl Route {
             }
             Surface::Meta => {}
         }
+        // The server's own limits, on every route (see `server::ServerLimits`).
+        add(limit(
+            400,
+            "The request is not valid HTTP/1.1 (MalformedRequest, MalformedBody).",
+        ));
+        add(limit(
+            408,
+            "insightsim server limit: the request head or body did not arrive in time (limits.server_header_read_timeout, limits.server_body_read_timeout).",
+        ));
+        add(limit(
+            414,
+            "insightsim server limit: the path and query are longer than limits.server_url_bytes_max.",
+        ));
+        add(limit(
+            431,
+            "insightsim server limit: the request head is larger than limits.server_header_bytes_max.",
+        ));
+        add(Reply {
+            status: 503,
+            description: "insightsim server limit: too many connections (limits.server_connections_max, limits.server_connections_per_peer_max), or a heavy query that waited or ran past limits.server_query_time_max; retry after Retry-After seconds.",
+            content: Content::ODataError,
+            headers: &[Header::RetryAfter],
+        });
         out.sort_by_key(|r| r.status);
         out
     }

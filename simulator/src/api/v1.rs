@@ -3,22 +3,31 @@
 
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::error::{ApiError, ErrorShape, allow};
+use super::items::{self, entity_index};
+use super::limits;
 use super::request::{ApiRequest, query_param, segments};
-use super::response::{ApiResponse, CSV, ODATA_JSON};
+use super::response::ApiResponse;
+use super::staged::{Heavy, Routed, Staged};
 use super::{auth, lifecycle};
-use crate::metadata::{PARTITION_ROWS, entity_metadata, instance_info, partition_url, partitions};
-use crate::odata::{BindContext, bind, parse_options};
-use crate::query::{PageFrame, execute, write_page};
+use crate::metadata::{entity_metadata, instance_info, partitions};
 use crate::rate_limit::{Decision, throttle_body};
-use crate::schema::Value;
 use crate::sim::{Simulator, StatusReport};
-use crate::store::{Store, VALID_UNTIL_MAX};
-use crate::tenant::spec::ActivityFilter;
+use crate::store::VALID_UNTIL_MAX;
 use crate::time::SimTime;
 
-/// Answers a `/v1` request: authenticate, route, and journal the call.
-pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
+/// Answers a `/v1` request: authenticate, route, and journal the call (a heavy read is
+/// journalled when its work has answered).
+pub fn stage(sim: &Simulator, req: &ApiRequest<'_>) -> Staged {
+    Staged::Ready(match stage_inner(sim, req) {
+        Ok(staged) => return staged,
+        Err(response) => response,
+    })
+}
+
+fn stage_inner(sim: &Simulator, req: &ApiRequest<'_>) -> Result<Staged, ApiResponse> {
     let now = sim.now();
     let target = match req.query {
         Some(q) => format!("{}?{q}", req.path),
@@ -31,7 +40,7 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         Err(refusal) => {
             sim.journal
                 .record(now, None, req.method, &target, 401, None);
-            return refusal.response(req.base_url);
+            return Err(refusal.response(req.base_url));
         }
     };
     if let Decision::Throttle { retry_after_s } = sim.limiter.check(connection, now) {
@@ -44,8 +53,8 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
             Some(retry_after_s),
         );
         sim.throttled(connection);
-        return ApiResponse::json(429, throttle_body(retry_after_s))
-            .with_header("Retry-After", retry_after_s.to_string());
+        return Err(ApiResponse::json(429, throttle_body(retry_after_s))
+            .with_header("Retry-After", retry_after_s.to_string()));
     }
     let injected = if sim.faults.is_active() {
         let below = segments(req.path)
@@ -70,11 +79,32 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         let mut r = ApiResponse::error(&r, shape);
         r.delay = f.latency;
         r.drop_connection = f.drop;
-        return r;
+        return Err(r);
     }
-    let mut response =
-        route(sim, req, connection, now).unwrap_or_else(|e| ApiResponse::error(&e, shape));
-    response.delay = injected.and_then(|f| f.latency);
+    let delay = injected.and_then(|f| f.latency);
+    let mut response = match route(sim, req, connection, now) {
+        Ok(Routed::Now(response)) => response,
+        Err(e) => ApiResponse::error(&e, shape),
+        Ok(Routed::Later(work)) => {
+            let (connection, method) = (Arc::<str>::from(connection), req.method.to_owned());
+            return Ok(Staged::Query(Heavy::new(move |sim, deadline| {
+                sim.query_started();
+                let mut response =
+                    work(sim, deadline).unwrap_or_else(|e| ApiResponse::error(&e, shape));
+                response.delay = delay;
+                sim.journal.record(
+                    now,
+                    Some(&connection),
+                    &method,
+                    &target,
+                    response.status,
+                    None,
+                );
+                response
+            })));
+        }
+    };
+    response.delay = delay;
     sim.journal.record(
         now,
         Some(connection),
@@ -83,7 +113,7 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
         response.status,
         None,
     );
-    response
+    Err(response)
 }
 
 fn route(
@@ -91,7 +121,7 @@ fn route(
     req: &ApiRequest<'_>,
     connection: &str,
     now: SimTime,
-) -> Result<ApiResponse, ApiError> {
+) -> Result<Routed, ApiError> {
     let segs = segments(req.path);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = req.method;
@@ -102,11 +132,18 @@ fn route(
         )),
         ["v1", "instances"] => {
             allow(m, &["GET"])?;
-            Ok(ApiResponse::json_value(200, &json!([instance(sim)])))
+            Ok(Routed::Now(ApiResponse::json_value(
+                200,
+                &json!([instance(sim)]),
+            )))
         }
         ["v1", "instances", id, rest @ ..] => {
             check_instance(sim, id)?;
-            instance_route(sim, req, connection, now, rest)
+            match (m, rest) {
+                ("GET", ["data", name]) => items::get(sim, req, name, now),
+                ("GET", ["partitions", name, file]) => items::partition(sim, name, file, now),
+                _ => instance_route(sim, req, connection, now, rest).map(Routed::Now),
+            }
         }
         _ => Err(ApiError::not_found(
             "UnknownPath",
@@ -130,11 +167,11 @@ fn instance_route(
         }
         ["manage", "entities"] => {
             allow(m, &["GET"])?;
-            let world = sim.read();
-            let entities: Vec<_> = (0..world.store.entities.len())
+            let store = sim.store();
+            let entities: Vec<_> = (0..store.entities.len())
                 .map(|i| {
                     entity_metadata(
-                        &world.store,
+                        &store,
                         i,
                         req.base_url,
                         &sim.instance_id,
@@ -150,12 +187,12 @@ fn instance_route(
         }
         ["manage", "entities", name] => {
             allow(m, &["GET"])?;
-            let world = sim.read();
-            let e = entity_index(&world.store, name)?;
+            let store = sim.store();
+            let e = entity_index(&store, name)?;
             Ok(ApiResponse::json_value(
                 200,
                 &entity_metadata(
-                    &world.store,
+                    &store,
                     e,
                     req.base_url,
                     &sim.instance_id,
@@ -166,10 +203,10 @@ fn instance_route(
         }
         ["manage", "entities", name, "entitysize"] => {
             allow(m, &["GET"])?;
-            let world = sim.read();
-            let e = entity_index(&world.store, name)?;
-            let entity = world.store.entity(e);
-            let rows = world.store.visible_len(entity, now);
+            let store = sim.store();
+            let e = entity_index(&store, name)?;
+            let entity = store.entity(e);
+            let rows = store.visible_len(entity, now);
             Ok(ApiResponse::json_value(
                 200,
                 &json!({
@@ -180,7 +217,6 @@ fn instance_route(
             ))
         }
         ["data", name] => match m {
-            "GET" => get_items(sim, req, name, now),
             "POST" => create_item(sim, req, name, now),
             _ => Err(ApiError::method_not_allowed(m, &["GET", "POST"])),
         },
@@ -201,10 +237,7 @@ fn instance_route(
             );
             Ok(ApiResponse::json_value(200, &json!({ "partitions": list })))
         }
-        ["partitions", name, file] => {
-            allow(m, &["GET"])?;
-            partition_csv(sim, name, file)
-        }
+        ["partitions", ..] => Err(ApiError::method_not_allowed(m, &["GET"])),
         ["statusreport"] => {
             allow(m, &["POST"])?;
             status_report(sim, req, connection, 1, now)
@@ -246,176 +279,6 @@ fn check_instance(sim: &Simulator, id: &str) -> Result<(), ApiError> {
     .with_target("instanceId"))
 }
 
-fn entity_index(store: &Store, name: &str) -> Result<usize, ApiError> {
-    store.entity_index(name).ok_or_else(|| {
-        let names: Vec<&str> = store
-            .entities
-            .iter()
-            .map(|e| e.schema.name.as_str())
-            .collect();
-        ApiError::not_found(
-            "UnknownEntity",
-            format!(
-                "entity \"{name}\" does not exist; entities are {}",
-                names.join(", ")
-            ),
-        )
-        .with_target(name.to_owned())
-    })
-}
-
-fn get_items(
-    sim: &Simulator,
-    req: &ApiRequest<'_>,
-    name: &str,
-    now: SimTime,
-) -> Result<ApiResponse, ApiError> {
-    let world = sim.read();
-    let store = &world.store;
-    let e = entity_index(store, name)?;
-    let schema = &store.entity(e).schema;
-    if query_param(req.query, "proxy").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Ok(partition_requests(sim, store, e, req.base_url));
-    }
-    let raw = parse_options(req.query.unwrap_or(""))?;
-    let limits = &sim.spec.limits;
-    let segment_names = store.segment_names();
-    let ctx = BindContext {
-        page_size_default: limits.page_size_default,
-        page_size_max: limits.page_size_max,
-        segments: &segment_names,
-        keyed_filters: sim.spec.activity_filter == ActivityFilter::WithKey,
-    };
-    let query = bind(raw, schema, &ctx)?;
-    let page = execute(store, e, &query, now);
-    let data_url = format!("{}/v1/instances/{}/data", req.base_url, sim.instance_id);
-    let mut context = format!("{data_url}/$metadata#{}", schema.name);
-    if let Some(select) = &query.select {
-        let names: Vec<&str> = select
-            .iter()
-            .map(|&a| schema.attributes[a].name.as_str())
-            .collect();
-        context.push_str(&format!("({})", names.join(",")));
-    }
-    let next_link = (limits.next_link && page.more).then(|| {
-        let kept: Vec<&str> = req
-            .query
-            .unwrap_or("")
-            .split('&')
-            .filter(|p| {
-                let k = p.split('=').next().unwrap_or("");
-                !p.is_empty()
-                    && k != "$skip"
-                    && k != "$skiptoken"
-                    && k != "%24skip"
-                    && k != "%24skiptoken"
-            })
-            .collect();
-        let mut link = format!("{data_url}/{}?", schema.name);
-        for p in kept {
-            link.push_str(p);
-            link.push('&');
-        }
-        link.push_str(&format!("$skiptoken={}", query.skip + page.rows.len()));
-        link
-    });
-    let body = write_page(
-        store,
-        e,
-        &query,
-        &page,
-        &PageFrame {
-            context: &context,
-            next_link: next_link.as_deref(),
-        },
-        now,
-    );
-    let mut response = ApiResponse::json(200, body);
-    response.content_type = ODATA_JSON;
-    Ok(response)
-}
-
-/// `?proxy=true`: where to download the entity's data from (the Power BI connector's path).
-fn partition_requests(sim: &Simulator, store: &Store, e: usize, base_url: &str) -> ApiResponse {
-    let entity = store.entity(e);
-    let parts = store.base_len(entity).div_ceil(PARTITION_ROWS).max(1);
-    let requests: Vec<_> = (0..parts)
-        .map(|n| {
-            json!({
-                "uri": partition_url(base_url, &sim.instance_id, &entity.schema.name, n),
-                "headers": {"Accept": "text/csv"},
-            })
-        })
-        .collect();
-    ApiResponse::json_value(200, &json!({ "httpRequests": requests }))
-}
-
-/// "Retrieve data from a partition": one partition of an entity as CSV.
-fn partition_csv(sim: &Simulator, name: &str, file: &str) -> Result<ApiResponse, ApiError> {
-    let world = sim.read();
-    let store = &world.store;
-    let e = entity_index(store, name)?;
-    let entity = store.entity(e);
-    let rows = store.base_len(entity);
-    let parts = rows.div_ceil(PARTITION_ROWS).max(1);
-    let n: u64 = file
-        .strip_suffix(".csv")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| *n < parts)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "UnknownPartition",
-                format!(
-                    "partition \"{file}\" of {name} does not exist; it has partitions 0.csv to {}.csv",
-                    parts - 1
-                ),
-            )
-        })?;
-    let now = sim.now();
-    let attrs = entity.schema.attributes.len();
-    let mut out = Vec::new();
-    if entity.schema.kind == crate::schema::EntityKind::Segment {
-        let header: Vec<&str> = entity
-            .schema
-            .attributes
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect();
-        out.extend_from_slice(header.join(",").as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    for row in n * PARTITION_ROWS..((n + 1) * PARTITION_ROWS).min(rows) {
-        for attr in 0..attrs {
-            if attr > 0 {
-                out.push(b',');
-            }
-            write_csv_field(&store.value(entity, row, attr, now), &mut out);
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    let mut response = ApiResponse::json(200, out);
-    response.content_type = CSV;
-    Ok(response)
-}
-
-fn write_csv_field(v: &Value<'_>, out: &mut Vec<u8>) {
-    let text = match v {
-        Value::Null => return,
-        Value::Str(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Decimal(d) => d.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::DateTime(t) => t.to_rfc3339(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        out.push(b'"');
-        out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(text.as_bytes());
-    }
-}
-
 fn json_body(req: &ApiRequest<'_>) -> Result<serde_json::Value, ApiError> {
     if req.body.is_empty() {
         return Err(ApiError::bad_request(
@@ -426,6 +289,51 @@ fn json_body(req: &ApiRequest<'_>) -> Result<serde_json::Value, ApiError> {
     serde_json::from_slice(req.body).map_err(|e| {
         ApiError::bad_request("InvalidBody", format!("the body is not valid JSON: {e}"))
     })
+}
+
+/// What a created or changed item costs the tenant's memory (its body), or the refusal when the
+/// items kept would pass `limits.items_bytes_max`. Items are kept until a reset (an expired one
+/// is hidden, not freed), so the budget counts every item since.
+fn item_cost(sim: &Simulator, used: usize, req: &ApiRequest<'_>) -> Result<usize, ApiError> {
+    let max = sim.spec.limits.items_bytes_max;
+    let cost = req.body.len();
+    if used + cost <= max {
+        return Ok(cost);
+    }
+    Err(limits::refusal(
+        507,
+        "items_bytes_max",
+        &max.to_string(),
+        format!(
+            "the items created and changed so far hold {used} of {max} bytes, too few for this one ({cost} bytes)"
+        ),
+        "reset the simulator (POST /_sim/reset) to drop them",
+    ))
+}
+
+/// Refuses an item with a field larger than `limits.item_field_bytes_max` (as JSON).
+fn check_field_sizes(sim: &Simulator, body: &serde_json::Value) -> Result<(), ApiError> {
+    let max = sim.spec.limits.item_field_bytes_max;
+    let Some(fields) = body.as_object() else {
+        return Ok(());
+    };
+    for (name, value) in fields {
+        let bytes = match value {
+            serde_json::Value::String(s) => s.len() + 2,
+            other => other.to_string().len(),
+        };
+        if bytes > max {
+            return Err(limits::refusal(
+                413,
+                "item_field_bytes_max",
+                &max.to_string(),
+                format!("field \"{name}\" is {bytes} bytes of JSON, more than {max}"),
+                "send a shorter value",
+            )
+            .with_target(name.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// `validUntil`: when a created or changed item disappears (at most 30 days ahead; default 30).
@@ -461,10 +369,13 @@ fn create_item(
     now: SimTime,
 ) -> Result<ApiResponse, ApiError> {
     let body = json_body(req)?;
+    check_field_sizes(sim, &body)?;
     let until = valid_until(req, now)?;
     let mut world = sim.write();
     let e = entity_index(&world.store, name)?;
-    let created = world.store.create_item(e, &body, until, now)?;
+    let cost = item_cost(sim, world.items_bytes, req)?;
+    let created = Arc::make_mut(&mut world.store).create_item(e, &body, until, now)?;
+    world.items_bytes += cost;
     let schema = &world.store.entity(e).schema;
     let mut response = ApiResponse::json_value(201, &created);
     if let Some(key) = schema
@@ -498,10 +409,13 @@ fn update_item(
     now: SimTime,
 ) -> Result<ApiResponse, ApiError> {
     let body = json_body(req)?;
+    check_field_sizes(sim, &body)?;
     let until = valid_until(req, now)?;
     let mut world = sim.write();
     let e = entity_index(&world.store, name)?;
-    world.store.update_item(e, key, &body, until, now)?;
+    let cost = item_cost(sim, world.items_bytes, req)?;
+    Arc::make_mut(&mut world.store).update_item(e, key, &body, until, now)?;
+    world.items_bytes += cost;
     Ok(ApiResponse::empty(204))
 }
 

@@ -18,6 +18,7 @@ pub use views::{
 };
 
 use super::draw;
+use super::history::{History, HistoryDrops};
 use super::names::Names;
 use super::request::Target;
 use super::status::RefreshState;
@@ -64,6 +65,7 @@ impl Catalog {
     /// once at `start`.
     pub(super) fn new(spec: &TenantSpec, seed: u64, start: SimTime, initial: &Initial) -> Catalog {
         let initial_run = ids::uuid(seed, &["initial-evaluation"]);
+        let history_bytes_max = spec.limits.history_bytes_max;
         let sources = spec
             .data_sources
             .iter()
@@ -113,7 +115,7 @@ impl Catalog {
                     evaluated: true,
                     last_success_run: Some(initial_run.clone()),
                     latest: first.clone(),
-                    history: vec![first],
+                    history: History::new(history_bytes_max, first),
                     running: false,
                     steps: 0,
                     state: s.state,
@@ -171,8 +173,8 @@ impl Catalog {
                     last_successful: Some(start),
                     consecutive_failures: 0,
                     latest: first.clone(),
-                    history: vec![first],
-                    outputs: vec![(start, value)],
+                    history: History::new(history_bytes_max, first),
+                    outputs: History::new(history_bytes_max, (start, value)),
                     running: false,
                     steps: 0,
                 }
@@ -398,6 +400,17 @@ impl Catalog {
             last_successful_run_id: m.last_success_run.clone(),
         };
         m.history.push(m.latest.clone());
+    }
+
+    /// Records dropped from the evaluation histories to stay within `limits.history_bytes_max`,
+    /// with the `jobs` the jobs owner dropped.
+    pub(super) fn history_drops(&self, jobs: u64) -> HistoryDrops {
+        HistoryDrops {
+            segment_evaluations: self.segments.iter().map(|s| s.history.dropped()).sum(),
+            measure_evaluations: self.measures.iter().map(|m| m.history.dropped()).sum(),
+            measure_outputs: self.measures.iter().map(|m| m.outputs.dropped()).sum(),
+            jobs,
+        }
     }
 
     /// The current member count of segment `index` (0 for an unknown index).

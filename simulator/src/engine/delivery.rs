@@ -40,6 +40,10 @@ pub(super) struct Deliveries {
     /// Attempts sent and not yet reported: attempt id → delivery index.
     in_flight: BTreeMap<u64, usize>,
     policy: RetryPolicy,
+    /// Deliveries one subscription may get per window (`limits.deliveries_per_subscription_max`
+    /// within `limits.deliveries_window`).
+    volume_max: u64,
+    volume_window: SimDuration,
     /// Keys the back-off draws.
     seed: u64,
     /// Events, deliveries, attempts and reorder holds numbered so far.
@@ -57,6 +61,8 @@ impl Deliveries {
             queues: Vec::new(),
             in_flight: BTreeMap::new(),
             policy: RetryPolicy::from_spec(&spec.delivery),
+            volume_max: spec.limits.deliveries_per_subscription_max.max(1),
+            volume_window: spec.limits.deliveries_window,
             seed,
             event_count: 0,
             delivery_count: 0,
@@ -80,6 +86,10 @@ impl Deliveries {
         let plan = event.faults;
         self.events.push(event);
         let e = self.events.len() - 1;
+        if let Err(cut) = self.admit(now, s) {
+            self.events[e].cut = Some(cut);
+            return sends;
+        }
         // Reordering: an event planned for it is held back while nothing else is held; the next
         // event of the subscription then overtakes it (it is queued first, and is not held
         // itself, even if it was planned to be), and the held one follows. So `reorder = 1.0`
@@ -251,7 +261,15 @@ impl Deliveries {
                 status: original.phase.status(),
             });
         }
-        let (e, id) = (original.event, original.id.clone());
+        let (e, id, s) = (original.event, original.id.clone(), original.subscription);
+        if let Err(cut) = self.admit(now, s) {
+            self.events[e].cut = Some(cut);
+            return Err(EngineError::DeliveryVolume {
+                subscription: self.events[e].subscription_id.clone(),
+                max: self.volume_max,
+                window: self.volume_window,
+            });
+        }
         let new = self.new_delivery(now, e, None, false, Some(id), id_seed);
         let mut sends = Sends::default();
         self.send(now, new, &mut sends);
@@ -319,6 +337,27 @@ impl Deliveries {
 
     pub(super) fn policy(&self) -> &RetryPolicy {
         &self.policy
+    }
+
+    /// Counts one more delivery to subscription `s` in its volume window, or says why not when
+    /// the window is full (an event's first delivery and a re-send count; the extra deliveries
+    /// of injected faults do not). A window starts with the first delivery after the previous
+    /// window ended.
+    fn admit(&mut self, now: SimTime, s: usize) -> Result<(), String> {
+        let (max, window) = (self.volume_max, self.volume_window);
+        let q = self.queue_of(s);
+        if q.window_deliveries == 0 || now >= q.window_start + window {
+            q.window_start = now;
+            q.window_deliveries = 0;
+        }
+        if q.window_deliveries >= max {
+            return Err(format!(
+                "insightsim server limit: the subscription got {max} deliveries within {window} \
+                 (limits.deliveries_per_subscription_max = {max}, limits.deliveries_window = {window})"
+            ));
+        }
+        q.window_deliveries += 1;
+        Ok(())
     }
 
     fn queue_of(&mut self, s: usize) -> &mut SubscriptionQueue {

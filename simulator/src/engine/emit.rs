@@ -66,6 +66,7 @@ impl Occurrence<'_> {
                 payload,
                 body,
                 faults,
+                cut: None,
             };
             let sends = deliveries.deliver(now, event, id_seed);
             all.dues.extend(sends.dues);

@@ -33,6 +33,18 @@ pub enum EngineError {
     DeliveryNotFinished { id: String, status: DeliveryStatus },
     #[error("subscription {id} was deleted; its events can no longer be delivered")]
     SubscriptionDeleted { id: String },
+    /// A subscription got as many deliveries as `limits.deliveries_per_subscription_max`
+    /// allows in one window (a delivery loop, or a flood).
+    #[error(
+        "insightsim server limit: subscription {subscription} got {max} deliveries within {window} \
+         (limits.deliveries_per_subscription_max = {max}, limits.deliveries_window = {window}); \
+         this cuts delivery loops and floods: wait for the window to pass, or raise the limits in the tenant file"
+    )]
+    DeliveryVolume {
+        subscription: String,
+        max: u64,
+        window: crate::time::SimDuration,
+    },
 }
 
 impl EngineError {

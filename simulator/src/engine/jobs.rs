@@ -10,13 +10,13 @@
 //! [`Step`]s, in the order it happened: items to queue, objects whose refresh started, ended or
 //! was cancelled (the catalog's business), and triggers that fire.
 
+mod list;
 mod model;
 mod plan;
+mod schedule;
 mod status;
 
 use std::collections::{BTreeMap, VecDeque};
-
-use serde::Serialize;
 
 use super::draw::{self, AttemptOutcome};
 use super::error::EngineError;
@@ -31,9 +31,12 @@ use super::value::MeasureValue;
 use crate::ids;
 use crate::tenant::TenantSpec;
 use crate::tenant::spec::{FailureRates, FullRefreshTrigger, RefreshSpec};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
+use list::JobList;
 pub use model::{AdditionalInfo, CiError, JobView, TaskView};
 use model::{Job, Task};
+use schedule::Schedule;
+pub use schedule::ScheduleView;
 pub use status::{NodeView, workflow_history, workflow_status};
 
 /// Something the rest of the engine must do because of what happened to jobs, in order.
@@ -53,29 +56,15 @@ pub(super) enum Step {
     FullRefresh(usize),
 }
 
-/// The refresh schedule, for the control API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleView {
-    pub enabled: bool,
-    pub next_at: Option<SimTime>,
-    pub every: SimDuration,
-    /// Ticks so far (each submitted a scheduled full refresh unless skipped).
-    pub ticks: u64,
-    pub skipped: u64,
-}
-
 /// Every job of the tenant, the one running and the ones waiting, and the schedule.
 #[derive(Debug, Clone)]
 pub(super) struct Jobs {
-    jobs: Vec<Job>,
+    jobs: JobList,
     /// The job whose tasks are running; jobs run one at a time.
     running: Option<usize>,
     /// Jobs waiting for the running one, in submission order.
     waiting: VecDeque<usize>,
-    next_schedule_at: Option<SimTime>,
-    schedule_ticks: u64,
-    schedule_skipped: u64,
+    schedule: Schedule,
     /// Jobs and tasks numbered so far (their ids).
     job_count: u64,
     task_count: u64,
@@ -95,14 +84,10 @@ impl Jobs {
     pub(super) fn new(spec: &TenantSpec, seed: u64, start: SimTime) -> Jobs {
         let refresh = spec.refresh.clone();
         Jobs {
-            jobs: Vec::new(),
+            jobs: JobList::new(spec.limits.jobs_history_bytes_max),
             running: None,
             waiting: VecDeque::new(),
-            next_schedule_at: refresh
-                .schedule_enabled
-                .then(|| start + refresh.schedule_first_after),
-            schedule_ticks: 0,
-            schedule_skipped: 0,
+            schedule: Schedule::new(&refresh, spec.limits.clock_catch_up_refreshes_max, start),
             job_count: 0,
             task_count: 0,
             source_failures: spec.data_sources.iter().map(|ds| ds.failures).collect(),
@@ -114,7 +99,7 @@ impl Jobs {
 
     /// When the schedule next ticks.
     pub(super) fn next_schedule_at(&self) -> Option<SimTime> {
-        self.next_schedule_at
+        self.schedule.next_at
     }
 
     /// Builds a job (status `queued`, nothing started) from a request resolved against the
@@ -134,9 +119,12 @@ impl Jobs {
             job,
             next_task: &mut self.task_count,
         };
+        // No step or queue item of an older job is pending here, so old finished jobs can go.
+        let (running, waiting) = (self.running, &self.waiting);
         self.jobs
-            .push(plan::plan(now, req, selection, forcing, numbers));
-        self.jobs.len() - 1
+            .prune(|j| running == Some(j) || waiting.contains(&j));
+        self.jobs
+            .push(plan::plan(now, req, selection, forcing, numbers))
     }
 
     /// Starts job `j` at once if no other job is queued or running, otherwise queues it behind
@@ -299,6 +287,11 @@ impl Jobs {
         steps
     }
 
+    /// Before a catch-up to `now`: skips schedule ticks in bulk (see [`Schedule`]).
+    pub(super) fn skip_ticks_before(&mut self, now: SimTime, queue: &mut Queue) {
+        self.schedule.skip_before(now, queue);
+    }
+
     /// A schedule tick: the next one is queued; the answer says whether to submit a scheduled
     /// full refresh now (not when another job is busy and the options say to skip).
     pub(super) fn schedule_tick(
@@ -306,17 +299,15 @@ impl Jobs {
         at: SimTime,
         options: &EngineOptions,
     ) -> (Vec<Step>, bool) {
-        self.schedule_ticks += 1;
-        let every = self.refresh.schedule_every;
-        self.next_schedule_at = (every > SimDuration::ZERO).then(|| at + every);
         let steps = self
-            .next_schedule_at
+            .schedule
+            .tick(at)
             .map(|next| Step::Queue(next, Due::ScheduledRefresh))
             .into_iter()
             .collect();
         let busy = self.running.is_some() || !self.waiting.is_empty();
         if busy && options.schedule_overlap == ScheduleOverlap::Skip {
-            self.schedule_skipped += 1;
+            self.schedule.skipped += 1;
             return (steps, false);
         }
         (steps, true)
@@ -341,6 +332,9 @@ impl Jobs {
         self.job_count += 1;
         let task_id = ids::uuid_n(id_seed, "task", self.task_count);
         self.task_count += 1;
+        let (running, waiting) = (self.running, &self.waiting);
+        self.jobs
+            .prune(|j| running == Some(j) || waiting.contains(&j));
         self.jobs.push(Job {
             id: job_id.clone(),
             kind: SubmissionKind::OnDemand,
@@ -380,20 +374,17 @@ impl Jobs {
     }
 
     pub(super) fn find(&self, id: &str) -> Option<usize> {
-        self.jobs
-            .iter()
-            .position(|j| j.id.eq_ignore_ascii_case(id.trim()))
+        self.jobs.position(|j| j.id.eq_ignore_ascii_case(id.trim()))
+    }
+
+    /// Finished jobs dropped to stay within `limits.jobs_history_bytes_max`.
+    pub(super) fn dropped(&self) -> u64 {
+        self.jobs.dropped()
     }
 
     /// The refresh schedule.
     pub(super) fn schedule(&self) -> ScheduleView {
-        ScheduleView {
-            enabled: self.refresh.schedule_enabled,
-            next_at: self.next_schedule_at,
-            every: self.refresh.schedule_every,
-            ticks: self.schedule_ticks,
-            skipped: self.schedule_skipped,
-        }
+        self.schedule.view()
     }
 
     /// What an ended task acted on, how it ended, and its last error message.

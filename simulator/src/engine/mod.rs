@@ -50,6 +50,7 @@ mod effect;
 mod emit;
 mod error;
 mod faults;
+mod history;
 mod jobs;
 mod names;
 mod options;
@@ -80,6 +81,7 @@ pub use delivery::{AttemptRecord, DeliveryView, EventView};
 pub use effect::{DeliveryAttempt, Effect};
 pub use error::EngineError;
 pub use faults::{AttemptFault, DeliveryFaultRule, DeliveryFaults, FaultKind};
+pub use history::HistoryDrops;
 pub use jobs::{
     AdditionalInfo, CiError, JobView, NodeView, ScheduleView, TaskView, workflow_history,
     workflow_status,

@@ -92,10 +92,6 @@ impl Queue {
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&Due) -> bool) {
         self.heap.retain(|e| keep(&e.item));
     }
-
-    pub(super) fn len(&self) -> usize {
-        self.heap.len()
-    }
 }
 
 #[cfg(test)]
@@ -136,7 +132,7 @@ mod tests {
             q.pop_due(SimTime(10)),
             Some((SimTime(10), Due::ScheduledRefresh))
         );
-        assert_eq!(q.len(), 0);
+        assert_eq!(q.next_due(), None);
     }
 
     proptest! {

@@ -221,6 +221,14 @@ impl JobRequest {
         }
     }
 
+    /// A job the schedule submits.
+    pub fn scheduled(operation_type: OperationType) -> JobRequest {
+        JobRequest {
+            submission_kind: SubmissionKind::Scheduled,
+            ..JobRequest::new(operation_type)
+        }
+    }
+
     /// An on-demand ingestion of one data source whose (first) attempt has `outcome`.
     pub fn ingestion_of(data_source: String, outcome: Outcome) -> JobRequest {
         let mut req = JobRequest::new(OperationType::Ingestion);

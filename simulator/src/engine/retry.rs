@@ -12,6 +12,8 @@ pub enum AttemptResult {
     Status(u16),
     Timeout,
     ConnectionError(String),
+    /// The shell would not send it (the target is the simulator itself): final, never retried.
+    Refused(String),
 }
 
 impl AttemptResult {
@@ -20,6 +22,7 @@ impl AttemptResult {
             AttemptResult::Status(code) => format!("status {code}"),
             AttemptResult::Timeout => "timeout".to_owned(),
             AttemptResult::ConnectionError(e) => format!("connection error: {e}"),
+            AttemptResult::Refused(why) => format!("not sent: {why}"),
         }
     }
 
@@ -32,6 +35,7 @@ impl AttemptResult {
         match self {
             AttemptResult::Status(code) => matches!(code, 408 | 429 | 500..=599),
             AttemptResult::Timeout | AttemptResult::ConnectionError(_) => true,
+            AttemptResult::Refused(_) => false,
         }
     }
 }
@@ -137,6 +141,7 @@ mod tests {
         }
         assert!(AttemptResult::Timeout.is_retryable());
         assert!(AttemptResult::ConnectionError("refused".into()).is_retryable());
+        assert!(!AttemptResult::Refused("the simulator itself".into()).is_retryable());
         assert!(AttemptResult::Status(299).is_success());
         assert!(!AttemptResult::Status(300).is_success());
     }

@@ -12,13 +12,12 @@ use super::effect::{DeliveryAttempt, Effect};
 use super::emit::Occurrence;
 use super::error::EngineError;
 use super::faults::{DeliveryFaults, FaultState};
+use super::history::HistoryDrops;
 use super::jobs::{JobView, Jobs, ScheduleView, Step};
 use super::options::EngineOptions;
 use super::payload::{Common, Payload};
 use super::queue::{Due, Queue};
-use super::request::{
-    ForcedMeasure, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind, Target,
-};
+use super::request::{ForcedMeasure, JobRequest, OperationType, Outcome, RefreshRequest, Target};
 use super::retry::{AttemptResult, RetryPolicy};
 use super::schedules::Schedules;
 use super::status::RunStatus;
@@ -136,11 +135,6 @@ impl Engine {
     /// When the earliest queued item falls due (the harness jumps its clock here when idle).
     pub fn next_due(&self) -> Option<SimTime> {
         self.queue.next_due()
-    }
-
-    /// Items waiting on the queue (for `/_sim/state`).
-    pub fn queued(&self) -> usize {
-        self.queue.len()
     }
 
     /// Processes every queued item due at or before `now`, in `(due_at, seq)` order, including
@@ -372,6 +366,11 @@ impl Engine {
         &self.faults.config
     }
 
+    /// Records dropped from the histories to stay within their byte budgets.
+    pub fn history_drops(&self) -> HistoryDrops {
+        self.catalog.history_drops(self.jobs.dropped())
+    }
+
     // The catalog.
     /// The current member count of segment `index` (0 for an unknown index).
     pub fn segment_count(&self, index: usize) -> u64 {
@@ -401,6 +400,8 @@ impl Engine {
     // The loop and the wiring.
     /// Runs the queue up to `now` and makes `now` the engine's time (never going back).
     pub(super) fn catch_up(&mut self, now: SimTime) -> SimTime {
+        // A long jump of the clock runs only its last scheduled refreshes.
+        self.jobs.skip_ticks_before(now, &mut self.queue);
         while let Some((at, item)) = self.queue.pop_due(now) {
             self.now = self.now.max(at);
             self.handle(at, item);
@@ -445,11 +446,8 @@ impl Engine {
         if !submit {
             return;
         }
-        let mut req = JobRequest::new(OperationType::All);
-        req.submission_kind = SubmissionKind::Scheduled;
-        // A full refresh with no identifiers and no forcing always plans, so there is no error
-        // to report.
-        let _planned = self.submit(at, req);
+        // A scheduled full refresh (no identifiers, no forcing) always plans: no error to report.
+        let _planned = self.submit(at, JobRequest::scheduled(OperationType::All));
     }
 
     /// Resolves a request against the catalog, plans its job and starts or queues it.

@@ -15,14 +15,20 @@ use crate::time::SimTime;
 
 /// The tenant's data as the API serves it: the generated population, the entities over it with
 /// the items clients created or changed, and the live segment members and measure values.
-#[derive(Debug)]
+///
+/// A clone is cheap (the generated data and the caches of rendered rows are shared, segment
+/// members are shared lists), which lets a reader take a snapshot and run a long query with no
+/// lock held while a writer changes its own copy.
+#[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) population: Arc<Population>,
     pub(crate) entities: Vec<Entity>,
     by_name: HashMap<String, usize>,
-    sources: SourceRows,
-    /// Rendered JSON objects of generated Customer rows (all attributes).
-    customer_rows: RowCache,
+    /// Shared by every snapshot: generated rows never change.
+    sources: Arc<SourceRows>,
+    /// Rendered JSON objects of generated Customer rows (all attributes), shared by every
+    /// snapshot.
+    customer_rows: Arc<RowCache>,
     pub(crate) live: Live,
 }
 
@@ -41,10 +47,13 @@ impl Store {
             .map(|(i, e)| (e.schema.name.to_ascii_lowercase(), i))
             .collect();
         Store {
-            customer_rows: RowCache::new(u64::from(population.n), spec.limits.row_cache_bytes_max),
+            customer_rows: Arc::new(RowCache::new(
+                u64::from(population.n),
+                spec.limits.row_cache_bytes_max,
+            )),
             entities,
             by_name,
-            sources: SourceRows::new(population.sources.len()),
+            sources: Arc::new(SourceRows::new(population.sources.len())),
             live: Live::initial(spec, &population),
             population,
         }
@@ -69,6 +78,28 @@ impl Store {
     pub fn set_segment_count(&mut self, segment: usize, count: u64) {
         self.live
             .set_segment_count(&self.population, segment, count);
+    }
+
+    /// The member list of `segment` at `count` (clamped to the customers), in row order: the
+    /// slow part of a count change, which needs no `&mut` and so no lock.
+    pub fn members_at(&self, segment: usize, count: u64) -> (u64, Arc<Vec<u32>>) {
+        let count = count.min(u64::from(self.population.n));
+        let members = self
+            .population
+            .rankings
+            .get(segment)
+            .map_or_else(Vec::new, |r| r.members(count as usize));
+        (count, Arc::new(members))
+    }
+
+    /// Installs a member list from [`Store::members_at`].
+    pub fn install_segment(&mut self, segment: usize, count: u64, members: Arc<Vec<u32>>) {
+        self.live.install_segment(segment, count, members);
+    }
+
+    /// The member count the data layer serves for `segment`.
+    pub fn segment_count(&self, segment: usize) -> Option<u64> {
+        self.live.segments.get(segment).map(|s| s.count)
     }
 
     pub fn set_measure_values(&mut self, measure: usize, values: Vec<(Option<String>, f64)>) {

@@ -27,7 +27,7 @@ pub enum TableKind {
 }
 
 /// One entity: its schema, its source, and the items clients created or changed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Entity {
     pub schema: Schema,
     pub kind: TableKind,

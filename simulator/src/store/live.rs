@@ -78,6 +78,15 @@ impl Live {
         }
     }
 
+    /// Installs a segment's member list computed elsewhere (from `Population::rankings`, with
+    /// no lock held): the simulator computes a large list outside its lock and installs it here.
+    pub fn install_segment(&mut self, segment: usize, count: u64, members: Arc<Vec<u32>>) {
+        if let Some(live) = self.segments.get_mut(segment) {
+            live.count = count;
+            live.members = members;
+        }
+    }
+
     pub fn set_measure_values(&mut self, measure: usize, values: Vec<(Option<String>, f64)>) {
         if let Some(live) = self.measures.get_mut(measure) {
             live.values = values;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::schema::{AttrId, Value};
 use crate::time::SimTime;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CreatedRow {
     pub values: Vec<Value<'static>>,
     pub valid_until: SimTime,
@@ -22,7 +22,7 @@ pub struct Patch {
     pub valid_until: SimTime,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Overlay {
     attrs: usize,
     created: Vec<CreatedRow>,

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::limits::LimitsSpec;
 pub use super::objects::{
     ActivityKind, ActivityTableSpec, CUSTOMER_MEASURES, ContactTableSpec, CustomerMeasureSpec,
     DataSourceSpec, FailureRates, MeasureSource, MeasureSpec, SegmentRank, SegmentRefresh,
     SegmentSpec, SegmentState,
 };
-use crate::rate_limit::{Algorithm, RateLimitSetting};
 use crate::time::{SimDuration, SimTime};
 
 /// The embedded demo tenant ("Contoso Retail").
@@ -61,35 +61,6 @@ pub enum ActivityFilter {
     WithKey,
     /// `ActivityId` and `CustomerId` only (the connector page, word for word).
     ConnectorPage,
-}
-
-/// The simulated connector's limits, and the server's own protection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsSpec {
-    /// The connector call limit per connection: `CALLS/WINDOW` (e.g. `100/60s`) or `off`.
-    pub rate_limit: String,
-    /// `sliding` (default) or `fixed` windows.
-    pub rate_limit_algorithm: String,
-    /// Whether throttled calls also count against the window.
-    pub throttled_calls_count: bool,
-    /// Largest page `$top` can ask for (larger values are clamped).
-    pub page_size_max: usize,
-    /// Page size when `$top` is absent.
-    pub page_size_default: usize,
-    /// Whether responses carry `@odata.nextLink` with a `$skiptoken`. Off by default: the
-    /// documentation pages with `$skip` and the API model's payload has no next link, so
-    /// insightsim infers that the service sends none (a `$skiptoken` is accepted either way).
-    pub next_link: bool,
-    /// Server self-protection, not part of the simulated connector: simultaneous connections.
-    pub server_connections_max: usize,
-    /// Server self-protection: largest request body in bytes.
-    pub server_body_bytes_max: usize,
-    /// Server self-protection: largest request head (request line and headers) in bytes.
-    pub server_header_bytes_max: usize,
-    /// Memory for pre-rendered Customer rows (filled as rows are served; rows beyond it are
-    /// rendered on each request, which is slower but correct).
-    pub row_cache_bytes_max: usize,
 }
 
 /// Who may call the API.
@@ -182,6 +153,10 @@ pub struct DeliverySpec {
     pub attempt_timeout: SimDuration,
     /// Hosts a `NotificationUrl` may point at; loopback only unless listed here.
     pub allowed_hosts: Vec<String>,
+    /// Whether a `NotificationUrl` may point at the simulator itself (any of its listen
+    /// addresses, on any path). Off: such a subscription is refused and such a delivery is not
+    /// sent, so that a webhook cannot call the control API or feed a delivery loop.
+    pub allow_self: bool,
 }
 
 /// A segment's member count at its initial evaluation: `round(initial_share × customers)`, the
@@ -364,7 +339,10 @@ impl TenantSpec {
                 self.limits.page_size_default, self.limits.page_size_max
             ));
         }
-        self.limits.rate_limit_setting()?;
+        self.limits.validate().map_err(TenantError::Invalid)?;
+        self.limits
+            .rate_limit_setting()
+            .map_err(TenantError::Invalid)?;
         if !matches!(
             self.limits.rate_limit_algorithm.as_str(),
             "sliding" | "fixed"
@@ -400,27 +378,6 @@ impl TenantSpec {
     /// Renders the spec back to TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
-    }
-}
-
-impl LimitsSpec {
-    /// The connector call limit these settings describe. An algorithm or `throttled-consume`
-    /// written in `rate_limit` itself (`100/60s,fixed`) wins over the separate keys.
-    pub fn rate_limit_setting(&self) -> Result<RateLimitSetting, TenantError> {
-        let setting = RateLimitSetting::parse(&self.rate_limit)
-            .map_err(|e| TenantError::Invalid(format!("limits.rate_limit: {e}")))?;
-        let RateLimitSetting::On(mut limit) = setting else {
-            return Ok(RateLimitSetting::Off);
-        };
-        let text = self.rate_limit.to_ascii_lowercase();
-        if !text.contains(",fixed") && !text.contains(",sliding") {
-            limit.algorithm = match self.rate_limit_algorithm.as_str() {
-                "fixed" => Algorithm::Fixed,
-                _ => Algorithm::Sliding,
-            };
-        }
-        limit.throttled_consume |= self.throttled_calls_count;
-        Ok(RateLimitSetting::On(limit))
     }
 }
 
@@ -504,6 +461,7 @@ impl<'de> Deserialize<'de> for DurationRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate_limit::{Algorithm, RateLimitSetting};
 
     #[test]
     fn the_demo_tenant_parses_and_validates() {
@@ -611,7 +569,7 @@ mod tests {
         limits.rate_limit = "off".into();
         assert_eq!(limits.rate_limit_setting().unwrap(), RateLimitSetting::Off);
         limits.rate_limit = "ten per minute".into();
-        let err = limits.rate_limit_setting().unwrap_err().to_string();
+        let err = limits.rate_limit_setting().unwrap_err();
         assert!(err.contains("limits.rate_limit"), "{err}");
     }
 

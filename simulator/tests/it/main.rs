@@ -10,6 +10,7 @@ mod manage;
 mod openapi;
 mod paging;
 mod parity;
+mod reliability;
 mod routes;
 mod support;
 mod tunnel;

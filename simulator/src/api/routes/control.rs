@@ -120,6 +120,12 @@ pub(super) const ROUTES: &[Route] = &[
             sim_ok(202, "The delivery."),
             NOT_FOUND,
             err(409, "The delivery is still in progress."),
+            Reply {
+                status: 503,
+                description: "insightsim server limit: the subscription got limits.deliveries_per_subscription_max deliveries within limits.deliveries_window (a loop or a flood is cut); retry after Retry-After seconds.",
+                content: Content::Error,
+                headers: &[Header::RetryAfter],
+            },
         ],
     ),
     control(

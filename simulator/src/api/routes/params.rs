@@ -176,6 +176,10 @@ pub(super) const BAD_BODY: Reply = err(
 pub(super) const NOT_FOUND: Reply =
     err(404, "No such resource; the message lists the valid names.");
 pub(super) const JOB_FINISHED: Reply = err(409, "The job has already finished.");
+pub(super) const ITEMS_FULL: Reply = err(
+    507,
+    "insightsim server limit: the items created and changed since start fill limits.items_bytes_max.",
+);
 
 pub(super) const STATUS_REPORT_BODY: RequestBody = RequestBody {
     required: true,

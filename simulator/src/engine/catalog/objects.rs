@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::engine::history::{History, Weight};
 use crate::engine::status::RefreshState;
 use crate::engine::value::MeasureValue;
 use crate::tenant::spec::{SegmentRefresh, SegmentState as SegmentSpecState};
@@ -33,7 +34,7 @@ pub(crate) struct SegmentState {
     pub(crate) evaluated: bool,
     pub(crate) last_success_run: Option<String>,
     pub(crate) latest: SegmentEvaluation,
-    pub(crate) history: Vec<SegmentEvaluation>,
+    pub(crate) history: History<SegmentEvaluation>,
     /// A segmentation task is running for it.
     pub(crate) running: bool,
     /// Walk steps taken (keys the random draws).
@@ -90,8 +91,8 @@ pub(crate) struct MeasureState {
     pub(crate) last_successful: Option<SimTime>,
     pub(crate) consecutive_failures: u32,
     pub(crate) latest: MeasureEvaluation,
-    pub(crate) history: Vec<MeasureEvaluation>,
-    pub(crate) outputs: Vec<(SimTime, MeasureValue)>,
+    pub(crate) history: History<MeasureEvaluation>,
+    pub(crate) outputs: History<(SimTime, MeasureValue)>,
     pub(crate) running: bool,
     pub(crate) steps: u64,
 }
@@ -105,4 +106,32 @@ pub struct MeasureEvaluation {
     pub end_time: SimTime,
     pub error: Option<String>,
     pub last_successful_run_id: Option<String>,
+}
+
+impl Weight for SegmentEvaluation {
+    fn weight(&self) -> usize {
+        // `{"evaluationDate":"…","entityCount":…,"jobStatus":"…","error":…}`
+        104 + self
+            .error
+            .as_ref()
+            .map_or(0, |e| e.key.len() + e.value.len() + 20)
+    }
+}
+
+impl Weight for MeasureEvaluation {
+    fn weight(&self) -> usize {
+        96 + self.error.as_ref().map_or(0, String::len)
+            + self.last_successful_run_id.as_ref().map_or(0, String::len)
+    }
+}
+
+impl Weight for (SimTime, MeasureValue) {
+    fn weight(&self) -> usize {
+        match &self.1 {
+            MeasureValue::Scalar(_) => 64,
+            MeasureValue::ByDimension(values) => {
+                48 + values.iter().map(|(k, _)| k.len() + 40).sum::<usize>()
+            }
+        }
+    }
 }

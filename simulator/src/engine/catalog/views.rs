@@ -51,7 +51,7 @@ pub(crate) fn segment_view(s: &SegmentState, instance_id: &str) -> SegmentView {
             error: s.latest.error.clone(),
             last_successful_run_id: s.last_success_run.clone(),
         },
-        evaluation_status_history: s.history.clone(),
+        evaluation_status_history: s.history.to_vec(),
         instance_id: instance_id.to_owned(),
     }
 }
@@ -96,7 +96,7 @@ pub(crate) fn measure_view(m: &MeasureState, instance_id: &str) -> MeasureView {
             last_successful: m.last_successful,
             consecutive_failure_count: m.consecutive_failures,
         },
-        evaluation_history: m.history.clone(),
+        evaluation_history: m.history.to_vec(),
         output_history: m.outputs.iter().map(output).collect(),
         instance_id: instance_id.to_owned(),
     }

@@ -103,6 +103,8 @@ pub(crate) struct Event {
     /// The payload as sent (the same bytes for every delivery of this event).
     pub(crate) body: String,
     pub(crate) faults: FaultPlan,
+    /// Why a delivery of the event was cut (its subscription's delivery volume limit).
+    pub(crate) cut: Option<String>,
 }
 
 /// An event, for the control API.
@@ -114,6 +116,9 @@ pub struct EventView {
     pub subscription_id: String,
     pub occurred_at: SimTime,
     pub payload: Payload,
+    /// Why a delivery of it (the first, or a re-send) was cut by a server limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_cut: Option<String>,
 }
 
 impl Event {
@@ -124,6 +129,7 @@ impl Event {
             subscription_id: self.subscription_id.clone(),
             occurred_at: self.occurred_at,
             payload: self.payload.clone(),
+            delivery_cut: self.cut.clone(),
         }
     }
 }
@@ -136,6 +142,9 @@ pub(super) struct SubscriptionQueue {
     pub(super) held: Vec<usize>,
     /// Which hold `held` belongs to (so a stale release does nothing).
     pub(super) hold: u64,
+    /// The volume window: when it started, and the deliveries in it.
+    pub(super) window_start: SimTime,
+    pub(super) window_deliveries: u64,
 }
 
 impl Delivery {
