@@ -88,6 +88,7 @@
 //! | Module | Owns | Imports (of this crate) |
 //! |---|---|---|
 //! | [`time`], `ids`, `json`, `body` | simulated instants and durations; seeded ids; the hot-path JSON writer; response bodies of pieces | nothing |
+//! | [`epoch`] | the id epoch: why created objects' ids never repeat across restarts and resets | `ids` |
 //! | [`tenant`] | the tenant file ([`TenantSpec`](tenant::TenantSpec)), its dictionaries and geography | `time`, `json`, [`rate_limit`] (its settings) |
 //! | [`schema`] | attribute types, schemas and values | `time` |
 //! | [`odata`] | the OData subset: options, `$filter` parsing, binding to a schema, evaluation | `schema`, `time` |
@@ -109,13 +110,16 @@ mod body;
 mod clock;
 pub mod delivery;
 pub mod driver;
+mod durable;
 pub mod engine;
+pub mod epoch;
 pub mod faults;
 mod ids;
 pub mod journal;
 mod json;
 mod metadata;
 pub mod odata;
+pub mod persist;
 mod query;
 pub mod rate_limit;
 pub mod schema;
@@ -126,5 +130,6 @@ pub mod tenant;
 pub mod time;
 
 pub use clock::Clock;
-pub use sim::{SimConfig, Simulator, StatusReport, ThrottleHook, Waker};
+pub use epoch::IdEpoch;
+pub use sim::{SimConfig, Simulator, StatusReport, ThrottleHook, Undelivered, Waker};
 pub use time::{SimDuration, SimTime};

@@ -17,15 +17,20 @@
 //! - the shared parts with their own locks: `clock`, `journal`, `limiter` and `faults`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::engine::{AttemptResult, DeliveryAttempt, Effect, Engine, Initial, MeasureValue};
+use crate::engine::{
+    AttemptResult, DeliveryAttempt, DeliveryStatus, Effect, Engine, Initial, MeasureValue,
+};
+use crate::epoch::{Epoch, IdEpoch};
 use crate::faults::RouteFaults;
 use crate::ids;
 use crate::journal::Journal;
+use crate::persist::{Identity, StateDir};
 use crate::rate_limit::Limiter;
 use crate::store::{Population, Store};
 use crate::tenant::TenantSpec;
@@ -42,10 +47,9 @@ pub struct SimConfig {
     pub control_loopback_only: bool,
     /// How many `/v1` calls the journal keeps.
     pub journal_capacity: usize,
-    /// Salts the ids of jobs, subscriptions, events and deliveries (the data and the instance
-    /// keep the seed's): two simulators with the same seed and different salts never share an
-    /// event id.
-    pub id_salt: Option<String>,
+    /// Where the epoch of the ids of subscriptions, jobs, tasks, events, deliveries and status
+    /// reports comes from (the data and the instance keep the seed's ids); see [`crate::epoch`].
+    pub id_epoch: IdEpoch,
 }
 
 impl SimConfig {
@@ -61,13 +65,13 @@ impl SimConfig {
             admin_token: None,
             control_loopback_only: true,
             journal_capacity: 100_000,
-            id_salt: None,
+            id_epoch: IdEpoch::Seed,
         }
     }
 }
 
 /// A status report received through "Sends the status report" (V1 or V2).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusReport {
     pub report_id: String,
@@ -85,6 +89,8 @@ pub(crate) struct World {
     pub(crate) store: Store,
     pub(crate) engine: Engine,
     pub(crate) status_reports: Vec<StatusReport>,
+    /// The id epoch in force (a reset moves it on).
+    pub(crate) epoch: Epoch,
 }
 
 impl World {
@@ -107,7 +113,7 @@ impl World {
 
     /// Copies the engine's segment counts and measure values into the data layer (allocating
     /// only for a measure whose values changed: this runs after every engine call).
-    fn sync_store(&mut self) {
+    pub(crate) fn sync_store(&mut self) {
         for i in 0..self.store.live.segments.len() {
             let count = self.engine.segment_count(i);
             self.store.set_segment_count(i, count);
@@ -160,6 +166,33 @@ fn initial_measures(store: &Store) -> Initial {
     }
 }
 
+/// Deliveries not delivered yet, by where they wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Undelivered {
+    /// Waiting in their subscription's queue, never sent.
+    pub queued: usize,
+    /// Sent at least once, waiting out a back-off before the next attempt.
+    pub retrying: usize,
+    /// An attempt was sent and has not been answered.
+    pub in_flight: usize,
+}
+
+impl Undelivered {
+    pub fn total(&self) -> usize {
+        self.queued + self.retrying + self.in_flight
+    }
+}
+
+impl std::fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} in flight, {} waiting to retry, {} queued",
+            self.in_flight, self.retrying, self.queued
+        )
+    }
+}
+
 /// Wakes whoever sends deliveries (the `serve` driver) when new ones are waiting.
 pub type Waker = Box<dyn Fn() + Send + Sync>;
 
@@ -171,7 +204,6 @@ pub struct Simulator {
     pub started_at: SimTime,
     pub admin_token: Option<String>,
     pub control_loopback_only: bool,
-    id_salt: Option<String>,
     pop: Arc<Population>,
     world: RwLock<World>,
     pub journal: Journal,
@@ -179,7 +211,14 @@ pub struct Simulator {
     pub limiter: Limiter,
     /// Seeded faults injected into `/v1` calls (`PUT /_sim/faults`).
     pub faults: RouteFaults,
-    report_seq: Mutex<u64>,
+    pub(crate) report_seq: Mutex<u64>,
+    /// Counts changes to the world (the state dir saves when it moved since the last save).
+    pub(crate) changes: AtomicU64,
+    /// Where the state is saved (`serve --state-dir`), with the tenant it belongs to
+    /// (`durable.rs`).
+    pub(crate) state_dir: Option<(StateDir, Identity)>,
+    /// The simulated instant the clock was last saved at.
+    pub(crate) clock_saved: AtomicI64,
     /// Deliveries produced by API calls, waiting for the delivery driver.
     outbox: Mutex<Vec<DeliveryAttempt>>,
     waker: Mutex<Option<Waker>>,
@@ -209,15 +248,14 @@ impl Simulator {
             admin_token,
             control_loopback_only,
             journal_capacity,
-            id_salt,
+            id_epoch,
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
         let start = clock.now();
         let mut engine = Engine::new(&spec, spec.seed, start, initial_measures(&store));
-        if let Some(salt) = &id_salt {
-            engine.set_id_salt(salt);
-        }
+        let epoch = Epoch::start(&id_epoch);
+        engine.set_id_seed(epoch.id_seed(spec.seed));
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
@@ -226,17 +264,20 @@ impl Simulator {
             clock,
             admin_token,
             control_loopback_only,
-            id_salt,
             world: RwLock::new(World {
                 store,
                 engine,
                 status_reports: Vec::new(),
+                epoch,
             }),
             pop,
             journal: Journal::new(journal_capacity),
             limiter,
             faults: RouteFaults::new(spec.seed),
             report_seq: Mutex::new(0),
+            changes: AtomicU64::new(0),
+            state_dir: None,
+            clock_saved: AtomicI64::new(i64::MIN),
             outbox: Mutex::new(Vec::new()),
             waker: Mutex::new(None),
             throttle_hook: Mutex::new(None),
@@ -256,8 +297,11 @@ impl Simulator {
         self.world.read()
     }
 
+    /// The world for a change (counted: the state dir saves it before the answer).
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, World> {
-        self.world.write()
+        let world = self.world.write();
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        world
     }
 
     /// The data as the API serves it, read-only (for tests, benchmarks and tools; the lock is
@@ -272,20 +316,21 @@ impl Simulator {
     }
 
     pub(crate) fn record_status_report(&self, report: StatusReport) {
-        self.world.write().status_reports.push(report);
+        self.write().status_reports.push(report);
     }
 
     /// Back to the state right after start: data, changes, subscriptions, jobs, deliveries,
     /// reports, faults, the call-limit state and the journal. The generated population is kept,
-    /// so this is fast; the clock is not moved.
+    /// so this is fast; the clock is not moved. The id epoch moves on to its next generation,
+    /// so no id handed out before the reset is handed out again.
     pub fn reset(&self) {
-        let mut world = self.world.write();
+        let mut world = self.write();
         world.store = Store::from_population(&self.spec, self.pop.clone());
         let initial = initial_measures(&world.store);
         world.engine = Engine::new(&self.spec, self.spec.seed, self.clock.now(), initial);
-        if let Some(salt) = &self.id_salt {
-            world.engine.set_id_salt(salt);
-        }
+        world.epoch = world.epoch.next();
+        let id_seed = world.epoch.id_seed(self.spec.seed);
+        world.engine.set_id_seed(id_seed);
         world.status_reports.clear();
         self.journal.clear();
         self.limiter.reset();
@@ -294,18 +339,37 @@ impl Simulator {
         *self.report_seq.lock() = 0;
     }
 
+    /// After someone moved the clock (`POST /_sim/clock/advance`): counts the move as a change
+    /// (the state dir saves the new time before the answer) and runs what fell due.
+    pub fn clock_moved(&self) {
+        self.run_engine(true, |_, _| ((), Vec::new()));
+    }
+
     /// Runs the lifecycle up to now and sends what falls due to the delivery driver.
     pub fn tick(&self) {
-        self.with_engine(|_, _| ((), Vec::new()));
+        self.run_engine(false, |_, _| ((), Vec::new()));
     }
 
     /// Runs `f` on the engine (after bringing the engine up to now), applies the effects it
     /// returns or leaves behind to the data, and hands new deliveries to the delivery driver.
     pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, SimTime) -> (T, Vec<Effect>)) -> T {
+        self.run_engine(true, f)
+    }
+
+    /// [`Simulator::with_engine`], counting a change when `f` may change the engine
+    /// (`changes`) or something fell due.
+    fn run_engine<T>(
+        &self,
+        changes: bool,
+        f: impl FnOnce(&mut Engine, SimTime) -> (T, Vec<Effect>),
+    ) -> T {
         let now = self.clock.now();
         let (value, deliveries, replan) = {
             let mut world = self.world.write();
             let due_before = world.engine.next_due();
+            if changes || due_before.is_some_and(|due| due <= now) {
+                self.changes.fetch_add(1, Ordering::AcqRel);
+            }
             let mut effects = world.engine.run_until(now);
             let (value, returned) = f(&mut world.engine, now);
             effects.extend(returned);
@@ -374,6 +438,26 @@ impl Simulator {
         }
     }
 
+    /// The attempts the engine holds as sent and not yet reported (the `serve` driver sends
+    /// them again when it starts on a restored state).
+    pub fn in_flight_attempts(&self) -> Vec<DeliveryAttempt> {
+        self.world.read().engine.in_flight_attempts()
+    }
+
+    /// The deliveries not delivered yet, by where they wait.
+    pub fn undelivered(&self) -> Undelivered {
+        let mut out = Undelivered::default();
+        for d in self.world.read().engine.deliveries() {
+            match d.status {
+                DeliveryStatus::InFlight => out.in_flight += 1,
+                DeliveryStatus::Pending if d.attempts.is_empty() => out.queued += 1,
+                DeliveryStatus::Pending => out.retrying += 1,
+                DeliveryStatus::Delivered | DeliveryStatus::Dead | DeliveryStatus::Cancelled => {}
+            }
+        }
+        out
+    }
+
     /// How many deliveries wait to be taken.
     pub fn pending_deliveries(&self) -> usize {
         self.outbox.lock().len()
@@ -390,9 +474,15 @@ impl Simulator {
     }
 
     pub(crate) fn next_report_id(&self) -> String {
+        let id_seed = self.world.read().epoch.id_seed(self.spec.seed);
         let mut seq = self.report_seq.lock();
         *seq += 1;
-        ids::uuid_n(self.spec.seed, "statusreport", *seq)
+        ids::uuid_n(id_seed, "statusreport", *seq)
+    }
+
+    /// The id epoch in force (see [`crate::epoch`]).
+    pub fn epoch(&self) -> Epoch {
+        self.world.read().epoch.clone()
     }
 
     // Observations: what the harness reads after (or during) a case.

@@ -96,7 +96,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Result<ApiResponse, ApiError>
                     ));
                 }
             }
-            sim.tick();
+            sim.clock_moved();
             ok(&clock(sim))
         }
         ("POST", ["_sim", "refresh"]) => {

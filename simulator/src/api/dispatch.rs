@@ -7,8 +7,25 @@ use super::response::ApiResponse;
 use super::{control, openapi, v1};
 use crate::sim::Simulator;
 
-/// Answers one request.
+/// Answers one request. With a state dir, what the request changed is saved before the answer
+/// leaves (commit, then answer): a success that could not be saved becomes a `503`.
 pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
+    let response = route(sim, req);
+    match sim.commit() {
+        Err(e) if response.status < 300 && req.method != "GET" => ApiError::new(
+            503,
+            "StateNotSaved",
+            format!(
+                "{}; the change may take effect, but it is not saved: retry once the state dir is writable",
+                crate::persist::chain(&e)
+            ),
+        )
+        .into(),
+        _ => response,
+    }
+}
+
+fn route(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
     let path = req.path;
     if path == "/v1" || path.starts_with("/v1/") {
         return v1::handle(sim, req);

@@ -288,6 +288,12 @@ impl Route {
             }
             Surface::Meta => {}
         }
+        if self.method != "GET" {
+            add(err(
+                503,
+                "serve --state-dir could not save the change (StateNotSaved): it is not acknowledged; retry once the state dir is writable.",
+            ));
+        }
         out.sort_by_key(|r| r.status);
         out
     }

@@ -28,7 +28,7 @@ use crate::tenant::spec::{MeasureSource, initial_segment_count};
 use crate::time::{SimDuration, SimTime};
 
 /// What the caller computed from the generated data before the engine starts.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Initial {
     /// The first value of each measure, in the order of `spec.measures`. A missing entry starts
     /// at 0 (or with no dimension values).
@@ -41,7 +41,7 @@ pub fn data_source_id(seed: u64, name: &str) -> String {
 }
 
 /// The tenant's data sources, segments and measures, and their refresh state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Catalog {
     sources: Vec<DataSourceState>,
     segments: Vec<SegmentState>,
@@ -95,7 +95,7 @@ impl Catalog {
                 let first = SegmentEvaluation {
                     evaluation_date: start,
                     entity_count: count,
-                    job_status: "CompletedSuccess",
+                    job_status: "CompletedSuccess".into(),
                     error: None,
                 };
                 SegmentState {
@@ -128,7 +128,7 @@ impl Catalog {
                     (_, Some(_)) => MeasureValue::ByDimension(Vec::new()),
                 };
                 let first = MeasureEvaluation {
-                    state: "completed",
+                    state: "completed".into(),
                     end_time: start,
                     error: None,
                     last_successful_run_id: Some(initial_run.clone()),
@@ -283,7 +283,7 @@ impl Catalog {
         s.latest = SegmentEvaluation {
             evaluation_date: now,
             entity_count: count,
-            job_status: "CompletedSuccess",
+            job_status: "CompletedSuccess".into(),
             error: None,
         };
         s.history.push(s.latest.clone());
@@ -296,9 +296,9 @@ impl Catalog {
         s.latest = SegmentEvaluation {
             evaluation_date: now,
             entity_count: s.count,
-            job_status: "CompletedFailure",
+            job_status: "CompletedFailure".into(),
             error: Some(StringInfo {
-                key: "segmentEvaluationOrchestrationFailed",
+                key: "segmentEvaluationOrchestrationFailed".into(),
                 value: message,
             }),
         };
@@ -329,7 +329,7 @@ impl Catalog {
         m.last_successful = Some(now);
         m.consecutive_failures = 0;
         m.latest = MeasureEvaluation {
-            state: "completed",
+            state: "completed".into(),
             end_time: now,
             error: None,
             last_successful_run_id: Some(run_id.to_owned()),
@@ -344,7 +344,7 @@ impl Catalog {
         m.running = false;
         m.consecutive_failures += 1;
         m.latest = MeasureEvaluation {
-            state: "failed",
+            state: "failed".into(),
             end_time: now,
             error: Some(message),
             last_successful_run_id: m.last_success_run.clone(),

@@ -120,7 +120,7 @@ pub enum FaultKind {
 }
 
 /// The faults decided for one event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct FaultPlan {
     pub(super) duplicate: bool,
     /// Held back, for at most this long.
@@ -129,7 +129,7 @@ pub(super) struct FaultPlan {
     pub(super) late_replay: Option<SimDuration>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct FaultState {
     pub(super) config: DeliveryFaults,
     /// Events matched so far, per rule.

@@ -15,7 +15,7 @@ mod plan;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::draw::{self, AttemptOutcome};
 use super::error::EngineError;
@@ -64,7 +64,7 @@ pub struct ScheduleView {
 }
 
 /// Every job of the tenant, the one running and the ones waiting, and the schedule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Jobs {
     jobs: Vec<Job>,
     /// The job whose tasks are running; jobs run one at a time.
@@ -228,8 +228,8 @@ impl Jobs {
         let error = |code: &str, message: String| CiError {
             error_code: code.to_owned(),
             message,
-            exception_culprit: culprit,
-            result_severity: "error",
+            exception_culprit: culprit.into(),
+            result_severity: "error".into(),
         };
         let status = match outcome {
             AttemptOutcome::Success => RunStatus::Successful,

@@ -37,9 +37,9 @@ pub(crate) fn segment_view(s: &SegmentState, instance_id: &str) -> SegmentView {
         state: "active",
         evaluation_status: EvaluationStatus {
             job_status: if s.running {
-                "Running"
+                "Running".into()
             } else {
-                s.latest.job_status
+                s.latest.job_status.clone()
             },
             evaluation_date: s.latest.evaluation_date,
             entity_count: s.count,
@@ -80,7 +80,7 @@ pub(crate) fn measure_view(m: &MeasureState, instance_id: &str) -> MeasureView {
         },
         latest_evaluation: if m.running {
             MeasureEvaluation {
-                state: "running",
+                state: "running".into(),
                 ..m.latest.clone()
             }
         } else {
@@ -132,7 +132,7 @@ pub struct SegmentView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvaluationStatus {
-    pub job_status: &'static str,
+    pub job_status: std::borrow::Cow<'static, str>,
     pub evaluation_date: SimTime,
     pub entity_count: u64,
     pub error: Option<StringInfo>,
