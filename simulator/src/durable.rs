@@ -119,6 +119,15 @@ impl Simulator {
         result
     }
 
+    /// The size in bytes of every saved part as last saved, by name (empty without a state
+    /// dir).
+    pub fn saved_part_sizes(&self) -> Vec<(&'static str, usize)> {
+        self.state_dir
+            .as_ref()
+            .map(|(dir, _)| dir.part_sizes())
+            .unwrap_or_default()
+    }
+
     /// The file the state is saved in, when there is a state dir.
     pub fn state_file(&self) -> Option<&Path> {
         self.state_dir.as_ref().map(|(dir, _)| dir.path())

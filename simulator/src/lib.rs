@@ -97,7 +97,8 @@
 //! | [`rate_limit`] | the call limiter and the grading of clients | `time` |
 //! | [`engine`] | the refresh lifecycle, the six triggers, subscriptions and deliveries | `tenant`, `ids`, `time` |
 //! | [`faults`], [`journal`], `clock` | route faults; the log of `/v1` calls; the one clock | `ids`, `time` |
-//! | [`Simulator`] (`sim`) | one tenant: the store and the engine under one lock, the limiter, the journal, the faults | the core above |
+//! | [`persist`] | the state dir: one redb file of saved parts, the tenant's identity, the encoding | `epoch`, `ids`, `tenant`, `time` |
+//! | [`Simulator`] (`sim`, `durable`) | one tenant: the store and the engine under one lock, the limiter, the journal, the faults; opened on a state dir and saved before every answer | the core above, `persist` |
 //! | [`api`] | the API as functions, and the one mapping of core errors to HTTP | `sim` and the core |
 //! | [`server`], [`delivery`], [`driver`] | the shell: hyper, the webhook sender, the `serve` loop | `api`, `sim`, `engine`, `body` |
 //!

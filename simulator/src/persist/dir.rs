@@ -138,6 +138,16 @@ impl StateDir {
         &self.path
     }
 
+    /// The size of every part as last saved, by name (what a save that changes them all
+    /// writes; for the benchmark and `/_sim/state`).
+    pub fn part_sizes(&self) -> Vec<(&'static str, usize)> {
+        let last = self.last.lock();
+        last.parts
+            .iter()
+            .map(|(name, b)| (*name, b.len()))
+            .collect()
+    }
+
     /// The change counter's value at the last save (`None` before the first).
     pub fn saved_version(&self) -> Option<u64> {
         self.last.lock().version
