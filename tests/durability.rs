@@ -10,6 +10,7 @@
 #![cfg(unix)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -61,6 +62,8 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     instance: String,
+    /// The lines `serve` prints after its address.
+    stdout: mpsc::Receiver<String>,
 }
 
 /// A failing assertion must not leave a server behind (it would hold the test's output open).
@@ -72,40 +75,57 @@ impl Drop for Server {
 }
 
 fn start(dir: &Path, tenant: &Path) -> Server {
+    start_with(&[
+        "--tenant".as_ref(),
+        tenant.as_os_str(),
+        "--state-dir".as_ref(),
+        dir.as_os_str(),
+        "--speed".as_ref(),
+        "60".as_ref(),
+    ])
+}
+
+/// Starts `serve` on port 0 with these arguments besides.
+fn start_with(args: &[&OsStr]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_insightsim"))
         .args(["serve", "--addr", "127.0.0.1:0", "--rate-limit", "off"])
-        .arg("--tenant")
-        .arg(tenant)
-        .arg("--state-dir")
-        .arg(dir)
-        .args(["--speed", "60"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the insightsim binary starts");
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
-    // Read the banner for the address, then keep draining so the server never blocks on it.
+    // Forward every line, so the server never blocks on its output.
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                let _ = tx.send(addr);
+            if tx.send(line).is_err() {
+                return;
             }
         }
     });
-    let addr: SocketAddr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve prints its address")
-        .parse()
-        .expect("a socket address");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr: SocketAddr = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("serve prints its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .parse()
+                .expect("an address");
+        }
+    };
     let health = http(addr, "GET", "/_sim/health", None).expect("health answers");
     let instance = health.1["instanceId"].as_str().unwrap().to_owned();
     Server {
         child,
         addr,
         instance,
+        stdout: rx,
     }
 }
 
@@ -152,8 +172,11 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Every (event id, body) a webhook receiver got.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A webhook receiver: records every event id with the body it came with.
-fn receiver() -> (SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
+fn receiver() -> (SocketAddr, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -434,4 +457,67 @@ fn nothing_acknowledged_is_lost_when_serve_is_killed_at_random_points() {
             "seed={seed}: event id {event} came with two different bodies"
         );
     }
+}
+
+/// Reproduction 9 of issue 10: Ctrl-C waited ≈ 30 s while a delivery was in flight, and pending
+/// deliveries were dropped silently.
+#[test]
+fn ctrl_c_with_a_delivery_in_flight_stops_within_the_drain_and_counts_what_it_drops() {
+    // A webhook endpoint that takes the request and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = listener.local_addr().unwrap();
+    let (accepted, on_accept) = mpsc::channel();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let _ = accepted.send(());
+            held.push(stream);
+        }
+    });
+    let args = ["--customers", "300", "--drain", "200ms"].map(OsStr::new);
+    let mut server = start_with(&args);
+    let base = format!("/v1/instances/{}", server.instance);
+    let sub = json!({
+        "NotificationUrl": format!("http://{hook}/hook"),
+        "segmentName": "HighValueCustomers",
+        "threshold": 10,
+    });
+    let path = format!("{base}/triggers/segment-threshold-crossed/subscriptions");
+    assert_eq!(http(server.addr, "POST", &path, Some(&sub)).unwrap().0, 201);
+    for count in [5, 50] {
+        let body = json!({ "entityCount": count });
+        let evaluate = "/_sim/segments/HighValueCustomers/evaluate";
+        assert_eq!(
+            http(server.addr, "POST", evaluate, Some(&body)).unwrap().0,
+            200
+        );
+    }
+    on_accept
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the delivery is sent");
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    // The attempt in flight would wait its 30 s timeout; the drain is 200 ms.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(15);
+    let mut lines = Vec::new();
+    while let Ok(line) = server
+        .stdout
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        lines.push(line);
+    }
+    let stopped_in = started.elapsed();
+    assert!(
+        stopped_in < Duration::from_secs(15),
+        "stopping took {stopped_in:?}"
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    let text = lines.join("\n");
+    assert!(
+        text.contains("dropped 1 deliveries not delivered yet (1 in flight, 0 waiting to retry, 0 queued); 1 still in flight after the 200 ms drain"),
+        "{text}"
+    );
 }
