@@ -521,3 +521,70 @@ fn ctrl_c_with_a_delivery_in_flight_stops_within_the_drain_and_counts_what_it_dr
         "{text}"
     );
 }
+
+/// Creates a subscription, an event (with its delivery) and a job; returns every id the server
+/// handed out so far (they accumulate until a reset).
+fn created_ids(server: &Server) -> Vec<String> {
+    let base = format!("/v1/instances/{}", server.instance);
+    let sub = json!({
+        // Nothing listens on the discard port: the delivery fails and waits to retry.
+        "NotificationUrl": "http://127.0.0.1:9/hook",
+        "segmentName": "HighValueCustomers",
+        "threshold": 10,
+    });
+    let path = format!("{base}/triggers/segment-threshold-crossed/subscriptions");
+    let (status, created) = http(server.addr, "POST", &path, Some(&sub)).unwrap();
+    assert_eq!(status, 201, "{created}");
+    for count in [5, 50] {
+        let evaluate = "/_sim/segments/HighValueCustomers/evaluate";
+        let body = json!({ "entityCount": count });
+        assert_eq!(
+            http(server.addr, "POST", evaluate, Some(&body)).unwrap().0,
+            200
+        );
+    }
+    let path = format!("{base}/workflows/main/jobs?operationType=segmentation");
+    let (status, job) = http(server.addr, "POST", &path, None).unwrap();
+    assert_eq!(status, 202, "{job}");
+    let mut ids = vec![
+        created["id"].as_str().unwrap().to_owned(),
+        job["jobId"].as_str().unwrap().to_owned(),
+    ];
+    for (path, field) in [
+        ("/_sim/events", "eventId"),
+        ("/_sim/deliveries", "deliveryId"),
+    ] {
+        let (_, list) = http(server.addr, "GET", path, None).unwrap();
+        let list = list["value"].as_array().unwrap();
+        assert!(!list.is_empty(), "{path} lists nothing");
+        ids.extend(list.iter().map(|v| v[field].as_str().unwrap().to_owned()));
+    }
+    ids
+}
+
+/// Reproduction 6 of issue 10: after a restart or a `POST /_sim/reset`, `serve` handed out the
+/// same subscription, job, event and delivery ids again, so a flow that de-duplicates by event
+/// id dropped real new events. Without a state dir, the data keeps the seed's ids.
+#[test]
+fn serve_never_hands_out_an_id_twice_across_restarts_and_resets() {
+    let args = ["--customers", "300"].map(OsStr::new);
+    let mut ids = Vec::new();
+    let mut data = Vec::new();
+    for _ in 0..2 {
+        let server = start_with(&args);
+        ids.extend(created_ids(&server));
+        let (status, _) = http(server.addr, "POST", "/_sim/reset", None).unwrap();
+        assert_eq!(status, 200);
+        ids.extend(created_ids(&server));
+        let first = format!("/v1/instances/{}/data/Customer?$top=1", server.instance);
+        let (_, page) = http(server.addr, "GET", &first, None).unwrap();
+        data.push((server.instance.clone(), page["value"].clone()));
+    }
+    assert!(ids.len() >= 4 * 4, "{ids:?}");
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "ids handed out twice: {ids:#?}");
+    assert_eq!(
+        data[0], data[1],
+        "the data's ids are the seed's in every run"
+    );
+}

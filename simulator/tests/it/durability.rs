@@ -244,8 +244,25 @@ fn everything_acknowledged_survives_a_restart() {
     let (before, now, ids) = {
         let sim = open(dir.path(), 42);
         acknowledged_writes(&sim);
+        // A dead letter: the attempt sent so far is answered with a final status.
+        for attempt in sim.take_deliveries() {
+            sim.delivery_result(
+                attempt.attempt_id,
+                simulator::engine::AttemptResult::Status(400),
+            );
+        }
+        // And deliveries in flight: a new crossing (sent twice by the duplicate fault).
+        cross(&sim, 30);
         (observable(&sim), sim.now(), created_ids(&sim))
     };
+    let statuses: Vec<&str> = before["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["status"].as_str())
+        .collect();
+    assert!(statuses.contains(&"dead"), "{statuses:?}");
+    assert!(statuses.contains(&"inFlight"), "{statuses:?}");
     // What is compared is there to compare.
     assert_eq!(
         before["created"]["value"][0]["FirstName"], "Ada",
