@@ -88,6 +88,7 @@
 //! | Module | Owns | Imports (of this crate) |
 //! |---|---|---|
 //! | [`time`], `ids`, `json`, `body`, [`addresses`] | simulated instants and durations; seeded ids; the hot-path JSON writer; response bodies of pieces; the simulator's own addresses | nothing |
+//! | [`epoch`] | the id epoch: why created objects' ids never repeat across restarts and resets | `ids` |
 //! | [`tenant`] | the tenant file ([`TenantSpec`](tenant::TenantSpec)), its dictionaries and geography | `time`, `json`, [`rate_limit`] (its settings) |
 //! | [`schema`] | attribute types, schemas and values | `time` |
 //! | [`odata`] | the OData subset: options, `$filter` parsing, binding to a schema, evaluation | `schema`, `time` |
@@ -96,7 +97,8 @@
 //! | [`rate_limit`] | the call limiter and the grading of clients | `time` |
 //! | [`engine`] | the refresh lifecycle, the six triggers, subscriptions and deliveries | `tenant`, `ids`, `time` |
 //! | [`faults`], [`journal`], `clock` | route faults; the log of `/v1` calls (within its bytes); the one clock and the deadlines of heavy queries | `ids`, `time` |
-//! | [`Simulator`] (`sim`) | one tenant: the store (as snapshots) and the engine under one lock, the limiter, the journal, the faults, where it listens | the core above |
+//! | [`persist`] | the state dir: one redb file of saved parts, the tenant's identity, the encoding | `epoch`, `ids`, `tenant`, `time` |
+//! | [`Simulator`] (`sim`, `durable`) | one tenant: the store (as snapshots) and the engine under one lock, the limiter, the journal, the faults, where it listens; opened on a state dir and saved before every answer | the core above, `persist` |
 //! | [`api`] | the API as functions, and the one mapping of core errors to HTTP | `sim` and the core |
 //! | [`server`], [`delivery`], [`driver`] | the shell: hyper behind a gate that reads each head first, the server's own limits, the webhook sender (never to itself), the `serve` loop | `api`, `sim`, `engine`, `body`, `addresses` |
 //!
@@ -110,13 +112,16 @@ mod body;
 mod clock;
 pub mod delivery;
 pub mod driver;
+mod durable;
 pub mod engine;
+pub mod epoch;
 pub mod faults;
 mod ids;
 pub mod journal;
 mod json;
 mod metadata;
 pub mod odata;
+pub mod persist;
 mod query;
 pub mod rate_limit;
 pub mod schema;
@@ -127,5 +132,6 @@ pub mod tenant;
 pub mod time;
 
 pub use clock::{Clock, Deadline};
-pub use sim::{QueryHook, SimConfig, Simulator, StatusReport, ThrottleHook, Waker};
+pub use epoch::IdEpoch;
+pub use sim::{QueryHook, SimConfig, Simulator, StatusReport, ThrottleHook, Undelivered, Waker};
 pub use time::{SimDuration, SimTime};

@@ -172,8 +172,9 @@ impl Schema {
     }
 }
 
-/// A value of one attribute of one row, borrowed where possible.
-#[derive(Debug, Clone, PartialEq)]
+/// A value of one attribute of one row, borrowed where possible. It serializes for the saved
+/// state of created and changed items (`serve --state-dir`), and reads back owned.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value<'a> {
     Null,
     Str(Cow<'a, str>),

@@ -18,20 +18,28 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::addresses::{OwnAddresses, PublicUrl};
 use crate::clock::Clock;
 use crate::engine::{AttemptResult, DeliveryAttempt, Effect, Engine, Initial, MeasureValue};
+use crate::epoch::{Epoch, IdEpoch};
 use crate::faults::RouteFaults;
 use crate::ids;
 use crate::journal::Journal;
+use crate::persist::{Identity, StateDir};
 use crate::rate_limit::Limiter;
 use crate::store::{Population, Store};
 use crate::tenant::TenantSpec;
 use crate::time::SimTime;
+
+mod observe;
+mod undelivered;
+
+pub use undelivered::Undelivered;
 
 /// How to build a simulator.
 #[derive(Debug, Clone)]
@@ -44,10 +52,9 @@ pub struct SimConfig {
     pub control_loopback_only: bool,
     /// How many `/v1` calls the journal keeps.
     pub journal_capacity: usize,
-    /// Salts the ids of jobs, subscriptions, events and deliveries (the data and the instance
-    /// keep the seed's): two simulators with the same seed and different salts never share an
-    /// event id.
-    pub id_salt: Option<String>,
+    /// Where the epoch of the ids of subscriptions, jobs, tasks, events, deliveries and status
+    /// reports comes from (the data and the instance keep the seed's ids); see [`crate::epoch`].
+    pub id_epoch: IdEpoch,
     /// Where clients reach the simulator when it is behind a tunnel or proxy: absolute URLs in
     /// answers use it instead of the listen address.
     pub public_url: Option<PublicUrl>,
@@ -66,14 +73,14 @@ impl SimConfig {
             admin_token: None,
             control_loopback_only: true,
             journal_capacity: 100_000,
-            id_salt: None,
+            id_epoch: IdEpoch::Seed,
             public_url: None,
         }
     }
 }
 
 /// A status report received through "Sends the status report" (V1 or V2).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusReport {
     pub report_id: String,
@@ -100,6 +107,8 @@ pub(crate) struct World {
     pub(crate) status_reports_dropped: u64,
     /// Bytes of the items created and changed since start (`limits.items_bytes_max`).
     pub(crate) items_bytes: usize,
+    /// The id epoch in force (a reset moves it on).
+    pub(crate) epoch: Epoch,
 }
 
 impl World {
@@ -121,7 +130,7 @@ impl World {
     }
 
     /// Segments whose member count in the engine differs from the data's: `(segment, count)`.
-    fn stale_segments(&self) -> Vec<(usize, u64)> {
+    pub(crate) fn stale_segments(&self) -> Vec<(usize, u64)> {
         let n = u64::from(self.store.population.n);
         (0..self.store.live.segments.len())
             .filter_map(|i| {
@@ -133,7 +142,7 @@ impl World {
 
     /// Copies the engine's measure values into the data layer (allocating only for a measure
     /// whose values changed: this runs after every engine call).
-    fn sync_measures(&mut self) {
+    pub(crate) fn sync_measures(&mut self) {
         for i in 0..self.store.live.measures.len() {
             let Some(value) = self.engine.measure_value(i) else {
                 continue;
@@ -160,6 +169,12 @@ impl World {
             };
             Arc::make_mut(&mut self.store).set_measure_values(i, values);
         }
+    }
+
+    /// Puts back the status reports a state dir saved (their bytes counted again).
+    pub(crate) fn restore_status_reports(&mut self, reports: Vec<StatusReport>) {
+        self.status_report_bytes = reports.iter().map(report_bytes).sum();
+        self.status_reports = reports;
     }
 
     /// Keeps a status report, dropping the oldest ones beyond `bytes_max`.
@@ -215,7 +230,6 @@ pub struct Simulator {
     pub control_loopback_only: bool,
     /// `--public-url`, when set.
     pub public_url: Option<PublicUrl>,
-    id_salt: Option<String>,
     /// Where the simulator listens (the servers add their listeners), for the rule that a
     /// delivery never reaches the simulator itself.
     own: RwLock<OwnAddresses>,
@@ -226,7 +240,14 @@ pub struct Simulator {
     pub limiter: Limiter,
     /// Seeded faults injected into `/v1` calls (`PUT /_sim/faults`).
     pub faults: RouteFaults,
-    report_seq: Mutex<u64>,
+    pub(crate) report_seq: Mutex<u64>,
+    /// Counts changes to the world (the state dir saves when it moved since the last save).
+    pub(crate) changes: AtomicU64,
+    /// Where the state is saved (`serve --state-dir`), with the tenant it belongs to
+    /// (`durable.rs`).
+    pub(crate) state_dir: Option<(StateDir, Identity)>,
+    /// The simulated instant the clock was last saved at.
+    pub(crate) clock_saved: AtomicI64,
     /// Deliveries produced by API calls, waiting for the delivery driver.
     outbox: Mutex<Vec<DeliveryAttempt>>,
     waker: Mutex<Option<Waker>>,
@@ -261,16 +282,15 @@ impl Simulator {
             admin_token,
             control_loopback_only,
             journal_capacity,
-            id_salt,
+            id_epoch,
             public_url,
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
         let start = clock.now();
         let mut engine = Engine::new(&spec, spec.seed, start, initial_measures(&store));
-        if let Some(salt) = &id_salt {
-            engine.set_id_salt(salt);
-        }
+        let epoch = Epoch::start(&id_epoch);
+        engine.set_id_seed(epoch.id_seed(spec.seed));
         let own = OwnAddresses {
             public: public_url.as_ref().map(|p| (p.host.clone(), p.port)),
             ..OwnAddresses::default()
@@ -285,7 +305,6 @@ impl Simulator {
             control_loopback_only,
             own: RwLock::new(own),
             public_url,
-            id_salt,
             world: RwLock::new(World {
                 store: Arc::new(store),
                 engine,
@@ -293,12 +312,16 @@ impl Simulator {
                 status_report_bytes: 0,
                 status_reports_dropped: 0,
                 items_bytes: 0,
+                epoch,
             }),
             pop,
             journal: Journal::new(journal_capacity, spec.limits.journal_bytes_max),
             limiter,
             faults: RouteFaults::new(spec.seed),
             report_seq: Mutex::new(0),
+            changes: AtomicU64::new(0),
+            state_dir: None,
+            clock_saved: AtomicI64::new(i64::MIN),
             outbox: Mutex::new(Vec::new()),
             waker: Mutex::new(None),
             throttle_hook: Mutex::new(None),
@@ -342,8 +365,11 @@ impl Simulator {
         self.world.read()
     }
 
+    /// The world for a change (counted: the state dir saves it before the answer).
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, World> {
-        self.world.write()
+        let world = self.world.write();
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        world
     }
 
     /// A snapshot of the data as the API serves it: it holds no lock, and later changes (items
@@ -359,12 +385,13 @@ impl Simulator {
 
     pub(crate) fn record_status_report(&self, report: StatusReport) {
         let bytes_max = self.spec.limits.journal_bytes_max;
-        self.world.write().record_status_report(report, bytes_max);
+        self.write().record_status_report(report, bytes_max);
     }
 
     /// Back to the state right after start: data, changes, subscriptions, jobs, deliveries,
     /// reports, faults, the call-limit state and the journal. The generated population is kept,
-    /// so this is fast; the clock is not moved.
+    /// so this is fast; the clock is not moved. The id epoch moves on to its next generation,
+    /// so no id handed out before the reset is handed out again.
     pub fn reset(&self) {
         // The new data and engine are built with no lock held (it grows with the tenant).
         let store = Arc::new(Store::from_population(&self.spec, self.pop.clone()));
@@ -374,10 +401,9 @@ impl Simulator {
             self.clock.now(),
             initial_measures(&store),
         );
-        if let Some(salt) = &self.id_salt {
-            engine.set_id_salt(salt);
-        }
-        let mut world = self.world.write();
+        let mut world = self.write();
+        world.epoch = world.epoch.next();
+        engine.set_id_seed(world.epoch.id_seed(self.spec.seed));
         world.store = store;
         world.engine = engine;
         world.status_reports.clear();
@@ -391,18 +417,37 @@ impl Simulator {
         *self.report_seq.lock() = 0;
     }
 
+    /// After someone moved the clock (`POST /_sim/clock/advance`): counts the move as a change
+    /// (the state dir saves the new time before the answer) and runs what fell due.
+    pub fn clock_moved(&self) {
+        self.run_engine(true, |_, _| ((), Vec::new()));
+    }
+
     /// Runs the lifecycle up to now and sends what falls due to the delivery driver.
     pub fn tick(&self) {
-        self.with_engine(|_, _| ((), Vec::new()));
+        self.run_engine(false, |_, _| ((), Vec::new()));
     }
 
     /// Runs `f` on the engine (after bringing the engine up to now), applies the effects it
     /// returns or leaves behind to the data, and hands new deliveries to the delivery driver.
     pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, SimTime) -> (T, Vec<Effect>)) -> T {
+        self.run_engine(true, f)
+    }
+
+    /// [`Simulator::with_engine`], counting a change when `f` may change the engine
+    /// (`changes`) or something fell due.
+    fn run_engine<T>(
+        &self,
+        changes: bool,
+        f: impl FnOnce(&mut Engine, SimTime) -> (T, Vec<Effect>),
+    ) -> T {
         let now = self.clock.now();
         let (value, deliveries, replan, stale) = {
             let mut world = self.world.write();
             let due_before = world.engine.next_due();
+            if changes || due_before.is_some_and(|due| due <= now) {
+                self.changes.fetch_add(1, Ordering::AcqRel);
+            }
             let mut effects = world.engine.run_until(now);
             let (value, returned) = f(&mut world.engine, now);
             effects.extend(returned);
@@ -443,7 +488,7 @@ impl Simulator {
     /// Computes new segment member lists with no lock held (it grows with the tenant), then
     /// installs each one unless the engine has moved on meanwhile (the call that moved it
     /// installs its own).
-    fn install_segments(&self, stale: Vec<(usize, u64)>) {
+    pub(crate) fn install_segments(&self, stale: Vec<(usize, u64)>) {
         let snapshot = self.store();
         let computed: Vec<_> = stale
             .into_iter()
@@ -525,67 +570,14 @@ impl Simulator {
     }
 
     pub(crate) fn next_report_id(&self) -> String {
+        let id_seed = self.world.read().epoch.id_seed(self.spec.seed);
         let mut seq = self.report_seq.lock();
         *seq += 1;
-        ids::uuid_n(self.spec.seed, "statusreport", *seq)
+        ids::uuid_n(id_seed, "statusreport", *seq)
     }
 
-    // Observations: what the harness reads after (or during) a case.
-
-    /// The subscriptions, live and deleted, in creation order (an observation for the harness and
-    /// the control API; it copies, so no lock is held by the caller).
-    pub fn subscriptions(&self) -> Vec<crate::engine::Subscription> {
-        self.world.read().engine.subscriptions()
-    }
-
-    /// Every trigger event so far, in order.
-    pub fn events(&self) -> Vec<crate::engine::EventView> {
-        self.world.read().engine.events()
-    }
-
-    /// Every delivery (with its attempts) so far, in order.
-    pub fn deliveries(&self) -> Vec<crate::engine::DeliveryView> {
-        self.world.read().engine.deliveries()
-    }
-
-    /// The segments as the API describes them.
-    pub fn segments(&self) -> Vec<crate::engine::SegmentView> {
-        self.world.read().engine.segments()
-    }
-
-    /// Generated rows per entity name (created items not counted).
-    pub fn entity_rows(&self) -> std::collections::BTreeMap<String, u64> {
-        let world = self.world.read();
-        world
-            .store
-            .entities
-            .iter()
-            .map(|e| (e.schema.name.clone(), world.store.base_len(e)))
-            .collect()
-    }
-
-    /// The key attribute of an entity (`CustomerId`) and the keys of its generated rows in their
-    /// natural order (the order `$skip` pages through), as text; `None` for an unknown entity or
-    /// one without a key.
-    pub fn entity_keys(&self, entity: &str) -> Option<(String, Vec<String>)> {
-        let world = self.world.read();
-        let store = &world.store;
-        let e = store.entity(store.entity_index(entity)?);
-        let attr = e.schema.key?;
-        let name = e.schema.attributes.get(attr)?.name.clone();
-        let now = self.clock.now();
-        let keys = (0..store.base_len(e))
-            .map(|row| match store.value(e, row, attr, now) {
-                crate::schema::Value::Str(s) => s.into_owned(),
-                crate::schema::Value::Int(n) => n.to_string(),
-                other => format!("{other:?}"),
-            })
-            .collect();
-        Some((name, keys))
-    }
-
-    /// Heap bytes of the generated data (an estimate of the tenant's resident size).
-    pub fn data_bytes(&self) -> usize {
-        self.pop.heap_bytes()
+    /// The id epoch in force (see [`crate::epoch`]).
+    pub fn epoch(&self) -> Epoch {
+        self.world.read().epoch.clone()
     }
 }

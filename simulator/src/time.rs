@@ -291,14 +291,24 @@ impl Add for SimDuration {
     }
 }
 
+// Text in human-readable formats (JSON, TOML: the wire and the tenant file), the milliseconds
+// in binary ones (the saved state of `serve --state-dir`), where a round trip must be exact for
+// any instant, including one the text form cannot write (past the year 9999).
 impl serde::Serialize for SimDuration {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_i64(self.0)
+        }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for SimDuration {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return i64::deserialize(deserializer).map(SimDuration);
+        }
         let text = String::deserialize(deserializer)?;
         SimDuration::parse(&text).map_err(serde::de::Error::custom)
     }
@@ -306,12 +316,19 @@ impl<'de> serde::Deserialize<'de> for SimDuration {
 
 impl serde::Serialize for SimTime {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_i64(self.0)
+        }
     }
 }
 
 impl<'de> serde::Deserialize<'de> for SimTime {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return i64::deserialize(deserializer).map(SimTime);
+        }
         let text = String::deserialize(deserializer)?;
         SimTime::parse_rfc3339(&text).ok_or_else(|| {
             serde::de::Error::custom(format!(

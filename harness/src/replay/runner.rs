@@ -17,7 +17,7 @@ use super::flow_under_test::{FlowUnderTest, Launch};
 use super::inproc::HttpPoster;
 use super::sinks::Sinks;
 use super::subscriptions::missing_subscriptions;
-use super::tenant::build_simulator_salted;
+use super::tenant::build_simulator_in_epoch;
 use super::time::TimeCtl;
 use super::timeline::Timeline;
 use crate::error_chain::error_chain;
@@ -203,12 +203,12 @@ impl Runner {
             ));
             return run;
         }
-        // A flow behind a URL lives through every case and every run: salt the event ids with
-        // the case and the run, so that its idempotency memory never mistakes one case's event
-        // for another's.
-        let salt = matches!(self.flow, FlowUnderTest::Url { .. })
+        // A flow behind a URL lives through every case and every run: fix the id epoch per case
+        // and run (`simulator::epoch`), so that its idempotency memory never mistakes one case's
+        // event for another's.
+        let epoch = matches!(self.flow, FlowUnderTest::Url { .. })
             .then(|| format!("{}/{}", scenario.id, self.run_nonce));
-        let sim = match build_simulator_salted(scenario, self.options.seed, salt) {
+        let sim = match build_simulator_in_epoch(scenario, self.options.seed, epoch) {
             Ok(sim) => Arc::new(sim),
             Err(e) => {
                 run.errors

@@ -2,7 +2,7 @@
 
 use simulator::tenant::TenantSpec;
 use simulator::tenant::spec::TenantError;
-use simulator::{Clock, SimConfig, SimTime, Simulator};
+use simulator::{Clock, IdEpoch, SimConfig, SimTime, Simulator};
 
 use crate::scenario::Scenario;
 
@@ -29,15 +29,15 @@ pub fn build_simulator(
     scenario: &Scenario,
     seed: Option<u64>,
 ) -> Result<Simulator, CaseTenantError> {
-    build_simulator_salted(scenario, seed, None)
+    build_simulator_in_epoch(scenario, seed, None)
 }
 
-/// [`build_simulator`] with the simulator's id salt (which makes its ids differ from another
-/// run's; see `Runner::run`).
-pub(super) fn build_simulator_salted(
+/// [`build_simulator`] with a fixed id epoch (which makes its ids differ from another run's; see
+/// `Runner::run` and `simulator::epoch`).
+pub(super) fn build_simulator_in_epoch(
     scenario: &Scenario,
     seed: Option<u64>,
-    id_salt: Option<String>,
+    id_epoch: Option<String>,
 ) -> Result<Simulator, CaseTenantError> {
     let mut tenant = scenario.tenant.clone();
     let refresh = tenant
@@ -66,6 +66,6 @@ pub(super) fn build_simulator_salted(
     let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
     let mut config = SimConfig::new(spec, clock);
     config.journal_capacity = 1_000_000;
-    config.id_salt = id_salt;
+    config.id_epoch = id_epoch.map_or(IdEpoch::Seed, IdEpoch::Fixed);
     Ok(Simulator::new(config))
 }

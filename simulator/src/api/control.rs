@@ -130,7 +130,7 @@ fn route(sim: &Simulator, req: &ApiRequest<'_>, tokens: Tokens) -> Result<ApiRes
                     ));
                 }
             }
-            sim.tick();
+            sim.clock_moved();
             ok(&clock(sim))
         }
         ("POST", ["_sim", "refresh"]) => {

@@ -15,7 +15,39 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
 
 /// The first stage of a request: the answer, or the heavy work that makes it (see
 /// [`Staged`]). The server runs the work off its I/O threads.
+///
+/// With a state dir, what a request changed is saved before its answer leaves (commit, then
+/// answer): a success that could not be saved becomes a `503`. Heavy reads (`Staged::Query`)
+/// change nothing; blocking control actions commit when their work is done.
 pub fn stage(sim: &Simulator, req: &ApiRequest<'_>) -> Staged {
+    let changes = req.method != "GET";
+    match route(sim, req) {
+        Staged::Ready(response) => Staged::Ready(committed(sim, changes, response)),
+        Staged::Blocking(work) => Staged::Blocking(Heavy::new(move |sim, deadline| {
+            let response = work.run(sim, deadline);
+            committed(sim, changes, response)
+        })),
+        query @ Staged::Query(_) => query,
+    }
+}
+
+/// `response`, once what the request changed is saved; a `503` if it could not be.
+fn committed(sim: &Simulator, changes: bool, response: ApiResponse) -> ApiResponse {
+    match sim.commit() {
+        Err(e) if changes && response.status < 300 => ApiError::new(
+            503,
+            "StateNotSaved",
+            format!(
+                "{}; the change may take effect, but it is not saved: retry once the state dir is writable",
+                crate::persist::chain(&e)
+            ),
+        )
+        .into(),
+        _ => response,
+    }
+}
+
+fn route(sim: &Simulator, req: &ApiRequest<'_>) -> Staged {
     let path = req.path;
     if path == "/v1" || path.starts_with("/v1/") {
         return v1::stage(sim, req);

@@ -325,7 +325,7 @@ impl Route {
         ));
         add(Reply {
             status: 503,
-            description: "insightsim server limit: too many connections (limits.server_connections_max, limits.server_connections_per_peer_max), or a heavy query that waited or ran past limits.server_query_time_max; retry after Retry-After seconds.",
+            description: "insightsim server limit: too many connections (limits.server_connections_max, limits.server_connections_per_peer_max), or a heavy query that waited or ran past limits.server_query_time_max; retry after Retry-After seconds. Or, for a change under serve --state-dir, the change could not be saved (StateNotSaved, no Retry-After): it is not acknowledged; retry once the state dir is writable.",
             content: Content::ODataError,
             headers: &[Header::RetryAfter],
         });

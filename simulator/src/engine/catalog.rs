@@ -32,7 +32,7 @@ use crate::tenant::spec::{
 use crate::time::{SimDuration, SimTime};
 
 /// What the caller computed from the generated data before the engine starts.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Initial {
     /// The first value of each measure, in the order of `spec.measures`. A missing entry starts
     /// at 0 (or with no dimension values).
@@ -45,7 +45,7 @@ pub fn data_source_id(seed: u64, name: &str) -> String {
 }
 
 /// The tenant's data sources, segments and measures, and their refresh state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Catalog {
     sources: Vec<DataSourceState>,
     segments: Vec<SegmentState>,
@@ -102,7 +102,7 @@ impl Catalog {
                 let first = SegmentEvaluation {
                     evaluation_date: start,
                     entity_count: count,
-                    job_status: "CompletedSuccess",
+                    job_status: "CompletedSuccess".into(),
                     error: None,
                 };
                 SegmentState {
@@ -126,11 +126,11 @@ impl Catalog {
         let customer_measures = CUSTOMER_MEASURES
             .iter()
             .map(|c| CustomerMeasureState {
-                name: c.name,
-                display_name: c.display_name,
-                description: c.description,
+                name: c.name.into(),
+                display_name: c.display_name.into(),
+                description: c.description.into(),
                 evaluation: MeasureEvaluation {
-                    state: "completed",
+                    state: "completed".into(),
                     end_time: start,
                     error: None,
                     last_successful_run_id: Some(initial_run.clone()),
@@ -151,7 +151,7 @@ impl Catalog {
                     (_, Some(_)) => MeasureValue::ByDimension(Vec::new()),
                 };
                 let first = MeasureEvaluation {
-                    state: "completed",
+                    state: "completed".into(),
                     end_time: start,
                     error: None,
                     last_successful_run_id: Some(initial_run.clone()),
@@ -210,11 +210,11 @@ impl Catalog {
     }
 
     /// The canonical name of the customer measure with this name (any case).
-    pub(super) fn find_customer_measure(&self, name: &str) -> Option<&'static str> {
+    pub(super) fn find_customer_measure(&self, name: &str) -> Option<&str> {
         self.customer_measures
             .iter()
             .find(|c| c.name.eq_ignore_ascii_case(name))
-            .map(|c| c.name)
+            .map(|c| c.name.as_ref())
     }
 
     /// Whether segment `i` is evaluated by a refresh of segments that does not name it: active
@@ -333,7 +333,7 @@ impl Catalog {
         s.latest = SegmentEvaluation {
             evaluation_date: now,
             entity_count: count,
-            job_status: "CompletedSuccess",
+            job_status: "CompletedSuccess".into(),
             error: None,
         };
         s.history.push(s.latest.clone());
@@ -346,9 +346,9 @@ impl Catalog {
         s.latest = SegmentEvaluation {
             evaluation_date: now,
             entity_count: s.count,
-            job_status: "CompletedFailure",
+            job_status: "CompletedFailure".into(),
             error: Some(StringInfo {
-                key: "segmentEvaluationOrchestrationFailed",
+                key: "segmentEvaluationOrchestrationFailed".into(),
                 value: message,
             }),
         };
@@ -379,7 +379,7 @@ impl Catalog {
         m.last_successful = Some(now);
         m.consecutive_failures = 0;
         m.latest = MeasureEvaluation {
-            state: "completed",
+            state: "completed".into(),
             end_time: now,
             error: None,
             last_successful_run_id: Some(run_id.to_owned()),
@@ -394,7 +394,7 @@ impl Catalog {
         m.running = false;
         m.consecutive_failures += 1;
         m.latest = MeasureEvaluation {
-            state: "failed",
+            state: "failed".into(),
             end_time: now,
             error: Some(message),
             last_successful_run_id: m.last_success_run.clone(),

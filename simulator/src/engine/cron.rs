@@ -12,7 +12,7 @@ use crate::time::{SimTime, civil_from_days};
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// A parsed cron expression: the allowed values of each field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cron {
     seconds: Vec<u32>,
     minutes: Vec<u32>,

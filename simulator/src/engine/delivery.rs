@@ -31,7 +31,7 @@ pub(super) struct Sends {
 }
 
 /// The event journal and every delivery of it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Deliveries {
     events: Vec<Event>,
     deliveries: Vec<Delivery>,

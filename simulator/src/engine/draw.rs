@@ -55,7 +55,7 @@ pub(super) fn normal(seed: u64, parts: &[&str]) -> f64 {
 }
 
 /// How one task attempt ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) enum AttemptOutcome {
     Success,
     /// Fails and may be retried.

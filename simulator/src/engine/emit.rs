@@ -47,7 +47,7 @@ impl Occurrence<'_> {
             let subscription = subscriptions.get(s);
             let common = Common {
                 event_id: ids::uuid_n(id_seed, "event", n),
-                event_type: trigger.id(),
+                event_type: trigger.id().into(),
                 subscription_id: subscription.id.clone(),
                 instance_id: instance_id.to_owned(),
                 occurred_at: now,

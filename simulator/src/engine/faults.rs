@@ -196,7 +196,7 @@ impl AttemptFault {
 }
 
 /// The faults decided for one event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct FaultPlan {
     pub(super) duplicate: bool,
     /// Held back, for at most this long.
@@ -207,7 +207,7 @@ pub(super) struct FaultPlan {
     pub(super) attempt: Option<AttemptFault>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct FaultState {
     pub(super) config: DeliveryFaults,
     /// Events matched so far, per rule.

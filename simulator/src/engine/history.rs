@@ -10,7 +10,7 @@ pub(crate) trait Weight {
 }
 
 /// Records, oldest first, within `bytes_max` (the newest record is always kept).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct History<T> {
     items: VecDeque<T>,
     bytes: usize,

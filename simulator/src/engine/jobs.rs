@@ -18,6 +18,8 @@ mod status;
 
 use std::collections::{BTreeMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 use super::draw::{self, AttemptOutcome};
 use super::error::EngineError;
 use super::options::{EngineOptions, ScheduleOverlap};
@@ -57,7 +59,7 @@ pub(super) enum Step {
 }
 
 /// Every job of the tenant, the one running and the ones waiting, and the schedule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Jobs {
     jobs: JobList,
     /// The job whose tasks are running; jobs run one at a time.
@@ -218,8 +220,8 @@ impl Jobs {
         let error = |code: &str, message: String| CiError {
             error_code: code.to_owned(),
             message,
-            exception_culprit: culprit,
-            result_severity: "error",
+            exception_culprit: culprit.into(),
+            result_severity: "error".into(),
         };
         let status = match outcome {
             AttemptOutcome::Success => RunStatus::Successful,

@@ -3,21 +3,23 @@
 //! trigger's own. The owners fill in their parts (the catalog its objects, the jobs owner its
 //! jobs and tasks); this module only names the shapes.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::request::{OperationType, SubmissionKind};
 use super::status::{RefreshState, RunStatus};
 use crate::time::SimTime;
 
 /// Fields every payload starts with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Common {
     /// Identifies the occurrence and subscription pair: a redelivery or a duplicate carries the
     /// same id.
     pub event_id: String,
     /// The trigger id.
-    pub event_type: &'static str,
+    pub event_type: Cow<'static, str>,
     pub subscription_id: String,
     pub instance_id: String,
     pub occurred_at: SimTime,
@@ -46,8 +48,51 @@ impl Payload {
     }
 }
 
+/// The saved form of a [`Payload`] (`#[serde(with = "saved")]`): its variant and its JSON text.
+/// The wire form is untagged, which would read back ambiguously, and its common fields are
+/// flattened, which serde can only read back from a human-readable form.
+pub(super) mod saved {
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Payload;
+
+    #[derive(Serialize, Deserialize)]
+    enum Kind {
+        DataSource,
+        Segment,
+        Measure,
+        FullRefresh,
+        Unification,
+    }
+
+    pub(crate) fn serialize<S: Serializer>(p: &Payload, serializer: S) -> Result<S::Ok, S::Error> {
+        let (kind, json) = match p {
+            Payload::DataSource(p) => (Kind::DataSource, serde_json::to_string(p)),
+            Payload::Segment(p) => (Kind::Segment, serde_json::to_string(p)),
+            Payload::Measure(p) => (Kind::Measure, serde_json::to_string(p)),
+            Payload::FullRefresh(p) => (Kind::FullRefresh, serde_json::to_string(p)),
+            Payload::Unification(p) => (Kind::Unification, serde_json::to_string(p)),
+        };
+        (kind, json.map_err(S::Error::custom)?).serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Payload, D::Error> {
+        let (kind, json) = <(Kind, String)>::deserialize(d)?;
+        let payload = match kind {
+            Kind::DataSource => serde_json::from_str(&json).map(Payload::DataSource),
+            Kind::Segment => serde_json::from_str(&json).map(Payload::Segment),
+            Kind::Measure => serde_json::from_str(&json).map(Payload::Measure),
+            Kind::FullRefresh => serde_json::from_str(&json).map(Payload::FullRefresh),
+            Kind::Unification => serde_json::from_str(&json).map(Payload::Unification),
+        };
+        payload.map_err(D::Error::custom)
+    }
+}
+
 /// `datasource-refresh-failed` and `datasource-refresh-succeeded`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataSourcePayload {
     #[serde(flatten)]
@@ -62,7 +107,7 @@ pub struct DataSourcePayload {
     pub errors: Vec<ErrorEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorEntry {
     pub error_code: String,
@@ -70,7 +115,7 @@ pub struct ErrorEntry {
 }
 
 /// `segment-threshold-crossed`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentPayload {
     #[serde(flatten)]
@@ -86,7 +131,7 @@ pub struct SegmentPayload {
 }
 
 /// `measure-threshold-crossed`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MeasurePayload {
     #[serde(flatten)]
@@ -101,13 +146,13 @@ pub struct MeasurePayload {
 }
 
 /// `full-refresh-completed`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FullRefreshPayload {
     #[serde(flatten)]
     pub common: Common,
     pub job_id: String,
-    pub job_type: &'static str,
+    pub job_type: Cow<'static, str>,
     pub job_submission_kind: SubmissionKind,
     pub job_status: RunStatus,
     pub submitted_timestamp: SimTime,
@@ -115,7 +160,7 @@ pub struct FullRefreshPayload {
     pub tasks: Vec<TaskSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSummary {
     pub operation_type: OperationType,
@@ -124,7 +169,7 @@ pub struct TaskSummary {
 }
 
 /// `unification-completed`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnificationPayload {
     #[serde(flatten)]
@@ -137,7 +182,7 @@ pub struct UnificationPayload {
     pub end_timestamp: SimTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StageSummary {
     pub operation_type: OperationType,

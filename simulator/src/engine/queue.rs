@@ -7,10 +7,12 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::time::SimTime;
 
 /// What happens when an item falls due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Due {
     /// The refresh schedule ticks: a scheduled full refresh is submitted.
     ScheduledRefresh,
@@ -32,7 +34,7 @@ pub(super) enum Due {
     LateReplay { delivery: usize },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Entry {
     due_at: SimTime,
     seq: u64,
@@ -61,7 +63,7 @@ impl Ord for Entry {
 }
 
 /// A min-queue of [`Due`] items keyed by `(due_at, seq)`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Queue {
     heap: BinaryHeap<Entry>,
     next_seq: u64,

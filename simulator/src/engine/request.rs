@@ -282,7 +282,7 @@ impl RefreshRequest {
 }
 
 /// What a task acts on: a stage of the unification, or an object of the catalog (by index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Target {
     Stage,
     DataSource(usize),

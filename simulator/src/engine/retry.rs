@@ -1,7 +1,7 @@
 //! The platform's delivery retry policy, as pure functions: which results are retried and how
 //! long to wait before each retry. Nothing here holds state or reads a clock.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::tenant::spec::DeliverySpec;
 use crate::time::SimDuration;
@@ -41,7 +41,7 @@ impl AttemptResult {
 }
 
 /// The kind of retry policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RetryKind {
     Exponential,
@@ -50,7 +50,7 @@ pub enum RetryKind {
 }
 
 /// The retry policy (tenant `[delivery]`), with the platform's documented algorithm.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryPolicy {
     pub kind: RetryKind,

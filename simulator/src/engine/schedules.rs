@@ -6,6 +6,8 @@
 //! these come on top of it. The owner validates and keeps the schedules and says when each is
 //! next due; the orchestrator queues the ticks and submits the jobs.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::cron::Cron;
@@ -39,15 +41,15 @@ pub struct ScheduleRequest {
 }
 
 /// A schedule as the API shows it (the model's `WorkflowRefreshSchedule`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshSchedule {
     pub operation_type: OperationType,
-    pub sub_type: &'static str,
+    pub sub_type: Cow<'static, str>,
     pub identifiers: Vec<String>,
-    pub job_type: &'static str,
+    pub job_type: Cow<'static, str>,
     pub is_active: bool,
-    pub timezone_id: &'static str,
+    pub timezone_id: Cow<'static, str>,
     pub cron_schedules: Vec<String>,
     pub schedule_id: String,
     pub instance_id: String,
@@ -63,14 +65,14 @@ pub(super) struct Checked {
     crons: Vec<Cron>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Schedule {
     view: RefreshSchedule,
     crons: Vec<Cron>,
 }
 
 /// The schedules created so far, in creation order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Schedules {
     list: Vec<Schedule>,
 }
@@ -145,11 +147,11 @@ impl Schedules {
     ) -> (RefreshSchedule, Option<(SimTime, Due)>) {
         let view = RefreshSchedule {
             operation_type: checked.operation,
-            sub_type: "noSubType",
+            sub_type: "noSubType".into(),
             identifiers: checked.identifiers,
-            job_type: "full",
+            job_type: "full".into(),
             is_active: checked.active,
-            timezone_id: TIMEZONES[0].0,
+            timezone_id: TIMEZONES[0].0.into(),
             cron_schedules: checked.texts,
             schedule_id: id,
             instance_id: instance_id.to_owned(),

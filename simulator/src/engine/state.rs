@@ -24,26 +24,30 @@ use super::status::RunStatus;
 use super::subscriptions::{Filter, SubscribeError, Subscription, Subscriptions};
 use super::trigger::Trigger;
 use super::value::MeasureValue;
+use serde::{Deserialize, Serialize};
+
 use crate::ids;
 use crate::tenant::TenantSpec;
 use crate::time::SimTime;
 
 /// The event engine of one simulated tenant. Pure: it never reads a clock and does no I/O;
 /// every call that depends on time takes `now`, and every action on the outside world comes
-/// back as an [`Effect`].
-#[derive(Debug, Clone)]
+/// back as an [`Effect`]. It serializes whole (`serve --state-dir` saves it): a field added
+/// later is saved without a line of persistence code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Engine {
     spec: TenantSpec,
     seed: u64,
     initial: Initial,
     options: EngineOptions,
-    /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries (see `set_id_salt`).
+    /// Seeds created objects' ids: the tenant seed or an epoch's ([`Engine::set_id_seed`]).
     pub(super) id_seed: u64,
     pub(super) instance_id: String,
     /// The latest instant the engine has seen; time never goes back.
     now: SimTime,
     pub(super) queue: Queue,
-    /// Effects of calls that return none (cancel, submit, ...), handed out by the next that does.
+    /// Effects of calls that return none (cancel, submit, ...), for the next call that does.
+    #[serde(skip)]
     outbox: Vec<Effect>,
     pub(super) catalog: Catalog,
     jobs: Jobs,
@@ -91,12 +95,9 @@ impl Engine {
         engine
     }
 
-    /// Makes the ids of jobs, tasks, subscriptions, events and deliveries differ from those of
-    /// another run with the same seed (and the same salt gives the same ids again). The harness
-    /// salts each case with its id, so that a flow that lives through several cases (one behind
-    /// a URL) never sees an event id twice.
-    pub fn set_id_salt(&mut self, salt: &str) {
-        self.id_seed = ids::hash_parts(self.seed, &["ids", salt]);
+    /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries (`Epoch::id_seed`).
+    pub fn set_id_seed(&mut self, id_seed: u64) {
+        self.id_seed = id_seed;
     }
 
     /// Back to the state `new` built, at `start`: jobs, events, deliveries, subscriptions and

@@ -74,7 +74,7 @@ impl fmt::Display for DeliveryStatus {
 }
 
 /// A data source's `refreshState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RefreshState {
     NotUpdated,

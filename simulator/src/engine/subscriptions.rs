@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::{EngineError, list};
@@ -16,7 +16,7 @@ use crate::tenant::TenantSpec;
 use crate::time::SimTime;
 
 /// A subscription, as the subscriptions endpoint and the control API show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
     pub id: String,
@@ -58,7 +58,7 @@ fn invalid(field: &str, message: impl Into<String>) -> SubscribeError {
 }
 
 /// Which occurrences of its trigger a subscription receives.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) enum Filter {
     /// Every occurrence (full-refresh-completed, unification-completed).
     All,
@@ -121,7 +121,7 @@ impl Filter {
 }
 
 /// A subscription as the owner keeps it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SubscriptionState {
     public: Subscription,
     filter: Filter,
@@ -134,7 +134,7 @@ impl SubscriptionState {
 }
 
 /// Every subscription of the tenant, deleted ones included, in creation order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Subscriptions {
     list: Vec<SubscriptionState>,
     /// Subscriptions numbered so far (their ids).

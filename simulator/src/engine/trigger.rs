@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A trigger kind (SPEC 3.4); [`Trigger::id`] is the id used in paths, payloads and scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,6 +69,18 @@ impl fmt::Display for Trigger {
 impl Serialize for Trigger {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        Trigger::parse(&id).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown trigger \"{id}\"; the triggers are {}",
+                Trigger::ids()
+            ))
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! A business measure's value, and how numbers are written in views and payloads.
 
 /// A business measure's value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum MeasureValue {
     /// A measure without a dimension.
     Scalar(f64),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::base_rows::{BaseRows, SourceRows, write_value_json};
 use super::entity::{Entity, TableKind, build_entities};
 use super::live::Live;
+use super::overlay::Overlay;
 use super::population::{CustomerField, Population};
 use super::row_cache::RowCache;
 use crate::schema::{AttrId, Value};
@@ -104,6 +105,38 @@ impl Store {
 
     pub fn set_measure_values(&mut self, measure: usize, values: Vec<(Option<String>, f64)>) {
         self.live.set_measure_values(measure, values);
+    }
+
+    /// The items created and changed through the API, one overlay per entity in order (what
+    /// `serve --state-dir` saves of the data; the rest is generated from the seed).
+    pub fn overlays(&self) -> Vec<&Overlay> {
+        self.entities.iter().map(|e| &e.overlay).collect()
+    }
+
+    /// Puts back overlays that [`Store::overlays`] gave for the same tenant. Refused, changing
+    /// nothing, when their number or shapes do not fit this store's entities.
+    pub fn restore_overlays(&mut self, overlays: Vec<Overlay>) -> Result<(), String> {
+        if overlays.len() != self.entities.len() {
+            return Err(format!(
+                "{} entities were saved, but the tenant has {}",
+                overlays.len(),
+                self.entities.len()
+            ));
+        }
+        for (e, o) in self.entities.iter().zip(&overlays) {
+            if o.attrs() != e.schema.attributes.len() {
+                return Err(format!(
+                    "{} was saved with {} attributes, but has {}",
+                    e.schema.name,
+                    o.attrs(),
+                    e.schema.attributes.len()
+                ));
+            }
+        }
+        for (e, o) in self.entities.iter_mut().zip(overlays) {
+            e.overlay = o;
+        }
+        Ok(())
     }
 
     /// The entity with this name (exact, then ignoring ASCII case).

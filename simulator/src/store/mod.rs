@@ -21,4 +21,5 @@ pub use data::Store;
 pub use entity::{Entity, TableKind};
 pub use items::{StoreError, VALID_UNTIL_MAX};
 pub use live::{Live, MeasureLive, SegmentLive};
+pub use overlay::Overlay;
 pub use population::{CustomerField, Population};

@@ -5,28 +5,34 @@
 //! from reads, as the API documents ("if the data source for this entity doesn't contain the
 //! changes after this time, the update disappears from the store").
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::schema::{AttrId, Value};
 use crate::time::SimTime;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedRow {
     pub values: Vec<Value<'static>>,
     pub valid_until: SimTime,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Patch {
     pub values: Vec<Option<Value<'static>>>,
     pub valid_until: SimTime,
 }
 
-#[derive(Debug, Clone)]
+/// The items of one entity created and changed through the API. It serializes whole: `serve
+/// --state-dir` saves it, and [`crate::store::Store::restore_overlays`] puts it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Overlay {
     attrs: usize,
     created: Vec<CreatedRow>,
-    by_key: HashMap<String, usize>,
+    /// Created items by key (a `BTreeMap`, so that the saved bytes of an unchanged overlay
+    /// never change).
+    by_key: BTreeMap<String, usize>,
     patches: BTreeMap<u64, Patch>,
 }
 
@@ -35,9 +41,14 @@ impl Overlay {
         Overlay {
             attrs,
             created: Vec::new(),
-            by_key: HashMap::new(),
+            by_key: BTreeMap::new(),
             patches: BTreeMap::new(),
         }
+    }
+
+    /// The number of attributes of the entity.
+    pub fn attrs(&self) -> usize {
+        self.attrs
     }
 
     pub fn created_len(&self) -> u64 {

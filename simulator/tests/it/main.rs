@@ -4,6 +4,7 @@ mod api;
 mod architecture;
 mod connector;
 mod consistency;
+mod durability;
 mod http;
 mod lifecycle;
 mod manage;

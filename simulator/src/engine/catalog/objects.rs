@@ -1,7 +1,9 @@
 //! The catalog's objects as the engine keeps them: data sources, segments and business measures
 //! with the state their refreshes leave behind, and their evaluation records.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::engine::history::{History, Weight};
 use crate::engine::status::RefreshState;
@@ -9,7 +11,7 @@ use crate::engine::value::MeasureValue;
 use crate::tenant::spec::{SegmentRefresh, SegmentState as SegmentSpecState};
 use crate::time::SimTime;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DataSourceState {
     pub(crate) id: String,
     pub(crate) name: String,
@@ -20,7 +22,7 @@ pub(crate) struct DataSourceState {
     pub(crate) last_refresh: Option<SimTime>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SegmentState {
     pub(crate) name: String,
     pub(crate) friendly_name: String,
@@ -48,33 +50,33 @@ pub(crate) struct SegmentState {
 
 /// A customer measure (a column of `Customer_Measure`): its values are generated with the data
 /// and never change, so only its first evaluation is recorded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CustomerMeasureState {
-    pub(crate) name: &'static str,
-    pub(crate) display_name: &'static str,
-    pub(crate) description: &'static str,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) display_name: Cow<'static, str>,
+    pub(crate) description: Cow<'static, str>,
     pub(crate) evaluation: MeasureEvaluation,
 }
 
 /// One evaluation of a segment (the model's `HistoricalSegmentStats`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentEvaluation {
     pub evaluation_date: SimTime,
     pub entity_count: u64,
     /// `CompletedSuccess` or `CompletedFailure`.
-    pub job_status: &'static str,
+    pub job_status: Cow<'static, str>,
     pub error: Option<StringInfo>,
 }
 
 /// The model's `StringInfo`: an error text and its key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StringInfo {
-    pub key: &'static str,
+    pub key: Cow<'static, str>,
     pub value: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct MeasureState {
     pub(crate) name: String,
     pub(crate) display_name: String,
@@ -98,11 +100,11 @@ pub(crate) struct MeasureState {
 }
 
 /// One evaluation of a measure (the model's `Evaluation`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MeasureEvaluation {
     /// `running`, `failed` or `completed`.
-    pub state: &'static str,
+    pub state: Cow<'static, str>,
     pub end_time: SimTime,
     pub error: Option<String>,
     pub last_successful_run_id: Option<String>,

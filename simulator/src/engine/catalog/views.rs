@@ -42,9 +42,9 @@ pub(crate) fn segment_view(s: &SegmentState, instance_id: &str) -> SegmentView {
         },
         evaluation_status: EvaluationStatus {
             job_status: if s.running {
-                "Running"
+                "Running".into()
             } else {
-                s.latest.job_status
+                s.latest.job_status.clone()
             },
             evaluation_date: s.latest.evaluation_date,
             entity_count: s.count,
@@ -85,7 +85,7 @@ pub(crate) fn measure_view(m: &MeasureState, instance_id: &str) -> MeasureView {
         },
         latest_evaluation: if m.running {
             MeasureEvaluation {
-                state: "running",
+                state: "running".into(),
                 ..m.latest.clone()
             }
         } else {
@@ -106,9 +106,9 @@ pub(crate) fn measure_view(m: &MeasureState, instance_id: &str) -> MeasureView {
 /// `isProfile`, one value per customer (the `CustomerId` dimension), so no scalar output.
 pub(crate) fn customer_measure_view(c: &CustomerMeasureState, instance_id: &str) -> MeasureView {
     MeasureView {
-        name: c.name.to_owned(),
-        display_name: c.display_name.to_owned(),
-        description: c.description.to_owned(),
+        name: c.name.to_string(),
+        display_name: c.display_name.to_string(),
+        description: c.description.to_string(),
         definition: MeasureDefinition {
             kind: "attribute",
             is_scalar: false,
@@ -168,7 +168,7 @@ pub struct SegmentView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvaluationStatus {
-    pub job_status: &'static str,
+    pub job_status: std::borrow::Cow<'static, str>,
     pub evaluation_date: SimTime,
     pub entity_count: u64,
     pub error: Option<StringInfo>,

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::effect::DeliveryAttempt;
 use crate::engine::faults::{AttemptFault, FaultKind, FaultPlan};
@@ -12,7 +12,7 @@ use crate::engine::status::DeliveryStatus;
 use crate::engine::trigger::Trigger;
 use crate::time::{SimDuration, SimTime};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Phase {
     Queued,
     InFlight,
@@ -38,7 +38,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Delivery {
     pub(super) id: String,
     pub(super) event: usize,
@@ -56,7 +56,7 @@ pub(super) struct Delivery {
 }
 
 /// One attempt in the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRecord {
     /// 1-based within the delivery (the `X-Insightsim-Delivery-Attempt` header).
@@ -90,7 +90,7 @@ pub struct DeliveryView {
 }
 
 /// One event: an occurrence of a trigger for one subscription.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Event {
     pub(crate) id: String,
     pub(crate) trigger: Trigger,
@@ -99,6 +99,7 @@ pub(crate) struct Event {
     pub(crate) subscription_id: String,
     pub(crate) url: String,
     pub(crate) occurred_at: SimTime,
+    #[serde(with = "crate::engine::payload::saved")]
     pub(crate) payload: Payload,
     /// The payload as sent (the same bytes for every delivery of this event).
     pub(crate) body: String,
@@ -135,7 +136,7 @@ impl Event {
 }
 
 /// A subscription's deliveries in event order: only the head is ever in flight.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct SubscriptionQueue {
     pub(super) fifo: VecDeque<usize>,
     /// Deliveries held back by the `reorder` fault until the next event (or the hold ends).

@@ -9,7 +9,7 @@ use std::ops::{Index, IndexMut};
 
 use super::model::Job;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct JobList {
     jobs: VecDeque<Job>,
     /// The number of the oldest kept job (how many were dropped).

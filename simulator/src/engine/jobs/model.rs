@@ -1,8 +1,9 @@
 //! Jobs and tasks as the engine keeps them, and as the jobs API and the payloads show them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::draw::AttemptOutcome;
 use crate::engine::payload::{
@@ -15,18 +16,18 @@ use crate::engine::value::MeasureValue;
 use crate::time::SimTime;
 
 /// One entry of a task's `ciErrors` (the model's `CIResult`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CiError {
     pub error_code: String,
     pub message: String,
     /// `system`, `user` or `external`.
-    pub exception_culprit: &'static str,
+    pub exception_culprit: Cow<'static, str>,
     /// `error`, `warning` or `recommendation`.
-    pub result_severity: &'static str,
+    pub result_severity: Cow<'static, str>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Task {
     pub(crate) id: String,
     pub(crate) op: OperationType,
@@ -45,7 +46,7 @@ pub(crate) struct Task {
     pub(crate) errors: Vec<CiError>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Job {
     pub(crate) id: String,
     pub(crate) kind: SubmissionKind,
@@ -210,7 +211,7 @@ impl Job {
         Payload::FullRefresh(FullRefreshPayload {
             common,
             job_id: job.id.clone(),
-            job_type: "full",
+            job_type: "full".into(),
             job_submission_kind: job.kind,
             job_status: job.status,
             submitted_timestamp: job.submitted,

@@ -23,7 +23,7 @@ pub struct ScheduleView {
     pub skipped_in_catch_up: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub(super) struct Schedule {
     enabled: bool,
     every: SimDuration,

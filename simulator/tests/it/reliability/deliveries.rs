@@ -4,7 +4,7 @@
 use serde_json::json;
 use simulator::SimDuration;
 use simulator::delivery::Sender;
-use simulator::driver::{Driver, SHUTDOWN_GRACE};
+use simulator::driver::{DRAIN_DEFAULT, Driver};
 use simulator::engine::DeliveryStatus;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -222,7 +222,7 @@ async fn stopping_does_not_wait_for_a_delivery_in_flight_beyond_the_grace() {
         .await
         .expect("the delivery reached the endpoint")
         .unwrap();
-    let stopped = tokio::time::timeout(SHUTDOWN_GRACE * 3, driver.shutdown()).await;
+    let stopped = tokio::time::timeout(DRAIN_DEFAULT * 3, driver.shutdown()).await;
     assert!(
         stopped.is_ok(),
         "shutdown waited for the 600 s attempt instead of its grace"
