@@ -11,6 +11,9 @@ use crate::replay::CaseRun;
 use crate::replay::sinks::SinkCall;
 use crate::scenario::{ApiExpect, GradeExpect, Scenario, SinkExpect, SinkKind};
 
+/// How many sink calls a failed sink expectation lists.
+const SINK_CALLS_LISTED: usize = 5;
+
 /// Every expectation of `scenario` that `run` does not meet (empty: the case passes).
 pub fn check(scenario: &Scenario, run: &CaseRun) -> Vec<Failure> {
     let mut failures = run.errors.clone();
@@ -39,11 +42,19 @@ pub fn check(scenario: &Scenario, run: &CaseRun) -> Vec<Failure> {
     for (i, s) in expect.sinks.iter().enumerate() {
         let matching = run.sink_calls.iter().filter(|c| sink_matches(s, c)).count() as u64;
         if !s.bounds().admits(matching) {
-            let all: Vec<String> = run
+            // A few calls say what the flow posted; an export's thousands would bury the report.
+            let mut all: Vec<String> = run
                 .sink_calls
                 .iter()
+                .take(SINK_CALLS_LISTED)
                 .map(|c| format!("{:?} {}", c.sink, cut(&c.body, 120)))
                 .collect();
+            if run.sink_calls.len() > SINK_CALLS_LISTED {
+                all.push(format!(
+                    "and {} more",
+                    run.sink_calls.len() - SINK_CALLS_LISTED
+                ));
+            }
             failures.push(Failure {
                 check: format!("expect.sinks[{i}]"),
                 expected: format!(
@@ -55,7 +66,11 @@ pub fn check(scenario: &Scenario, run: &CaseRun) -> Vec<Failure> {
                 actual: if all.is_empty() {
                     "no sink call".to_owned()
                 } else {
-                    format!("{matching} matching; all calls: {}", all.join(" | "))
+                    format!(
+                        "{matching} matching of {}; calls: {}",
+                        run.sink_calls.len(),
+                        all.join(" | ")
+                    )
                 },
             });
         }
@@ -80,7 +95,7 @@ pub fn check(scenario: &Scenario, run: &CaseRun) -> Vec<Failure> {
                 .grades
                 .iter()
                 .filter(|r| grade_rank(r.grade) > limit)
-                .map(|r| format!("{}: {}", r.connection_display, r.reason))
+                .map(|r| format!("{}: {}", r.connection, r.reason))
                 .collect();
             failures.push(Failure {
                 check: "expect.rate_limit_grade".to_owned(),

@@ -24,6 +24,26 @@
 //!
 //! Lines are ordered by time; at the same instant, by kind in the order above, except that the
 //! flow's calls before the first step (turning itself on: subscribing) come first.
+//!
+//! # Nothing from the wall clock, no run-specific id
+//!
+//! A transcript must be the same in every run of the same flow, so:
+//!
+//! - **Ids are normalised everywhere they appear**, also where the flow echoes them back in a
+//!   sink body or an API path: event ids become `evN`, subscription ids `subN`, job ids `jobN`
+//!   (numbered in order of first appearance) and the case's instance id `instance`. Against a
+//!   flow outside the harness every case has its own ids (so that a flow that remembers ids
+//!   never mistakes one case's event for another's); normalised, they read the same.
+//! - **Times are virtual.** Against a flow outside the harness, simulated time follows the wall
+//!   clock while the flow may be working (`replay/realtime.rs`), so the instants inside such a
+//!   stretch of real time depend on how fast the machine was. Every line observed inside a
+//!   stretch is stamped with the instant the stretch began, and lines at one instant are in the
+//!   order of the kinds above (a flow's calls in the order the API saw them). Lines before the
+//!   case's start (a command flow subscribing as it starts) are stamped with the start. So a
+//!   flow that answers a delivery and acts on it has its calls and sink posts at the delivery's
+//!   instant, as an in-process flow on virtual time has: the process and in-process runs of one
+//!   flow share snapshots. Cases in which a flow waits out a real `Retry-After` take no
+//!   snapshot (their `Retry-After` values depend on timing; `case.rs`).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -42,6 +62,15 @@ pub fn render(run: &CaseRun) -> String {
     }
     for e in &run.events {
         aliases.event(&e.event_id);
+    }
+    for e in &run.events {
+        let payload = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
+        if let Some(job) = payload.get("jobId").and_then(Value::as_str) {
+            aliases.other(job, "job");
+        }
+    }
+    if !run.instance_id.is_empty() {
+        aliases.fixed(&run.instance_id, "instance");
     }
     for (i, (t, text)) in run.steps.iter().enumerate() {
         lines.push((*t, 1, i, format!("step      {text}")));
@@ -96,7 +125,7 @@ pub fn render(run: &CaseRun) -> String {
         let target = percent_encoding::percent_decode_str(&e.target)
             .decode_utf8_lossy()
             .into_owned();
-        let target = target.strip_prefix(&prefix).unwrap_or(&target).to_owned();
+        let target = aliases.normalise(target.strip_prefix(&prefix).unwrap_or(&target));
         let status = match e.retry_after_s {
             Some(s) => format!("{} retry-after={s}s", e.status),
             None => e.status.to_string(),
@@ -115,12 +144,15 @@ pub fn render(run: &CaseRun) -> String {
             Some(v) => compact(v),
             None => c.body.clone(),
         };
-        let body = cut(&body, 200);
+        let body = cut(&aliases.normalise(&body), 200);
         let name = serde_json::to_value(c.sink)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         lines.push((c.at, 5, i, format!("sink      {name} {body}")));
+    }
+    for line in &mut lines {
+        line.0 = stamp(run, line.0);
     }
     lines.sort_by_key(|l| (l.0, l.1, l.2));
     let mut out = String::new();
@@ -131,28 +163,85 @@ pub fn render(run: &CaseRun) -> String {
     out
 }
 
+/// The instant a line at `t` is shown at: the case's start for what came before it, the
+/// beginning of the stretch of real time `t` falls in, else `t` (see the module docs).
+fn stamp(run: &CaseRun, t: SimTime) -> SimTime {
+    if t < run.start {
+        return run.start;
+    }
+    run.stretches
+        .iter()
+        .find(|(began, ended)| *began < t && t <= *ended)
+        .map_or(t, |(began, _)| (*began).max(run.start))
+}
+
 /// Short, stable names for seeded ids, in order of first appearance.
 #[derive(Default)]
 struct Aliases {
     subs: HashMap<String, String>,
     events: HashMap<String, String>,
+    others: HashMap<String, String>,
+    /// Every id and its alias, in the order they were named (replacements go in this order).
+    order: Vec<(String, String)>,
 }
 
 impl Aliases {
+    /// Names `id` `{kind}N` (N counting ids of that kind), unless it has a name.
+    fn other(&mut self, id: &str, kind: &str) {
+        if self.others.contains_key(id) {
+            return;
+        }
+        let n = self
+            .order
+            .iter()
+            .filter(|(_, a)| a.strip_prefix(kind).is_some_and(|d| d.parse::<u32>().is_ok()))
+            .count()
+            + 1;
+        self.fixed(id, &format!("{kind}{n}"));
+    }
+
+    /// Names `id` `alias`.
+    fn fixed(&mut self, id: &str, alias: &str) {
+        if self.others.insert(id.to_owned(), alias.to_owned()).is_none() {
+            self.order.push((id.to_owned(), alias.to_owned()));
+        }
+    }
+
+    /// `text` with every named id replaced by its name.
+    fn normalise(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (id, alias) in &self.order {
+            if !id.is_empty() && out.contains(id.as_str()) {
+                out = out.replace(id.as_str(), alias);
+            }
+        }
+        out
+    }
+
     fn sub(&mut self, id: &str) -> String {
         let n = self.subs.len() + 1;
-        self.subs
+        let alias = self
+            .subs
             .entry(id.to_owned())
             .or_insert_with(|| format!("sub{n}"))
-            .clone()
+            .clone();
+        if !self.order.iter().any(|(i, _)| i == id) {
+            self.order.push((id.to_owned(), alias.clone()));
+        }
+        alias
     }
 
     fn event(&mut self, id: &str) -> String {
         let n = self.events.len() + 1;
-        self.events
+        let alias = self
+            .events
             .entry(id.to_owned())
             .or_insert_with(|| format!("ev{n}"))
-            .clone()
+            .clone();
+        if !self.order.iter().any(|(i, _)| i == id) {
+            self.order.push((id.to_owned(), alias.clone()));
+        }
+        alias
     }
 }
 

@@ -25,7 +25,14 @@ pub struct JournalEntry {
     pub status: u16,
     /// The `Retry-After` the call got, for a `429`.
     pub retry_after_s: Option<u64>,
+    /// The error message of a refused call (a `4xx` other than `429`), cut at 500 characters:
+    /// what a client was told, for a harness that reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
+
+/// The longest error message the journal keeps.
+const ERROR_CHARS_MAX: usize = 500;
 
 #[derive(Debug)]
 pub struct Journal {
@@ -75,18 +82,39 @@ impl Journal {
             target: target.to_owned(),
             status,
             retry_after_s,
+            error: None,
         });
+    }
+
+    /// Records a refused call with the error message it was answered with.
+    pub fn record_refused(
+        &self,
+        at: SimTime,
+        connection: Option<&str>,
+        method: &str,
+        target: &str,
+        status: u16,
+        error: &str,
+    ) {
+        self.record(at, connection, method, target, status, None);
+        let mut inner = self.inner.lock();
+        if let Some(last) = inner.entries.back_mut()
+            && last.target == target
+            && last.status == status
+        {
+            last.error = Some(match error.char_indices().nth(ERROR_CHARS_MAX) {
+                Some((cut, _)) => format!("{}…", &error[..cut]),
+                None => error.to_owned(),
+            });
+        }
     }
 
     /// Entries with `seq > after` (all when `after` is 0), oldest first.
     pub fn since(&self, after: u64) -> Vec<JournalEntry> {
         let inner = self.inner.lock();
-        inner
-            .entries
-            .iter()
-            .filter(|e| e.seq > after)
-            .cloned()
-            .collect()
+        // Entries are in `seq` order: skip the older ones without looking at each.
+        let start = inner.entries.partition_point(|e| e.seq <= after);
+        inner.entries.range(start..).cloned().collect()
     }
 
     /// The `seq` of the latest entry (0 when none).

@@ -101,7 +101,11 @@ pub fn start_on(sim: Arc<Simulator>, listener: TcpListener) -> ServerHandle {
             let sim = sim.clone();
             let service = service_fn(move |req| {
                 let sim = sim.clone();
-                async move { serve_request(&sim, req, peer, limits).await }
+                async move {
+                    // Observed by the harness: a client with a request in flight is working.
+                    let _in_flight = sim.request_started();
+                    serve_request(&sim, req, peer, limits).await
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(limits.header_bytes_max.max(8192))

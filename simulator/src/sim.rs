@@ -17,6 +17,7 @@
 //! - the shared parts with their own locks: `clock`, `journal`, `limiter` and `faults`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::Serialize;
@@ -42,9 +43,9 @@ pub struct SimConfig {
     pub control_loopback_only: bool,
     /// How many `/v1` calls the journal keeps.
     pub journal_capacity: usize,
-    /// Salts the ids of jobs, subscriptions, events and deliveries (the data and the instance
-    /// keep the seed's): two simulators with the same seed and different salts never share an
-    /// event id.
+    /// Salts the ids of the instance, jobs, subscriptions, events and deliveries (the data keeps
+    /// the seed's, and so do durations and other seeded draws): two simulators with the same
+    /// seed and different salts never share an event id or an instance id.
     pub id_salt: Option<String>,
 }
 
@@ -184,6 +185,22 @@ pub struct Simulator {
     outbox: Mutex<Vec<DeliveryAttempt>>,
     waker: Mutex<Option<Waker>>,
     throttle_hook: Mutex<Option<ThrottleHook>>,
+    /// HTTP requests the server has received and not yet answered (see [`RequestInFlight`]).
+    requests_in_flight: AtomicUsize,
+}
+
+/// Counts one HTTP request as in flight while it lives (the server holds one per request, from
+/// its head to its answer), so that an observer can tell a client that is working from one
+/// that is quiet.
+#[derive(Debug)]
+pub struct RequestInFlight<'a> {
+    sim: &'a Simulator,
+}
+
+impl Drop for RequestInFlight<'_> {
+    fn drop(&mut self) {
+        self.sim.requests_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Called with the connection's token whenever the call limit throttles a call.
@@ -221,7 +238,7 @@ impl Simulator {
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
-            instance_id: ids::uuid(spec.seed, &["instance"]),
+            instance_id: crate::engine::salted_instance_id(spec.seed, id_salt.as_deref()),
             started_at: start,
             clock,
             admin_token,
@@ -240,6 +257,7 @@ impl Simulator {
             outbox: Mutex::new(Vec::new()),
             waker: Mutex::new(None),
             throttle_hook: Mutex::new(None),
+            requests_in_flight: AtomicUsize::new(0),
             spec,
         }
     }
@@ -372,6 +390,17 @@ impl Simulator {
         if let Some(hook) = self.throttle_hook.lock().as_ref() {
             hook(connection);
         }
+    }
+
+    /// Counts a request as in flight until the returned guard is dropped (the server's part).
+    pub fn request_started(&self) -> RequestInFlight<'_> {
+        self.requests_in_flight.fetch_add(1, Ordering::SeqCst);
+        RequestInFlight { sim: self }
+    }
+
+    /// How many HTTP requests the server is handling right now (received, not yet answered).
+    pub fn requests_in_flight(&self) -> usize {
+        self.requests_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many deliveries wait to be taken.

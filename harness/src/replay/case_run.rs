@@ -34,6 +34,17 @@ pub struct CaseRun {
     /// The largest page the API serves.
     pub page_size_max: u64,
     pub flow_stderr: Option<String>,
+    /// For a flow outside the harness: the stretches of real time, `(began, ended)` in
+    /// simulated time (the transcript stamps what happened inside one with its start).
+    pub stretches: Vec<(SimTime, SimTime)>,
+    /// The flow acted after it was judged quiet, this long (wall time) after the stimulus it
+    /// had been waited for after.
+    pub late: Option<std::time::Duration>,
+    /// The case went on this far past its end while the flow was still working.
+    pub overrun: Option<SimDuration>,
+    /// Calls of the flow to another instance than this case's (an earlier case's, answered
+    /// `404`): left out of the journal the case is graded on.
+    pub stale_calls: Vec<JournalEntry>,
     /// Problems that stop a case from being graded normally (a step failed, the flow crashed,
     /// it never subscribed).
     pub errors: Vec<Failure>,
@@ -48,7 +59,16 @@ impl CaseRun {
     /// Gathers what the simulator and the sinks observed, through the simulator's observation
     /// facade (the harness never reaches into its state).
     pub(super) fn collect(&mut self, sim: &Simulator, sinks: &Sinks) {
-        self.journal = sim.journal.since(0);
+        let prefix = "/v1/instances/";
+        let ours = format!("{prefix}{}", sim.instance_id);
+        let (journal, stale): (Vec<JournalEntry>, Vec<JournalEntry>) =
+            sim.journal.since(0).into_iter().partition(|e| {
+                !CaseRun::is_flow_call(e)
+                    || !e.target.starts_with(prefix)
+                    || e.target.starts_with(&ours)
+            });
+        self.journal = journal;
+        self.stale_calls = stale;
         self.events = sim.events();
         self.deliveries = sim.deliveries();
         self.subscriptions = sim.subscriptions();

@@ -8,5 +8,5 @@ mod run;
 mod select;
 
 pub use naming::{URL_SINKS_ADDR, UnknownTrigger, command_flow, command_name, url_flow, url_name};
-pub use run::{DEFAULT_LAW_SEED, Progress, Session, snapshot_names};
-pub use select::{Selection, SelectionError};
+pub use run::{DEFAULT_LAW_SEED, Progress, Session, never_acted, snapshot_names};
+pub use select::{Selection, SelectionError, nearest_ids};

@@ -72,14 +72,25 @@ pub fn handle(sim: &Simulator, req: &ApiRequest<'_>) -> ApiResponse {
     }
     let mut response = route(sim, req, connection, now).unwrap_or_else(ApiResponse::from);
     response.delay = injected.and_then(|f| f.latency);
-    sim.journal.record(
-        now,
-        Some(connection),
-        req.method,
-        &target,
-        response.status,
-        None,
-    );
+    if (400..500).contains(&response.status) {
+        sim.journal.record_refused(
+            now,
+            Some(connection),
+            req.method,
+            &target,
+            response.status,
+            &String::from_utf8_lossy(&response.bytes()),
+        );
+    } else {
+        sim.journal.record(
+            now,
+            Some(connection),
+            req.method,
+            &target,
+            response.status,
+            None,
+        );
+    }
     response
 }
 
