@@ -111,11 +111,11 @@ impl UrlFlow {
         // Ready when it accepts connections (start-up plumbing, not a test of timing).
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(listen).is_err() {
+            assert!(child.try_wait().ok().flatten().is_none(), "the flow exited");
             assert!(
-                child.try_wait().ok().flatten().is_none(),
-                "the flow exited"
+                Instant::now() < deadline,
+                "the flow did not listen on {listen}"
             );
-            assert!(Instant::now() < deadline, "the flow did not listen on {listen}");
             std::thread::sleep(Duration::from_millis(50));
         }
         UrlFlow {
@@ -181,7 +181,10 @@ fn cases_except(except: &str) -> Vec<String> {
     let mut files = Vec::new();
     let mut dirs = vec![root().join("scenarios")];
     while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        for entry in std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+        {
             let path = entry.path();
             if path.is_dir() {
                 dirs.push(path);
@@ -210,7 +213,11 @@ fn the_python_example_passes_the_whole_suite_as_a_command_twice() {
     let s = snaps.path().display().to_string();
     let first = assert_passes(&["--flow-cmd", &flow, "--snapshots", &s]);
     let out = String::from_utf8_lossy(&first.stdout);
-    assert!(out.contains("snapshot: new, written to"), "{}", text(&first));
+    assert!(
+        out.contains("snapshot: new, written to"),
+        "{}",
+        text(&first)
+    );
     assert!(
         out.contains(&format!("PASS  {REAL_MINUTE}  [python-flow]")),
         "{}",
@@ -234,7 +241,12 @@ fn the_python_example_passes_the_suite_behind_a_url() {
     let snaps = tmp("py-url");
     let s = snaps.path().display().to_string();
     let mut args = flow.args();
-    args.extend(["--triggers".into(), TRIGGERS.into(), "--snapshots".into(), s]);
+    args.extend([
+        "--triggers".into(),
+        TRIGGERS.into(),
+        "--snapshots".into(),
+        s,
+    ]);
     args.extend(cases_except(REAL_MINUTE));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_passes(&args);
@@ -353,7 +365,11 @@ fn a_refused_subscription_is_reported_at_once_with_the_api_answer_and_the_flow_s
     let started = Instant::now();
     let output = Command::new(bin())
         .current_dir(root())
-        .args(["run", "--flow-cmd", "python3 examples/repro/refused-subscription.py"])
+        .args([
+            "run",
+            "--flow-cmd",
+            "python3 examples/repro/refused-subscription.py",
+        ])
         .args(["--filter", "segment/fires-once-per-upward-crossing"])
         .env("REFUSE", "all")
         .env_remove("CI")
@@ -362,10 +378,16 @@ fn a_refused_subscription_is_reported_at_once_with_the_api_answer_and_the_flow_s
     let all = text(&output);
     assert_eq!(output.status.code(), Some(1), "{all}");
     assert!(started.elapsed() < Duration::from_secs(8), "{all}");
-    assert!(all.contains("the API refused the flow's subscription"), "{all}");
+    assert!(
+        all.contains("the API refused the flow's subscription"),
+        "{all}"
+    );
     assert!(all.contains("-> 400: "), "{all}");
     assert!(all.contains("its stderr ends:"), "{all}");
-    assert!(!all.contains("did not subscribe to any trigger within"), "{all}");
+    assert!(
+        !all.contains("did not subscribe to any trigger within"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -378,7 +400,10 @@ fn one_refused_subscription_fails_the_run_instead_of_skipping_its_cases() {
     ]);
     let all = text(&output);
     assert_eq!(output.status.code(), Some(1), "{all}");
-    assert!(all.contains("segment-threshold-crossed/subscriptions -> 400"), "{all}");
+    assert!(
+        all.contains("segment-threshold-crossed/subscriptions -> 400"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -407,7 +432,12 @@ fn a_taken_api_address_is_one_error_before_any_case() {
 
 #[test]
 fn a_filter_that_matches_nothing_names_the_nearest_cases() {
-    let output = run(&["--flow", "email-on-segment-threshold", "--filter", "segmnet/"]);
+    let output = run(&[
+        "--flow",
+        "email-on-segment-threshold",
+        "--filter",
+        "segmnet/",
+    ]);
     let all = text(&output);
     assert_eq!(output.status.code(), Some(2), "{all}");
     assert!(all.contains("--filter segmnet/ matches no case"), "{all}");
@@ -433,7 +463,8 @@ fn a_trigger_the_flow_never_acts_on_gets_one_hint_naming_triggers() {
     let hints: Vec<&str> = all.lines().filter(|l| l.starts_with("hint: ")).collect();
     assert_eq!(hints.len(), 1, "{all}");
     assert!(
-        hints[0].contains("never acted on measure-threshold-crossed") && hints[0].contains("--triggers"),
+        hints[0].contains("never acted on measure-threshold-crossed")
+            && hints[0].contains("--triggers"),
         "{all}"
     );
 }
@@ -463,7 +494,10 @@ fn a_property_failure_prints_a_reproduce_line_that_reproduces_it() {
     let again = run(&words);
     let replay = text(&again);
     assert_eq!(again.status.code(), Some(1), "{replay}");
-    assert!(summary(&again).starts_with("0 passed, 1 failed"), "{replay}");
+    assert!(
+        summary(&again).starts_with("0 passed, 1 failed"),
+        "{replay}"
+    );
 }
 
 #[test]
@@ -475,5 +509,9 @@ fn a_missed_should_is_not_counted_as_passed() {
         "call-limit/",
     ]);
     let all = text(&output);
-    assert_eq!(summary(&output), "0 passed, 1 failed, 0 skipped, 1 non-strict", "{all}");
+    assert_eq!(
+        summary(&output),
+        "0 passed, 1 failed, 0 skipped, 1 non-strict",
+        "{all}"
+    );
 }

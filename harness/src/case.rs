@@ -105,8 +105,11 @@ pub async fn run_case(
     result.deliveries = trigger_uses(&run);
     result.failures = check(scenario, &run);
     let external = !matches!(runner.flow, FlowUnderTest::InProcess(_));
-    let waited_real_retry_after =
-        external && run.journal.iter().any(|e| CaseRun::is_flow_call(e) && e.status == 429);
+    let waited_real_retry_after = external
+        && run
+            .journal
+            .iter()
+            .any(|e| CaseRun::is_flow_call(e) && e.status == 429);
     if scenario.expect.snapshot && waited_real_retry_after {
         result.notes.push(
             "no snapshot: the flow waited out a real Retry-After, whose values depend on timing"
@@ -176,7 +179,11 @@ fn snapshot_failure(status: &SnapshotStatus) -> Failure {
 /// How the flow took each trigger's deliveries.
 fn trigger_uses(run: &CaseRun) -> Vec<TriggerUse> {
     let mut uses: Vec<TriggerUse> = Vec::new();
-    for d in run.deliveries.iter().filter(|d| d.fault.is_none() && d.redelivery_of.is_none()) {
+    for d in run
+        .deliveries
+        .iter()
+        .filter(|d| d.fault.is_none() && d.redelivery_of.is_none())
+    {
         let Some(event) = run.events.iter().find(|e| e.event_id == d.event_id) else {
             continue;
         };

@@ -150,7 +150,9 @@ impl Mode {
 
 /// The `.snap` a pending `.snap.new` would replace, or `None` when `path` is not a `.snap.new`.
 pub fn snap_of_pending(path: &str) -> Option<String> {
-    path.strip_suffix(".new").filter(|p| p.ends_with(".snap")).map(str::to_owned)
+    path.strip_suffix(".new")
+        .filter(|p| p.ends_with(".snap"))
+        .map(str::to_owned)
 }
 
 /// A snapshot could not be read or written.
@@ -797,10 +799,7 @@ mod tests {
         assert_eq!(mode(true, true, None, Some("true")), Mode::Accept);
         assert_eq!(mode(false, false, Some("new"), None), Mode::Pending);
         assert_eq!(mode(false, false, Some("no"), None), Mode::Check);
-        assert_eq!(
-            snap_of_pending("s/a.snap.new").as_deref(),
-            Some("s/a.snap")
-        );
+        assert_eq!(snap_of_pending("s/a.snap.new").as_deref(), Some("s/a.snap"));
         assert_eq!(snap_of_pending("s/a.snap"), None);
     }
 

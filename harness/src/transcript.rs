@@ -194,7 +194,10 @@ impl Aliases {
         let n = self
             .order
             .iter()
-            .filter(|(_, a)| a.strip_prefix(kind).is_some_and(|d| d.parse::<u32>().is_ok()))
+            .filter(|(_, a)| {
+                a.strip_prefix(kind)
+                    .is_some_and(|d| d.parse::<u32>().is_ok())
+            })
             .count()
             + 1;
         self.fixed(id, &format!("{kind}{n}"));
@@ -202,7 +205,11 @@ impl Aliases {
 
     /// Names `id` `alias`.
     fn fixed(&mut self, id: &str, alias: &str) {
-        if self.others.insert(id.to_owned(), alias.to_owned()).is_none() {
+        if self
+            .others
+            .insert(id.to_owned(), alias.to_owned())
+            .is_none()
+        {
             self.order.push((id.to_owned(), alias.to_owned()));
         }
     }

@@ -23,6 +23,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::exit;
 
 #[derive(Debug, Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches, each its own flag"
+)]
 pub struct RunArgs {
     /// Scenario files or directories (default: the suite directory, `scenarios`).
     paths: Vec<PathBuf>,
@@ -305,15 +309,20 @@ fn empty_filter_message(args: &RunArgs, selection: &Selection) -> String {
     let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
     ids.extend(laws.iter().map(|l| l.id));
     let near = nearest_ids(&args.filter, &ids, 3);
-    let laws_hint = if args.properties == 0 && args.filter.iter().any(|f| f.starts_with("property/")) {
-        "; laws (property/...) run only with --properties N"
-    } else {
-        ""
-    };
+    let laws_hint =
+        if args.properties == 0 && args.filter.iter().any(|f| f.starts_with("property/")) {
+            "; laws (property/...) run only with --properties N"
+        } else {
+            ""
+        };
     format!(
         "error: --filter {} matches no case{}{laws_hint}; nearest: {}",
         args.filter.join(","),
-        if args.partition.is_some() { " (before --partition)" } else { "" },
+        if args.partition.is_some() {
+            " (before --partition)"
+        } else {
+            ""
+        },
         near.join(", ")
     )
 }

@@ -59,7 +59,10 @@ pub(super) fn check_url_subscriptions(url: &str, triggers: &[String]) -> Result<
     let ids: Vec<&str> = triggers.iter().map(String::as_str).collect();
     for sub in default_subscriptions(&ids) {
         let mut body = sub.inputs.clone();
-        body.insert("NotificationUrl".into(), serde_json::Value::String(url.to_owned()));
+        body.insert(
+            "NotificationUrl".into(),
+            serde_json::Value::String(url.to_owned()),
+        );
         let r = harness_call(
             &sim,
             "POST",

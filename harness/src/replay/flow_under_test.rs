@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 
 use super::FLOW_TOKEN;
 use super::command::FlowProcess;
+use super::discovery::stderr_tail;
 use super::inproc::{HttpPoster, InProcessIo};
 use super::sinks::Sinks;
 use super::steps::harness_call;
-use super::discovery::stderr_tail;
 use super::subscriptions::{missing_subscriptions, refused_subscriptions};
 use super::time::TimeCtl;
 use crate::error_chain::error_chain;
@@ -152,10 +152,7 @@ impl FlowUnderTest {
                         return Ok(Running::Process(process));
                     }
                     if let Some(refused) = refused_subscriptions(sim) {
-                        return Err(format!(
-                            "{refused}{}",
-                            stderr_tail(&process.stderr())
-                        ));
+                        return Err(format!("{refused}{}", stderr_tail(&process.stderr())));
                     }
                     if let Some(status) = process.exited() {
                         return Err(format!(

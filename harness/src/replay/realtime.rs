@@ -32,7 +32,7 @@ use super::case_run::CaseRun;
 use super::clock_gate::ClockGate;
 use super::flow_under_test::Running;
 use super::pace::{Pace, Waits, human};
-use super::timeline::Timeline;
+use super::timeline::{Answers, Timeline};
 use crate::outcome::Failure;
 use crate::scenario::Scenario;
 
@@ -40,9 +40,6 @@ use crate::scenario::Scenario;
 const POLL: Duration = Duration::from_millis(5);
 /// How often a real-time wait for a `Retry-After` is reported.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
-
-/// The wall instants at which the flow answered deliveries (pushed by the dispatch tasks).
-pub(super) type Answers = Arc<Mutex<Vec<Instant>>>;
 
 /// A real-time wait of a flow for its `Retry-After`, as a progress display shows it.
 #[derive(Debug, Clone)]
@@ -99,10 +96,6 @@ pub(super) struct Realtime<'a> {
 }
 
 impl<'a> Realtime<'a> {
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the parts of a case a real-time timeline borrows"
-    )]
     pub(super) fn new(
         tl: &'a Timeline<'a>,
         gate: &'a ClockGate,
@@ -313,7 +306,8 @@ impl<'a> Realtime<'a> {
             return false;
         };
         let now = self.tl.sim.clock.now();
-        let max = SimDuration(i64::try_from(self.waits.overrun_max.as_millis()).unwrap_or(i64::MAX));
+        let max =
+            SimDuration(i64::try_from(self.waits.overrun_max.as_millis()).unwrap_or(i64::MAX));
         if now <= end + max {
             return false;
         }

@@ -17,12 +17,15 @@ use simulator::{SimDuration, Simulator};
 use super::case_run::CaseRun;
 use super::flow_under_test::Running;
 use super::inproc::IN_PROCESS_HOOK;
-use super::realtime::Answers;
 use super::sinks::Sinks;
 use super::steps::{apply_step, describe_step};
 use super::time::TimeCtl;
 use crate::outcome::Failure;
 use crate::scenario::Scenario;
+
+/// The wall instants at which a process or URL flow answered deliveries (pushed by the
+/// dispatch tasks, taken by the real-time loop).
+pub(super) type Answers = std::sync::Arc<parking_lot::Mutex<Vec<std::time::Instant>>>;
 
 /// How long a case runs after its last step when it does not say (`run_for`).
 const RUN_FOR_DEFAULT: SimDuration = SimDuration::from_hours(1);

@@ -172,10 +172,7 @@ impl<W: Write> Console<W> {
         writeln!(self.out)?;
         if !self.verbose {
             for (reason, n) in skip_reasons(results) {
-                writeln!(
-                    self.out,
-                    "skipped {n}: {reason} (--verbose lists them)"
-                )?;
+                writeln!(self.out, "skipped {n}: {reason} (--verbose lists them)")?;
             }
         }
         if !failed.is_empty() {
@@ -225,8 +222,8 @@ impl<W: Write> Console<W> {
         }
         if let Some(dir) = &self.transcripts {
             let path = dir.join(format!("{}.transcript", name_for(&r.flow, &r.id)));
-            let written = std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(&path, &r.transcript));
+            let written =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &r.transcript));
             match written {
                 Ok(()) => writeln!(self.out, "{INDENT}full transcript: {}", path.display())?,
                 Err(e) => writeln!(
@@ -363,7 +360,11 @@ pub(crate) fn shown_of(shown: usize, total: usize) -> String {
 /// [`LINE_CHARS_MAX`], the block at [`LABELLED_LINES_MAX`] lines.
 fn write_labelled(out: &mut impl Write, label: &str, text: &str) -> io::Result<()> {
     let mut lines = text.lines();
-    writeln!(out, "{INDENT2}{label}{}", cut_line(lines.next().unwrap_or("")))?;
+    writeln!(
+        out,
+        "{INDENT2}{label}{}",
+        cut_line(lines.next().unwrap_or(""))
+    )?;
     let pad = " ".repeat(label.len());
     let rest: Vec<&str> = lines.collect();
     for line in rest.iter().take(LABELLED_LINES_MAX - 1) {
@@ -408,7 +409,10 @@ pub fn shell_word(text: &str) -> String {
 fn skip_reasons(results: &[CaseResult]) -> Vec<(String, usize)> {
     let mut reasons: Vec<(String, usize)> = Vec::new();
     for r in results.iter().filter(|r| r.outcome == Outcome::Skipped) {
-        let reason = r.skip_reason.clone().unwrap_or_else(|| "no reason given".into());
+        let reason = r
+            .skip_reason
+            .clone()
+            .unwrap_or_else(|| "no reason given".into());
         match reasons.iter_mut().find(|(k, _)| *k == reason) {
             Some((_, n)) => *n += 1,
             None => reasons.push((reason, 1)),
@@ -521,7 +525,10 @@ mod tests {
         let file = dir
             .path()
             .join("reference-email__segment__fires-once.transcript");
-        assert!(text.contains(&format!("full transcript: {}", file.display())), "{text}");
+        assert!(
+            text.contains(&format!("full transcript: {}", file.display())),
+            "{text}"
+        );
         assert_eq!(std::fs::read_to_string(file).unwrap(), r.transcript);
     }
 

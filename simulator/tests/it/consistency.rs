@@ -151,8 +151,13 @@ fn an_id_salt_renames_without_changing_a_duration() {
         let mut config = SimConfig::new(spec, Clock::frozen_at(SimTime::DEFAULT_EPOCH));
         config.id_salt = salt.map(str::to_owned);
         let sim = Simulator::new(config);
-        sim.with_engine(|e, now| (e.refresh(now, RefreshRequest::default()).map(|_| ()), Vec::new()))
-            .unwrap();
+        sim.with_engine(|e, now| {
+            (
+                e.refresh(now, RefreshRequest::default()).map(|_| ()),
+                Vec::new(),
+            )
+        })
+        .unwrap();
         sim.clock.advance(simulator::SimDuration::from_hours(2));
         sim.tick();
         sim
