@@ -11,6 +11,10 @@
 //!   the flow's next call: `RETRY_GRACE_FACTOR x the largest margin seen past a deadline`,
 //!   between [`RETRY_GRACE_MIN`] and [`RETRY_GRACE_MAX`]. A flow that has not called by then has
 //!   given up.
+//! - The **tail** watched after each case for late activity is one settle window; until the
+//!   flow has been seen reacting to a delivery at all in this run, a case whose last answered
+//!   delivery got no reaction is watched for [`FIRST_REACTION_WAIT`] instead, so that a slow
+//!   flow's first late action is seen (and the case re-run with a wider window).
 //! - The **overrun** is how far past its end a case may run in real time while the flow is still
 //!   busy ([`OVERRUN_MAX_DEFAULT`], `--overrun-max`).
 
@@ -21,6 +25,8 @@ use std::time::Duration;
 pub const SETTLE_DEFAULT: Duration = Duration::from_millis(400);
 /// The most the settle window grows to, however slow the flow has been.
 pub const SETTLE_MAX: Duration = Duration::from_secs(10);
+/// How long the tail waits for a reaction the run has not seen the like of yet (see above).
+pub const FIRST_REACTION_WAIT: Duration = Duration::from_secs(5);
 /// The settle window is this many times the slowest reaction seen.
 pub const REACTION_FACTOR: u32 = 2;
 /// The retry grace is this many times the largest margin seen past a `Retry-After`...
@@ -56,12 +62,26 @@ impl Default for Waits {
 pub struct Pace {
     pub reaction_max: Duration,
     pub margin_max: Duration,
+    /// Reactions to a delivery seen so far.
+    pub reactions: u64,
 }
 
 impl Pace {
     /// Records a reaction (the wall time from an answer to the flow's next call).
     pub fn reacted(&mut self, latency: Duration) {
         self.reaction_max = self.reaction_max.max(latency.min(SETTLE_MAX));
+        self.reactions += 1;
+    }
+
+    /// How long the tail after a case watches for late activity; `awaiting` says whether the
+    /// last delivery the flow answered with a `2xx` got no reaction yet.
+    pub fn tail(&self, waits: &Waits, awaiting: bool) -> Duration {
+        let window = self.settle_window(waits);
+        if awaiting && self.reactions == 0 {
+            window.max(FIRST_REACTION_WAIT)
+        } else {
+            window
+        }
     }
 
     /// Records a margin (how long past a `Retry-After` deadline the flow called again).
@@ -120,6 +140,16 @@ mod tests {
             ..Waits::default()
         };
         assert_eq!(pace.settle_window(&long), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn the_tail_waits_longer_only_until_the_flow_is_seen_reacting() {
+        let waits = Waits::default();
+        let mut pace = Pace::default();
+        assert_eq!(pace.tail(&waits, false), SETTLE_DEFAULT);
+        assert_eq!(pace.tail(&waits, true), FIRST_REACTION_WAIT);
+        pace.reacted(MS(20));
+        assert_eq!(pace.tail(&waits, true), SETTLE_DEFAULT);
     }
 
     #[test]

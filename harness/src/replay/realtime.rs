@@ -194,7 +194,8 @@ impl<'a> Realtime<'a> {
     /// (it is let finish, and watched for again).
     async fn tail(&mut self, running: &Running, run: &mut CaseRun) {
         while !self.gave_up {
-            let window = self.pace.lock().settle_window(&self.waits);
+            let awaiting = self.watch.awaiting_reaction.is_some();
+            let window = self.pace.lock().tail(&self.waits, awaiting);
             let until = Instant::now() + window;
             let mut acted = false;
             while Instant::now() < until {
@@ -240,9 +241,12 @@ impl<'a> Realtime<'a> {
     /// the API or a sink).
     fn observe(&mut self) -> bool {
         let now = Instant::now();
-        let answers: Vec<Instant> = std::mem::take(&mut *self.answers.lock());
-        if let Some(last) = answers.into_iter().max() {
+        let answers: Vec<(Instant, bool)> = std::mem::take(&mut *self.answers.lock());
+        if let Some(last) = answers.iter().map(|a| a.0).max() {
             self.watch.window_from = self.watch.window_from.max(Some(last));
+        }
+        // A 2xx promises work; a refusal (4xx, a timeout) does not wait for a reaction.
+        if let Some(last) = answers.iter().filter(|a| a.1).map(|a| a.0).max() {
             self.watch.awaiting_reaction = Some(last);
         }
         let entries = self.tl.sim.journal.since(self.watch.seq);

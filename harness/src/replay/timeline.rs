@@ -25,7 +25,8 @@ use crate::scenario::Scenario;
 
 /// The wall instants at which a process or URL flow answered deliveries (pushed by the
 /// dispatch tasks, taken by the real-time loop).
-pub(super) type Answers = std::sync::Arc<parking_lot::Mutex<Vec<std::time::Instant>>>;
+/// With each answer, whether it was a `2xx`.
+pub(super) type Answers = std::sync::Arc<parking_lot::Mutex<Vec<(std::time::Instant, bool)>>>;
 
 /// How long a case runs after its last step when it does not say (`run_for`).
 const RUN_FOR_DEFAULT: SimDuration = SimDuration::from_hours(1);
@@ -155,9 +156,10 @@ impl Timeline<'_> {
             tokio::spawn(async move {
                 let _guard = guard;
                 let result = sender.send(&attempt, timeout).await;
+                let ok = matches!(result, AttemptResult::Status(s) if (200..300).contains(&s));
                 sim.delivery_result(attempt.attempt_id, result);
                 if let Some(answers) = answers {
-                    answers.lock().push(std::time::Instant::now());
+                    answers.lock().push((std::time::Instant::now(), ok));
                 }
             });
         }
