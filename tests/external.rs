@@ -37,13 +37,23 @@ fn python_flow(extra: &str) -> String {
 /// `insightsim run ARGS` from the repository root, off CI (so that a first run records its
 /// snapshots), with output captured.
 fn run(args: &[&str]) -> Output {
-    Command::new(bin())
+    run_with(args, None)
+}
+
+/// `insightsim run ARGS` with `CI` set to `ci` (or unset).
+fn run_with(args: &[&str], ci: Option<&str>) -> Output {
+    let mut command = Command::new(bin());
+    command
         .current_dir(root())
         .arg("run")
         .args(args)
         .env_remove("CI")
         .env_remove("INSTA_UPDATE")
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    if let Some(ci) = ci {
+        command.env("CI", ci);
+    }
+    command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin()))
 }
@@ -69,7 +79,11 @@ fn summary(output: &Output) -> String {
 
 /// Runs and asserts that every case passed (no failure, no non-strict).
 fn assert_passes(args: &[&str]) -> Output {
-    let output = run(args);
+    assert_passes_with(args, None)
+}
+
+fn assert_passes_with(args: &[&str], ci: Option<&str>) -> Output {
+    let output = run_with(args, ci);
     let line = summary(&output);
     assert!(
         output.status.success() && line.contains(" 0 failed") && !line.contains("non-strict"),
@@ -206,33 +220,68 @@ fn tmp(name: &str) -> tempfile::TempDir {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The whole suite, as CI runs it: every snapshot must match the example's committed ones
+/// (`examples/python/snapshots`), and nothing is written.
 #[test]
-fn the_python_example_passes_the_whole_suite_as_a_command_twice() {
-    let snaps = tmp("py-cmd");
+fn the_python_example_passes_the_whole_suite_as_a_command() {
     let flow = python_flow("");
+    let output = assert_passes_with(
+        &[
+            "--flow-cmd",
+            &flow,
+            "--flow-name",
+            "python-example",
+            "--snapshots",
+            "examples/python/snapshots",
+        ],
+        Some("true"),
+    );
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains(&format!("PASS  {REAL_MINUTE}  [python-example]")),
+        "{}",
+        text(&output)
+    );
+    assert!(!out.contains("snapshot: "), "{}", text(&output));
+}
+
+/// A first run of a new flow records its snapshots (reported `new`, not failed); the next
+/// compares with them; `--strict` fails a missing one.
+#[test]
+fn a_first_run_records_snapshots_and_the_next_compares() {
+    let snaps = tmp("py-first");
     let s = snaps.path().display().to_string();
-    let first = assert_passes(&["--flow-cmd", &flow, "--snapshots", &s]);
-    let out = String::from_utf8_lossy(&first.stdout);
-    assert!(
-        out.contains("snapshot: new, written to"),
-        "{}",
-        text(&first)
-    );
-    assert!(
-        out.contains(&format!("PASS  {REAL_MINUTE}  [python-flow]")),
-        "{}",
-        text(&first)
-    );
-    // The second run compares with what the first recorded (the real minute is not re-run).
-    let again = cases_except(REAL_MINUTE);
+    let flow = python_flow("");
     let mut args = vec!["--flow-cmd", flow.as_str(), "--snapshots", s.as_str()];
-    args.extend(again.iter().map(String::as_str));
-    let second = assert_passes(&args);
+    args.extend([
+        "--filter",
+        "datasource/refresh-failed-fires-on-permanent-failure",
+    ]);
+    args.extend(["--filter", "segment/fires-once"]);
+    let first = assert_passes(&args);
     assert!(
-        !String::from_utf8_lossy(&second.stdout).contains("snapshot: new"),
+        String::from_utf8_lossy(&first.stdout).contains("snapshot: new, written to"),
+        "{}",
+        text(&first)
+    );
+    let second = assert_passes_with(&args, Some("true"));
+    assert!(
+        !String::from_utf8_lossy(&second.stdout).contains("snapshot: "),
         "{}",
         text(&second)
     );
+    let empty = tmp("py-strict");
+    let e = empty.path().display().to_string();
+    let strict = run(&[
+        "--flow-cmd",
+        &flow,
+        "--snapshots",
+        &e,
+        "--strict",
+        "--filter",
+        "segment/fires-once",
+    ]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
 }
 
 #[test]

@@ -99,6 +99,12 @@ pub async fn run_case(
             run.stale_calls[0].target
         ));
     }
+    if !run.stale_sink_calls.is_empty() {
+        result.notes.push(format!(
+            "{} sink call(s) naming an earlier case's ids arrived during this case (left out of its grading): the flow was still working on an earlier case",
+            run.stale_sink_calls.len()
+        ));
+    }
     result.transcript = transcript::render(&run);
     result.flow_stderr = run.flow_stderr.clone();
     result.calls = call_log(&run);

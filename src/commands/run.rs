@@ -240,17 +240,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 .unwrap_or_else(|| std::env::temp_dir().join("insightsim-transcripts")),
         )
         .reproduce_with(reproduce_prefix(&args));
-    let run_started = Instant::now();
     session.run_cases(&suite.cases, |event| match event {
         Progress::Case { index, total, case } => {
             bar.set_message(progress_message(index, total, &case.id));
-            if !terminal && index > 0 {
-                eprintln!(
-                    "[{}] {}",
-                    elapsed(run_started.elapsed()),
-                    progress_message(index, total, &case.id)
-                );
-            }
         }
         Progress::Result(result) => {
             bar.suspend(|| {

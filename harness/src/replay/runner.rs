@@ -103,7 +103,13 @@ pub struct Runner {
     pace: Mutex<Pace>,
     /// For a URL flow: the API's address, bound for the whole run (each case serves on it).
     api_listener: Option<std::net::TcpListener>,
+    /// The ids of the cases run so far (flows outside the harness), to tell a sink call still
+    /// made for an earlier case (at most [`EARLIER_IDS_MAX`] kept).
+    earlier_ids: Mutex<Vec<String>>,
 }
+
+/// How many ids of earlier cases are kept to recognise stale sink calls.
+const EARLIER_IDS_MAX: usize = 4096;
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,6 +165,7 @@ impl Runner {
             ordinal: AtomicU64::new(0),
             pace: Mutex::new(Pace::default()),
             api_listener,
+            earlier_ids: Mutex::new(Vec::new()),
         };
         if let FlowUnderTest::Url { url, triggers, .. } = &runner.flow
             && let Err(refused) = check_url_subscriptions(url, triggers)
@@ -364,6 +371,13 @@ impl Runner {
         gate.freeze();
         run.end = clock.now();
         run.collect(&sim, &self.sinks);
+        if external {
+            let mut earlier = self.earlier_ids.lock();
+            run.set_aside_stale_sink_calls(&earlier);
+            earlier.extend(run.own_ids());
+            let over = earlier.len().saturating_sub(EARLIER_IDS_MAX);
+            earlier.drain(..over);
+        }
         run
     }
 }
