@@ -138,7 +138,18 @@ pub fn check_law(
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
     let result = test_runner.run(&(law.strategy)(), |scenario| {
-        let run = runtime.block_on(runner.run(&scenario));
+        let mut run = runtime.block_on(runner.run(&scenario));
+        // A flow outside the harness that acted after it was judged quiet gets the timeline
+        // again, with the wider settle window the runner learnt (as a case does, `case.rs`).
+        if run.late.is_some() {
+            run = runtime.block_on(runner.run(&scenario));
+            if let Some(late) = run.late {
+                return Err(TestCaseError::fail(format!(
+                    "the flow acted late ({} after it was last waited for; --settle raises the window)",
+                    crate::replay::pace::human(late)
+                )));
+            }
+        }
         if let Some(e) = run.errors.first() {
             return Err(TestCaseError::fail(format!(
                 "{}: expected {}, got {}",
