@@ -238,7 +238,7 @@ impl Simulator {
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
-            instance_id: crate::engine::salted_instance_id(spec.seed, id_salt.as_deref()),
+            instance_id: ids::instance_id(spec.seed, id_salt.as_deref()),
             started_at: start,
             clock,
             admin_token,

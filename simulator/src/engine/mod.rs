@@ -87,7 +87,7 @@ pub use request::{
     ForcedMeasure, Forcing, JobRequest, OperationType, Outcome, RefreshRequest, SubmissionKind,
 };
 pub use retry::{AttemptResult, RetryKind, RetryPolicy};
-pub use state::{Engine, salted_instance_id};
+pub use state::Engine;
 pub use status::{DeliveryStatus, RefreshState, RunStatus};
 pub use subscriptions::{SubscribeError, Subscription};
 pub use trigger::{Trigger, crosses};

@@ -92,15 +92,11 @@ impl Engine {
 
     /// Makes the ids of jobs, tasks, subscriptions, events and deliveries differ from those of
     /// another run with the same seed (and the same salt gives the same ids again). The harness
-    /// salts each case with its id, so that a flow that lives through several cases (one behind
-    /// a URL) never sees an event id twice.
-    /// The instance id is salted too ([`salted_instance_id`]), so that a flow still working on
-    /// one case when the next starts calls an instance that no longer exists (a clear `404`)
-    /// instead of the next case's. Seeded draws are keyed by unsalted names: a salt never
-    /// changes a duration, an outcome or a fault.
+    /// salts each case, so that a flow living through several cases never sees an event id twice;
+    /// the instance id too ([`ids::instance_id`]). Seeded draws are keyed by unsalted names.
     pub fn set_id_salt(&mut self, salt: &str) {
         self.id_seed = ids::hash_parts(self.seed, &["ids", salt]);
-        self.instance_id = salted_instance_id(self.seed, Some(salt));
+        self.instance_id = ids::instance_id(self.seed, Some(salt));
     }
 
     /// Back to the state `new` built, at `start`: jobs, events, deliveries, subscriptions and
@@ -114,8 +110,7 @@ impl Engine {
             self.initial.clone(),
             self.options.clone(),
         );
-        self.id_seed = id_seed;
-        self.instance_id = instance_id;
+        (self.id_seed, self.instance_id) = (id_seed, instance_id);
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -601,13 +596,5 @@ impl Engine {
         }
         self.outbox
             .extend(sends.attempts.into_iter().map(Effect::Deliver));
-    }
-}
-
-/// The instance id of a tenant with `seed`, salted or not (see [`Engine::set_id_salt`]).
-pub fn salted_instance_id(seed: u64, salt: Option<&str>) -> String {
-    match salt {
-        Some(salt) => ids::uuid(seed, &["instance", salt]),
-        None => ids::uuid(seed, &["instance"]),
     }
 }
