@@ -243,6 +243,17 @@ fn the_python_example_passes_the_whole_suite_as_a_command() {
         text(&output)
     );
     assert!(!out.contains("snapshot: "), "{}", text(&output));
+    // Off a terminal, the real-time wait is reported every few seconds.
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.matches(&format!(
+            "{REAL_MINUTE}: waiting out the flow's Retry-After in real time"
+        ))
+        .count()
+            >= 5,
+        "{}",
+        text(&output)
+    );
 }
 
 /// A first run of a new flow records its snapshots (reported `new`, not failed); the next

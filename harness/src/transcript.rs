@@ -290,3 +290,81 @@ fn cut(text: &str, max: usize) -> String {
         None => text.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use simulator::journal::JournalEntry;
+    use simulator::{SimDuration, SimTime};
+
+    use super::*;
+    use crate::replay::sinks::SinkCall;
+    use crate::scenario::SinkKind;
+
+    const T0: SimTime = SimTime(1_000_000);
+
+    fn at(ms: i64) -> SimTime {
+        T0 + SimDuration(ms)
+    }
+
+    fn call(seq: u64, t: SimTime, target: &str, status: u16) -> JournalEntry {
+        JournalEntry {
+            seq,
+            at: t,
+            connection: Some("flow".into()),
+            method: "GET".into(),
+            target: target.into(),
+            status,
+            retry_after_s: None,
+            error: None,
+        }
+    }
+
+    fn sink(t: SimTime, body: &str) -> SinkCall {
+        SinkCall {
+            sink: SinkKind::Teams,
+            at: t,
+            method: "POST".into(),
+            path: "/teams/message".into(),
+            body: body.into(),
+            json: serde_json::from_str(body).ok(),
+        }
+    }
+
+    /// Lines observed inside a stretch of real time are stamped with its start, whatever the
+    /// wall clock made of them; lines before the case's start are stamped with the start; the
+    /// instance id is normalised wherever the flow echoes it.
+    #[test]
+    fn real_time_is_stamped_with_the_stretch_start_and_ids_are_normalised() {
+        let instance = "5b0c2a8e-0000-4000-8000-000000000001";
+        let render_with = |jitter_ms: i64| {
+            let run = CaseRun {
+                instance_id: instance.into(),
+                start: T0,
+                stretches: vec![(at(-400), T0), (at(9_381), at(9_381 + 500 + jitter_ms))],
+                journal: vec![
+                    call(1, at(-390), "/v1/instances", 200),
+                    call(
+                        2,
+                        at(9_390 + jitter_ms),
+                        &format!("/v1/instances/{instance}/data/Customer?$top=10"),
+                        200,
+                    ),
+                ],
+                sink_calls: vec![sink(
+                    at(9_420 + jitter_ms),
+                    &format!(r#"{{"instance":"{instance}"}}"#),
+                )],
+                ..CaseRun::default()
+            };
+            render(&run)
+        };
+        let fast = render_with(0);
+        assert_eq!(fast, render_with(173));
+        assert_eq!(
+            fast,
+            "+0s          call      GET /v1/instances -> 200\n\
+             +9.381s      call      GET data/Customer?$top=10 -> 200\n\
+             +9.381s      sink      teams {\"instance\":\"instance\"}\n"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use harness::flows::find_flow;
 use harness::outcome::CaseResult;
+use harness::replay::pace::human;
 use harness::replay::{FlowUnderTest, RealTimeWait, RunOptions, WaitObserver, Waits};
 use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message, shell_word};
 use harness::scenario::{SinkKind, Suite, matches_filter};
@@ -274,6 +275,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let _ = std::io::stdout().flush();
     for hint in never_acted(results, url_flow) {
         eprintln!("hint: {hint}");
+    }
+    if args.flow.is_none() {
+        let pace = session.runner().pace();
+        eprintln!(
+            "timing: the flow's slowest reaction to a delivery took {}, it waited at most {} past a Retry-After; settle window {} (--settle {})",
+            human(pace.reaction_max),
+            human(pace.margin_max),
+            human(session.runner().settle_window()),
+            args.settle
+        );
     }
     write_reports(&args, results, started)?;
     Ok(match report::exit_code(results, args.strict) {
