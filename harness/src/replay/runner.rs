@@ -236,10 +236,13 @@ impl Runner {
     pub async fn run(&self, scenario: &Scenario) -> CaseRun {
         let mut run = CaseRun::default();
         if let Some(reason) = &self.broken {
+            // The whole reason (with the flow's stderr) is the run's to print once; each case
+            // says what it is in a line.
+            let first = reason.lines().next().unwrap_or_default();
             run.errors.push(Failure::new(
                 "flow",
                 "the flow to start and subscribe",
-                reason.as_str(),
+                format!("{first} (the flow cannot be tested; see the error before the first case)"),
             ));
             return run;
         }

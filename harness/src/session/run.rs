@@ -158,6 +158,7 @@ impl Session {
         failures_dir: Option<&Path>,
     ) -> &CaseResult {
         let seed = self.runner.options.seed.unwrap_or(DEFAULT_LAW_SEED);
+        let started = std::time::Instant::now();
         let checked = check_law(
             &self.runtime,
             &self.runner,
@@ -166,7 +167,8 @@ impl Session {
             seed,
             failures_dir,
         );
-        let result = law_result(&self.flow_name(), seed, &checked);
+        let mut result = law_result(&self.flow_name(), seed, &checked);
+        result.duration = started.elapsed();
         self.push(result)
     }
 
