@@ -112,7 +112,7 @@ fn run(rt: &Runtime, variant: &Mutant, cases: &[Case]) -> Row {
         }
     };
     session.run_cases(cases, |_| {});
-    session.check_laws(TIMELINES, None, |_| {});
+    session.check_laws(TIMELINES, None, &[], |_| {});
     Row::of(session.results())
 }
 

@@ -40,8 +40,8 @@ fn root() -> PathBuf {
 }
 
 fn render(result: &CaseResult) -> String {
-    let mut console = Console::new(Vec::new())
-        .reproduce_with(format!("insightsim run --flow {} --filter", result.flow));
+    let mut console =
+        Console::new(Vec::new()).reproduce_with(format!("insightsim run --flow {}", result.flow));
     let _ = console.case(result);
     String::from_utf8_lossy(&console.into_inner()).into_owned()
 }

@@ -7,7 +7,9 @@
 //! (`insightsim run --flow-cmd`), or a running endpoint (`--flow-url`). Each case gets a fresh
 //! simulator on a frozen clock; the harness applies the case's steps, hands every delivery to
 //! the flow, waits until the flow is quiet, and jumps the clock to the next thing that is due, so
-//! a day of the connector's life replays in milliseconds. It then checks the case's expectations,
+//! a day of the connector's life replays in milliseconds. A flow outside the process shares one
+//! clock with the simulator, which follows the wall clock while the flow may be working (see
+//! `replay/realtime.rs`). It then checks the case's expectations,
 //! compares a transcript snapshot, and grades the case `pass`, `non-strict` (a missed `SHOULD`),
 //! `fail` or `skipped`. Property laws generate timelines with proptest and shrink a failure to a
 //! scenario file that replays it.

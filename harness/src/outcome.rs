@@ -61,6 +61,18 @@ pub enum SnapshotStatus {
     },
 }
 
+/// How a flow took the deliveries of one trigger in one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerUse {
+    pub trigger: String,
+    /// First attempts of deliveries (not re-sends or fault-injected copies).
+    pub deliveries: usize,
+    /// Deliveries it answered with a `2xx`.
+    pub answered_ok: usize,
+    /// Whether it called the API or a sink after a delivery of this trigger.
+    pub acted: bool,
+}
+
 /// Everything the reports need about one case.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
@@ -82,6 +94,18 @@ pub struct CaseResult {
     pub flow_stderr: Option<String>,
     /// The case is on the flow's expected-failure list.
     pub expected_failure: bool,
+    /// What the harness wants the reader to know beyond the verdict: a re-run after the flow
+    /// acted late, time spent past the case's end, a snapshot not taken, stale calls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// How the flow took each trigger's deliveries in this case (for the end-of-run hint about
+    /// a trigger it never acts on; not in the JSON report).
+    #[serde(skip)]
+    pub deliveries: Vec<TriggerUse>,
+    /// For a law that failed: the scenario file its minimal failing timeline was written to
+    /// (the reproduce line replays it).
+    #[serde(skip)]
+    pub replay_file: Option<String>,
     /// The flow's API calls and the call limit, for the HTML report's plots (not in the JSON
     /// report, whose format it would change).
     #[serde(skip)]

@@ -157,7 +157,18 @@ pub fn check_law(
     // the law. The first run error is kept, and reported if the law held throughout.
     let first_error: std::cell::RefCell<Option<(Scenario, Failure)>> = Default::default();
     let result = test_runner.run(&(law.strategy)(), |scenario| {
-        let run = runtime.block_on(runner.run(&scenario));
+        let mut run = runtime.block_on(runner.run(&scenario));
+        // A flow outside the harness that acted after it was judged quiet gets the timeline
+        // again, with the wider settle window the runner learnt (as a case does, `case.rs`).
+        if run.late.is_some() {
+            run = runtime.block_on(runner.run(&scenario));
+            if let Some(late) = run.late {
+                return Err(TestCaseError::fail(format!(
+                    "the flow acted late ({} after it was last waited for; --settle raises the window)",
+                    crate::replay::pace::human(late)
+                )));
+            }
+        }
         let verdict = (law.holds)(&scenario, &run);
         if let Some(e) = run.errors.first() {
             first_error

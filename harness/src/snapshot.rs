@@ -113,6 +113,48 @@ impl Mode {
     }
 }
 
+impl Mode {
+    /// The mode of `insightsim run` against a user's flow (insta's model, adapted to a first run
+    /// that should not fail): `--accept` accepts everything; an explicit `INSTA_UPDATE` is
+    /// obeyed as insta would; on CI ([`Mode::from_vars`]'s rule) nothing is written and a
+    /// missing snapshot fails; with `--strict` a missing snapshot fails and is written as
+    /// `.snap.new`; otherwise a missing snapshot is recorded as the `.snap` (reported `new`,
+    /// not a failure) and a changed one fails and is written as `.snap.new` ([`Mode::Unseen`]).
+    pub fn for_run(accept: bool, strict: bool) -> Result<Mode, SnapshotError> {
+        let var = |name: &str| std::env::var(name).ok();
+        Mode::for_run_from_vars(
+            accept,
+            strict,
+            var("INSTA_UPDATE").as_deref(),
+            var("CI").as_deref(),
+            std::env::var_os("TF_BUILD").is_some(),
+        )
+    }
+
+    /// [`Mode::for_run`] on given values.
+    pub fn for_run_from_vars(
+        accept: bool,
+        strict: bool,
+        insta_update: Option<&str>,
+        ci: Option<&str>,
+        tf_build: bool,
+    ) -> Result<Mode, SnapshotError> {
+        let explicit = insta_update.is_some_and(|v| !v.is_empty() && v != "auto");
+        let mode = Mode::from_vars(accept, insta_update, ci, tf_build)?;
+        Ok(match mode {
+            Mode::Pending if !explicit && !strict => Mode::Unseen,
+            other => other,
+        })
+    }
+}
+
+/// The `.snap` a pending `.snap.new` would replace, or `None` when `path` is not a `.snap.new`.
+pub fn snap_of_pending(path: &str) -> Option<String> {
+    path.strip_suffix(".new")
+        .filter(|p| p.ends_with(".snap"))
+        .map(str::to_owned)
+}
+
 /// A snapshot could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -741,6 +783,24 @@ mod tests {
         settings.bind(|| insta::assert_snapshot!(NAME, TRANSCRIPT));
         // Insta wrote nothing (a mismatch would leave a `.snap.new` outside CI, or panic).
         assert!(!s.pending_path_of(NAME).exists());
+    }
+
+    /// `run`'s modes: a first run records, `--strict` and CI fail a missing snapshot, and an
+    /// explicit `INSTA_UPDATE` is obeyed.
+    #[test]
+    fn a_run_records_new_snapshots_unless_strict_or_on_ci() {
+        let mode = |accept, strict, update, ci| {
+            Mode::for_run_from_vars(accept, strict, update, ci, false).unwrap()
+        };
+        assert_eq!(mode(false, false, None, None), Mode::Unseen);
+        assert_eq!(mode(false, true, None, None), Mode::Pending);
+        assert_eq!(mode(false, false, None, Some("true")), Mode::Check);
+        assert_eq!(mode(false, true, None, Some("true")), Mode::Check);
+        assert_eq!(mode(true, true, None, Some("true")), Mode::Accept);
+        assert_eq!(mode(false, false, Some("new"), None), Mode::Pending);
+        assert_eq!(mode(false, false, Some("no"), None), Mode::Check);
+        assert_eq!(snap_of_pending("s/a.snap.new").as_deref(), Some("s/a.snap"));
+        assert_eq!(snap_of_pending("s/a.snap"), None);
     }
 
     const INSTA_DIR_VAR: &str = "HARNESS_TEST_INSTA_SNAPSHOT_DIR";

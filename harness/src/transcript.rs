@@ -24,6 +24,26 @@
 //!
 //! Lines are ordered by time; at the same instant, by kind in the order above, except that the
 //! flow's calls before the first step (turning itself on: subscribing) come first.
+//!
+//! # Nothing from the wall clock, no run-specific id
+//!
+//! A transcript must be the same in every run of the same flow, so:
+//!
+//! - **Ids are normalised everywhere they appear**, also where the flow echoes them back in a
+//!   sink body or an API path: event ids become `evN`, subscription ids `subN`, job ids `jobN`
+//!   (numbered in order of first appearance) and the case's instance id `instance`. Against a
+//!   flow outside the harness every case has its own ids (so that a flow that remembers ids
+//!   never mistakes one case's event for another's); normalised, they read the same.
+//! - **Times are virtual.** Against a flow outside the harness, simulated time follows the wall
+//!   clock while the flow may be working (`replay/realtime.rs`), so the instants inside such a
+//!   stretch of real time depend on how fast the machine was. Every line observed inside a
+//!   stretch is stamped with the instant the stretch began, and lines at one instant are in the
+//!   order of the kinds above (a flow's calls in the order the API saw them). Lines before the
+//!   case's start (a command flow subscribing as it starts) are stamped with the start. So a
+//!   flow that answers a delivery and acts on it has its calls and sink posts at the delivery's
+//!   instant, as an in-process flow on virtual time has: the process and in-process runs of one
+//!   flow share snapshots. Cases in which a flow waits out a real `Retry-After` take no
+//!   snapshot (their `Retry-After` values depend on timing; `case.rs`).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -42,6 +62,15 @@ pub fn render(run: &CaseRun) -> String {
     }
     for e in &run.events {
         aliases.event(&e.event_id);
+    }
+    for e in &run.events {
+        let payload = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
+        if let Some(job) = payload.get("jobId").and_then(Value::as_str) {
+            aliases.other(job, "job");
+        }
+    }
+    if !run.instance_id.is_empty() {
+        aliases.fixed(&run.instance_id, "instance");
     }
     for (i, (t, text)) in run.steps.iter().enumerate() {
         lines.push((*t, 1, i, format!("step      {text}")));
@@ -96,7 +125,7 @@ pub fn render(run: &CaseRun) -> String {
         let target = percent_encoding::percent_decode_str(&e.target)
             .decode_utf8_lossy()
             .into_owned();
-        let target = target.strip_prefix(&prefix).unwrap_or(&target).to_owned();
+        let target = aliases.normalise(target.strip_prefix(&prefix).unwrap_or(&target));
         let status = match e.retry_after_s {
             Some(s) => format!("{} retry-after={s}s", e.status),
             None => e.status.to_string(),
@@ -115,12 +144,15 @@ pub fn render(run: &CaseRun) -> String {
             Some(v) => compact(v),
             None => c.body.clone(),
         };
-        let body = cut(&body, 200);
+        let body = cut(&aliases.normalise(&body), 200);
         let name = serde_json::to_value(c.sink)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         lines.push((c.at, 5, i, format!("sink      {name} {body}")));
+    }
+    for line in &mut lines {
+        line.0 = stamp(run, line.0);
     }
     lines.sort_by_key(|l| (l.0, l.1, l.2));
     let mut out = String::new();
@@ -131,28 +163,92 @@ pub fn render(run: &CaseRun) -> String {
     out
 }
 
+/// The instant a line at `t` is shown at: the case's start for what came before it, the
+/// beginning of the stretch of real time `t` falls in, else `t` (see the module docs).
+fn stamp(run: &CaseRun, t: SimTime) -> SimTime {
+    if t < run.start {
+        return run.start;
+    }
+    run.stretches
+        .iter()
+        .find(|(began, ended)| *began < t && t <= *ended)
+        .map_or(t, |(began, _)| (*began).max(run.start))
+}
+
 /// Short, stable names for seeded ids, in order of first appearance.
 #[derive(Default)]
 struct Aliases {
     subs: HashMap<String, String>,
     events: HashMap<String, String>,
+    others: HashMap<String, String>,
+    /// Every id and its alias, in the order they were named (replacements go in this order).
+    order: Vec<(String, String)>,
 }
 
 impl Aliases {
+    /// Names `id` `{kind}N` (N counting ids of that kind), unless it has a name.
+    fn other(&mut self, id: &str, kind: &str) {
+        if self.others.contains_key(id) {
+            return;
+        }
+        let n = self
+            .order
+            .iter()
+            .filter(|(_, a)| {
+                a.strip_prefix(kind)
+                    .is_some_and(|d| d.parse::<u32>().is_ok())
+            })
+            .count()
+            + 1;
+        self.fixed(id, &format!("{kind}{n}"));
+    }
+
+    /// Names `id` `alias`.
+    fn fixed(&mut self, id: &str, alias: &str) {
+        if self
+            .others
+            .insert(id.to_owned(), alias.to_owned())
+            .is_none()
+        {
+            self.order.push((id.to_owned(), alias.to_owned()));
+        }
+    }
+
+    /// `text` with every named id replaced by its name.
+    fn normalise(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (id, alias) in &self.order {
+            if !id.is_empty() && out.contains(id.as_str()) {
+                out = out.replace(id.as_str(), alias);
+            }
+        }
+        out
+    }
+
     fn sub(&mut self, id: &str) -> String {
         let n = self.subs.len() + 1;
-        self.subs
+        let alias = self
+            .subs
             .entry(id.to_owned())
             .or_insert_with(|| format!("sub{n}"))
-            .clone()
+            .clone();
+        if !self.order.iter().any(|(i, _)| i == id) {
+            self.order.push((id.to_owned(), alias.clone()));
+        }
+        alias
     }
 
     fn event(&mut self, id: &str) -> String {
         let n = self.events.len() + 1;
-        self.events
+        let alias = self
+            .events
             .entry(id.to_owned())
             .or_insert_with(|| format!("ev{n}"))
-            .clone()
+            .clone();
+        if !self.order.iter().any(|(i, _)| i == id) {
+            self.order.push((id.to_owned(), alias.clone()));
+        }
+        alias
     }
 }
 
@@ -192,5 +288,83 @@ fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use simulator::journal::JournalEntry;
+    use simulator::{SimDuration, SimTime};
+
+    use super::*;
+    use crate::replay::sinks::SinkCall;
+    use crate::scenario::SinkKind;
+
+    const T0: SimTime = SimTime(1_000_000);
+
+    fn at(ms: i64) -> SimTime {
+        T0 + SimDuration(ms)
+    }
+
+    fn call(seq: u64, t: SimTime, target: &str, status: u16) -> JournalEntry {
+        JournalEntry {
+            seq,
+            at: t,
+            connection: Some("flow".into()),
+            method: "GET".into(),
+            target: target.into(),
+            status,
+            retry_after_s: None,
+            error: None,
+        }
+    }
+
+    fn sink(t: SimTime, body: &str) -> SinkCall {
+        SinkCall {
+            sink: SinkKind::Teams,
+            at: t,
+            method: "POST".into(),
+            path: "/teams/message".into(),
+            body: body.into(),
+            json: serde_json::from_str(body).ok(),
+        }
+    }
+
+    /// Lines observed inside a stretch of real time are stamped with its start, whatever the
+    /// wall clock made of them; lines before the case's start are stamped with the start; the
+    /// instance id is normalised wherever the flow echoes it.
+    #[test]
+    fn real_time_is_stamped_with_the_stretch_start_and_ids_are_normalised() {
+        let instance = "5b0c2a8e-0000-4000-8000-000000000001";
+        let render_with = |jitter_ms: i64| {
+            let run = CaseRun {
+                instance_id: instance.into(),
+                start: T0,
+                stretches: vec![(at(-400), T0), (at(9_381), at(9_381 + 500 + jitter_ms))],
+                journal: vec![
+                    call(1, at(-390), "/v1/instances", 200),
+                    call(
+                        2,
+                        at(9_390 + jitter_ms),
+                        &format!("/v1/instances/{instance}/data/Customer?$top=10"),
+                        200,
+                    ),
+                ],
+                sink_calls: vec![sink(
+                    at(9_420 + jitter_ms),
+                    &format!(r#"{{"instance":"{instance}"}}"#),
+                )],
+                ..CaseRun::default()
+            };
+            render(&run)
+        };
+        let fast = render_with(0);
+        assert_eq!(fast, render_with(173));
+        assert_eq!(
+            fast,
+            "+0s          call      GET /v1/instances -> 200\n\
+             +9.381s      call      GET data/Customer?$top=10 -> 200\n\
+             +9.381s      sink      teams {\"instance\":\"instance\"}\n"
+        );
     }
 }

@@ -223,6 +223,16 @@ fn write_decimal_padded(v: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&buf);
 }
 
+/// The instance id of a tenant with `seed`, salted or not: a salt (the harness gives each case
+/// against a flow outside it its own) makes a flow still working on one case call an instance
+/// that no longer exists (a clear `404`) instead of the next case's.
+pub fn instance_id(seed: u64, salt: Option<&str>) -> String {
+    match salt {
+        Some(salt) => uuid(seed, &["instance", salt]),
+        None => uuid(seed, &["instance"]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

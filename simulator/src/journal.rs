@@ -26,6 +26,10 @@ pub struct JournalEntry {
     pub status: u16,
     /// The `Retry-After` the call got, for a `429`.
     pub retry_after_s: Option<u64>,
+    /// The error message of a refused call (a `4xx` other than `429`), cut at 500 characters:
+    /// what a client was told, for a harness that reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What an entry costs beyond its strings (the struct, the queue slot).
@@ -38,6 +42,7 @@ impl JournalEntry {
             + self.connection.as_ref().map_or(0, String::len)
             + self.method.len()
             + self.target.len()
+            + self.error.as_ref().map_or(0, String::len)
     }
 }
 
@@ -48,6 +53,9 @@ pub fn fingerprint(token: &str) -> String {
     let h = crate::ids::hash_parts(0x1ce5_17e5, &["connection", token]);
     format!("token-{:012x}", h >> 16)
 }
+
+/// The longest error message the journal keeps.
+const ERROR_CHARS_MAX: usize = 500;
 
 #[derive(Debug)]
 pub struct Journal {
@@ -86,18 +94,50 @@ impl Journal {
         status: u16,
         retry_after_s: Option<u64>,
     ) {
-        let mut inner = self.inner.lock();
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        let entry = JournalEntry {
-            seq,
+        self.push(JournalEntry {
+            seq: 0,
             at,
             connection: connection.map(str::to_owned),
             method: method.to_owned(),
             target: target.to_owned(),
             status,
             retry_after_s,
+            error: None,
+        });
+    }
+
+    /// Records a refused call with the error message it was answered with (cut at
+    /// `ERROR_CHARS_MAX` characters).
+    pub fn record_refused(
+        &self,
+        at: SimTime,
+        connection: Option<&str>,
+        method: &str,
+        target: &str,
+        status: u16,
+        error: &str,
+    ) {
+        let error = match error.char_indices().nth(ERROR_CHARS_MAX) {
+            Some((cut, _)) => format!("{}…", &error[..cut]),
+            None => error.to_owned(),
         };
+        self.push(JournalEntry {
+            seq: 0,
+            at,
+            connection: connection.map(str::to_owned),
+            method: method.to_owned(),
+            target: target.to_owned(),
+            status,
+            retry_after_s: None,
+            error: Some(error),
+        });
+    }
+
+    /// Keeps `entry` (numbered here), dropping the oldest beyond the capacity or the bytes.
+    fn push(&self, mut entry: JournalEntry) {
+        let mut inner = self.inner.lock();
+        entry.seq = inner.next_seq;
+        inner.next_seq += 1;
         inner.bytes += entry.bytes();
         inner.entries.push_back(entry);
         while inner.entries.len() > self.capacity
@@ -118,12 +158,9 @@ impl Journal {
     /// Entries with `seq > after` (all when `after` is 0), oldest first.
     pub fn since(&self, after: u64) -> Vec<JournalEntry> {
         let inner = self.inner.lock();
-        inner
-            .entries
-            .iter()
-            .filter(|e| e.seq > after)
-            .cloned()
-            .collect()
+        // Entries are in `seq` order: skip the older ones without looking at each.
+        let start = inner.entries.partition_point(|e| e.seq <= after);
+        inner.entries.range(start..).cloned().collect()
     }
 
     /// The `seq` of the latest entry (0 when none).

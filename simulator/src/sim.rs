@@ -18,7 +18,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::{Deserialize, Serialize};
@@ -36,9 +36,11 @@ use crate::store::{Population, Store};
 use crate::tenant::TenantSpec;
 use crate::time::SimTime;
 
+mod in_flight;
 mod observe;
 mod undelivered;
 
+pub use in_flight::RequestInFlight;
 pub use undelivered::Undelivered;
 
 /// How to build a simulator.
@@ -58,6 +60,10 @@ pub struct SimConfig {
     /// Where clients reach the simulator when it is behind a tunnel or proxy: absolute URLs in
     /// answers use it instead of the listen address.
     pub public_url: Option<PublicUrl>,
+    /// Gives the instance its own id (the data keeps the seed's ids): the harness gives each case
+    /// against a flow outside it its own, so that a flow still working on one case calls an
+    /// instance that no longer exists (a clear `404`) instead of the next case's.
+    pub instance_salt: Option<String>,
 }
 
 impl SimConfig {
@@ -74,6 +80,7 @@ impl SimConfig {
             control_loopback_only: true,
             journal_capacity: 100_000,
             id_epoch: IdEpoch::Seed,
+            instance_salt: None,
             public_url: None,
         }
     }
@@ -253,6 +260,8 @@ pub struct Simulator {
     waker: Mutex<Option<Waker>>,
     throttle_hook: Mutex<Option<ThrottleHook>>,
     query_hook: Mutex<Option<Arc<QueryHook>>>,
+    /// HTTP requests the server has received and not yet answered (see [`RequestInFlight`]).
+    requests_in_flight: AtomicUsize,
 }
 
 /// Called when a heavy query starts, on the thread that runs it (a test holds one there to
@@ -284,6 +293,7 @@ impl Simulator {
             journal_capacity,
             id_epoch,
             public_url,
+            instance_salt,
         } = config;
         let pop = Arc::new(Population::generate(&spec, spec.seed));
         let store = Store::from_population(&spec, pop.clone());
@@ -291,6 +301,8 @@ impl Simulator {
         let mut engine = Engine::new(&spec, spec.seed, start, initial_measures(&store));
         let epoch = Epoch::start(&id_epoch);
         engine.set_id_seed(epoch.id_seed(spec.seed));
+        let instance_id = ids::instance_id(spec.seed, instance_salt.as_deref());
+        engine.set_instance_id(instance_id.clone());
         let own = OwnAddresses {
             public: public_url.as_ref().map(|p| (p.host.clone(), p.port)),
             ..OwnAddresses::default()
@@ -298,7 +310,7 @@ impl Simulator {
         // A spec is validated before it gets here; an invalid limit falls back to the default.
         let limiter = Limiter::new(spec.limits.rate_limit_setting().unwrap_or_default());
         Simulator {
-            instance_id: ids::uuid(spec.seed, &["instance"]),
+            instance_id,
             started_at: start,
             clock,
             admin_token,
@@ -326,6 +338,7 @@ impl Simulator {
             waker: Mutex::new(None),
             throttle_hook: Mutex::new(None),
             query_hook: Mutex::new(None),
+            requests_in_flight: AtomicUsize::new(0),
             spec,
         }
     }
@@ -404,6 +417,7 @@ impl Simulator {
         let mut world = self.write();
         world.epoch = world.epoch.next();
         engine.set_id_seed(world.epoch.id_seed(self.spec.seed));
+        engine.set_instance_id(self.instance_id.clone());
         world.store = store;
         world.engine = engine;
         world.status_reports.clear();
@@ -552,6 +566,16 @@ impl Simulator {
         if let Some(hook) = hook {
             hook();
         }
+    }
+
+    /// Counts a request as in flight until the returned guard is dropped (the server's part).
+    pub fn request_started(&self) -> RequestInFlight<'_> {
+        RequestInFlight::start(&self.requests_in_flight)
+    }
+
+    /// How many HTTP requests the server is handling right now (received, not yet answered).
+    pub fn requests_in_flight(&self) -> usize {
+        self.requests_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many deliveries wait to be taken.

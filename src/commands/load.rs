@@ -100,10 +100,16 @@ async fn load(args: LoadArgs, duration: Option<Duration>) -> anyhow::Result<u8> 
     };
     let instance = instance_id(addr).await?;
     let customers = customers(addr, &instance).await.unwrap_or(10_000);
+    // A running simulator remembers every connection that ever called it: this run's tokens
+    // get a tag of their own, and only they are graded.
+    let token_prefix = match &in_process {
+        Some(_) => args.token_prefix.clone(),
+        None => format!("{}-{}", args.token_prefix, run_tag()),
+    };
     let config = LoadConfig {
         addr,
         connections: args.connections,
-        token_prefix: args.token_prefix.clone(),
+        token_prefix: token_prefix.clone(),
         shared_token: args.shared_token,
         duration,
         requests: args.requests,
@@ -143,9 +149,19 @@ async fn load(args: LoadArgs, duration: Option<Duration>) -> anyhow::Result<u8> 
         Some((sim, _)) => sim.limiter.report(sim.now()),
         None => remote_grades(addr).await.unwrap_or_default(),
     };
-    // A server without an admin token shows fingerprints instead of tokens.
-    let setup = simulator::journal::fingerprint(SETUP_TOKEN);
-    grades.retain(|g| g.connection != SETUP_TOKEN && g.connection != setup);
+    // A server without an admin token shows fingerprints instead of tokens: name the load's
+    // own connections again by their tokens.
+    for g in &mut grades {
+        if let Some(token) = own_token_of(
+            &g.connection,
+            &token_prefix,
+            args.connections,
+            args.shared_token,
+        ) {
+            g.connection = token;
+        }
+    }
+    grades.retain(|g| is_own_token(&g.connection, &token_prefix, args.shared_token));
     print_report(&args, &report, &grades);
     if let Some(path) = &args.html {
         let mut log = report.calls.clone();
@@ -191,12 +207,56 @@ fn print_report(args: &LoadArgs, report: &LoadReport, grades: &[ConnectionReport
         return;
     }
     println!("{}", report.render());
+    if report.statuses.contains_key(&431) {
+        println!(
+            "431: the request head was over the insightsim server limit (limits.server_header_bytes_max); it protects the simulator process and is not the connector's call limit"
+        );
+    }
     if grades.is_empty() {
         println!("(no grading: the target's control API was not reachable)");
     } else {
         println!();
         print!("{}", render_table(grades));
     }
+}
+
+/// Four hex digits that tell this run's tokens from an earlier run's against the same
+/// simulator.
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+    format!("{:04x}", (nanos ^ std::process::id()) & 0xffff)
+}
+
+/// Whether `token` is one of the load's connections (`{prefix}-{i}`, or the prefix itself when
+/// shared).
+fn is_own_token(token: &str, prefix: &str, shared: bool) -> bool {
+    if shared {
+        return token == prefix;
+    }
+    token
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The load's own token whose fingerprint is `connection`, when it is one (see
+/// `simulator::journal::fingerprint`).
+fn own_token_of(
+    connection: &str,
+    prefix: &str,
+    connections: usize,
+    shared: bool,
+) -> Option<String> {
+    let tokens: Vec<String> = if shared {
+        vec![prefix.to_owned()]
+    } else {
+        (0..connections).map(|i| format!("{prefix}-{i}")).collect()
+    };
+    tokens
+        .into_iter()
+        .find(|t| simulator::journal::fingerprint(t) == connection)
 }
 
 /// The token of the calls that find the instance (kept out of the grading table).
@@ -270,4 +330,21 @@ async fn customers(addr: SocketAddr, instance: &str) -> anyhow::Result<u64> {
 async fn remote_grades(addr: SocketAddr) -> anyhow::Result<Vec<ConnectionReport>> {
     let v = get_json(addr, "/_sim/ratelimit", None).await?;
     Ok(serde_json::from_value(v["connections"].clone())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_runs_own_tokens_are_graded() {
+        assert!(is_own_token("load-3f2a-0", "load-3f2a", false));
+        assert!(is_own_token("load-3f2a-12", "load-3f2a", false));
+        assert!(!is_own_token("load-0", "load-3f2a", false));
+        assert!(!is_own_token("load-3f2a-setup", "load-3f2a", false));
+        assert!(!is_own_token(SETUP_TOKEN, "load", false));
+        assert!(is_own_token("load", "load", true));
+        assert!(!is_own_token("load-0", "load", true));
+        assert_eq!(run_tag().len(), 4);
+    }
 }

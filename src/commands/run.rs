@@ -1,19 +1,24 @@
 //! `insightsim run`: replay the conformance suite against a flow and grade it.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use harness::flows::find_flow;
 use harness::manifest::Manifest;
 use harness::outcome::CaseResult;
-use harness::replay::{FlowUnderTest, RunOptions};
-use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message};
-use harness::scenario::{SinkKind, Suite};
-use harness::session::{Progress, Selection, SelectionError, Session, command_flow, url_flow};
+use harness::replay::pace::human;
+use harness::replay::{FlowUnderTest, RealTimeWait, RunOptions, WaitObserver, Waits};
+use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message, shell_word};
+use harness::scenario::{SinkKind, Suite, matches_filter};
+use harness::session::{
+    Progress, Selection, SelectionError, Session, command_flow, command_name, nearest_ids,
+    never_acted, url_flow,
+};
 use harness::snapshot::{Mode, SnapshotStore};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -21,6 +26,10 @@ use super::manifest_args::{ManifestArgs, loud};
 use crate::exit;
 
 #[derive(Debug, Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches, each its own flag"
+)]
 pub struct RunArgs {
     /// Scenario files or directories (default: the suite directory, `scenarios`).
     paths: Vec<PathBuf>,
@@ -46,7 +55,9 @@ pub struct RunArgs {
     /// the default is 127.0.0.1:8081, otherwise a free port.
     #[arg(long, env = "INSIGHTSIM_SINKS_ADDR")]
     sinks_addr: Option<SocketAddr>,
-    /// A name for the flow in reports and snapshot files (default: the flow, command or URL).
+    /// A name for the flow in reports and snapshot files (default: the reference flow's name,
+    /// the script's file name (with its folder's for a generic one like flow.py), or the URL's
+    /// host and path).
     #[arg(long, env = "INSIGHTSIM_FLOW_NAME")]
     flow_name: Option<String>,
     /// Only cases whose id starts with this prefix (repeatable).
@@ -60,7 +71,7 @@ pub struct RunArgs {
     // later `run` of the job into a listing that grades nothing and exits 0.
     #[arg(long)]
     list: bool,
-    /// Replace every case's seed.
+    /// Replace every case's seed (the seed of its tenant, as `serve --seed` is).
     #[arg(long, env = "INSIGHTSIM_SEED")]
     seed: Option<u64>,
     /// Treat SHOULD requirements as MUST.
@@ -69,9 +80,26 @@ pub struct RunArgs {
     /// Accept new and changed snapshots.
     #[arg(long, env = "INSIGHTSIM_ACCEPT")]
     accept: bool,
-    /// Where snapshots live.
-    #[arg(long, env = "INSIGHTSIM_SNAPSHOTS", default_value = "snapshots")]
-    snapshots: PathBuf,
+    /// Where snapshots live (default: `snapshots` in the current folder; run from an insightsim
+    /// checkout with a flow that is not a reference flow, `local-snapshots`).
+    #[arg(long, env = "INSIGHTSIM_SNAPSHOTS")]
+    snapshots: Option<PathBuf>,
+    /// With --flow-cmd or --flow-url: how long the flow may stay silent after a delivery or its
+    /// own last call before it counts as done; it grows with the flow's slowest reaction (to at
+    /// most 10s).
+    #[arg(long, env = "INSIGHTSIM_SETTLE", default_value = "400ms")]
+    settle: String,
+    /// With --flow-cmd or --flow-url: how far past its end a case may go on in real time while
+    /// the flow is still working.
+    #[arg(long, env = "INSIGHTSIM_OVERRUN_MAX", default_value = "3m")]
+    overrun_max: String,
+    /// Where the full transcripts of failed cases are written (default: insightsim-transcripts
+    /// in the system's temporary folder).
+    #[arg(long, env = "INSIGHTSIM_TRANSCRIPTS")]
+    transcripts: Option<PathBuf>,
+    /// List every skipped case (by default, one line per reason).
+    #[arg(long, env = "INSIGHTSIM_VERBOSE")]
+    verbose: bool,
     /// The flow's expected failures (TOML, see the README).
     #[arg(long, env = "INSIGHTSIM_EXPECTED_FAILURES")]
     expected_failures: Option<PathBuf>,
@@ -126,21 +154,35 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         print_list(&suite);
         return Ok(exit::SUCCESS);
     }
+    let laws_selected = args.properties > 0
+        && harness::properties::laws()
+            .iter()
+            .any(|l| matches_filter(l.id, &args.filter));
+    if suite.cases.is_empty() && !args.filter.is_empty() && !laws_selected {
+        eprintln!("{}", empty_filter_message(&args, &selection));
+        return Ok(exit::USAGE);
+    }
     let manifest = args.manifest.load()?;
     let flow = flow_under_test(&args, manifest.as_ref())?;
-    let subscribe_timeout =
-        simulator::SimDuration::parse(&args.subscribe_timeout).context("--subscribe-timeout")?;
+    let waits = Waits {
+        settle: duration_flag("--settle", &args.settle)?,
+        overrun_max: duration_flag("--overrun-max", &args.overrun_max)?,
+    };
+    let subscribe_timeout = duration_flag("--subscribe-timeout", &args.subscribe_timeout)?;
+    let terminal = std::io::stderr().is_terminal();
+    let bar = progress(suite.cases.len(), terminal);
     let options = RunOptions {
         seed: args.seed,
         sinks_addr: args.sinks_addr,
-        subscribe_timeout: Duration::from_millis(
-            u64::try_from(subscribe_timeout.as_millis().max(1)).unwrap_or(u64::MAX),
-        ),
+        subscribe_timeout: subscribe_timeout.max(Duration::from_millis(1)),
+        waits,
+        on_wait: Some(wait_reporter(bar.clone(), terminal)),
         manifest,
         ..RunOptions::default()
     };
-    let mode = Mode::from_env(args.accept)?;
-    let store = SnapshotStore::new(&args.snapshots, mode).with_source("insightsim run");
+    let mode = Mode::for_run(args.accept, args.strict)?;
+    let snapshots = snapshot_dir(&args);
+    let store = SnapshotStore::new(&snapshots, mode).with_source("insightsim run");
     let xfail = match &args.expected_failures {
         Some(path) => Some(report::load_xfail(path)?),
         None => None,
@@ -163,30 +205,51 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
     );
-    let mut session = Session::start(runtime.handle(), flow, options)
-        .context("cannot start the flow under test")?
-        .with_snapshots(store);
+    let url_flow = matches!(flow, FlowUnderTest::Url { .. });
+    let mut session = match Session::start(runtime.handle(), flow, options) {
+        Ok(session) => session.with_snapshots(store),
+        Err(e) => {
+            // The API's or the sinks' address is taken: one message, before any case.
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
     if let Some(x) = xfail {
         session = session.with_expected_failures(x);
     }
     if let Some(mismatch) = session.trigger_mismatch() {
         eprintln!("warning: {mismatch}");
     }
-    if args.flow_url.is_some() {
+    if let Some(reason) = session.broken() {
+        eprintln!("error: the flow cannot be tested: {reason}");
+        eprintln!("(every case fails with this reason)");
+    }
+    if url_flow {
         let runner = session.runner();
         eprintln!(
-            "serving the API at http://{} and the sinks at {} (Teams), {} (e-mail), {} (HTTP)",
+            "serving the API at http://{} and the sinks at {} (Teams), {} (e-mail), {} (HTTP); each case has its own instance id, given in every delivery (instanceId)",
             args.sim_addr,
             runner.sink_url(SinkKind::Teams),
             runner.sink_url(SinkKind::Email),
             runner.sink_url(SinkKind::Http)
         );
     }
+    if !snapshots.ends_with("snapshots") && args.snapshots.is_none() {
+        eprintln!(
+            "snapshots: {} (the snapshots/ folder here holds the reference flows'; give --snapshots to choose)",
+            snapshots.display()
+        );
+    }
     let mut console = Console::new(std::io::stdout())
         .color(color_for_stdout())
         .strict(args.strict)
+        .verbose(args.verbose)
+        .transcripts_to(
+            args.transcripts
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join("insightsim-transcripts")),
+        )
         .reproduce_with(reproduce_prefix(&args));
-    let bar = progress(suite.cases.len());
     session.run_cases(&suite.cases, |event| match event {
         Progress::Case { index, total, case } => {
             bar.set_message(progress_message(index, total, &case.id));
@@ -204,6 +267,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         session.check_laws(
             args.properties,
             Some(&args.property_failures),
+            &args.filter,
             |event| match event {
                 Progress::Law { law, timelines } => {
                     eprintln!("checking {} over {timelines} generated timelines", law.id);
@@ -218,6 +282,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let results = session.results();
     let _ = console.summary(results, args.strict);
     let _ = std::io::stdout().flush();
+    for hint in never_acted(results, url_flow) {
+        eprintln!("hint: {hint}");
+    }
+    if args.flow.is_none() {
+        let pace = session.runner().pace();
+        eprintln!(
+            "timing: the flow's slowest reaction to a delivery took {}, it waited at most {} past a Retry-After; settle window {} (--settle {})",
+            human(pace.reaction_max),
+            human(pace.margin_max),
+            human(session.runner().settle_window()),
+            args.settle
+        );
+    }
     write_reports(&args, results, started)?;
     if let Some(warning) = session.skip_warning() {
         eprintln!("\n{}", loud(&warning));
@@ -230,6 +307,66 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         _ => exit::FAILURES,
     })
 }
+
+fn duration_flag(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    let d = simulator::SimDuration::parse(text).with_context(|| flag.to_owned())?;
+    Ok(Duration::from_millis(
+        u64::try_from(d.as_millis().max(0)).unwrap_or(u64::MAX),
+    ))
+}
+
+/// `--filter` matched no case (nor a law under `--properties`): name it and the nearest ids.
+fn empty_filter_message(args: &RunArgs, selection: &Selection) -> String {
+    let everything = Selection {
+        filter: Vec::new(),
+        partition: None,
+        ..selection.clone()
+    };
+    let cases = everything.load().map(|s| s.cases).unwrap_or_default();
+    let laws = harness::properties::laws();
+    let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    ids.extend(laws.iter().map(|l| l.id));
+    let near = nearest_ids(&args.filter, &ids, 3);
+    let laws_hint =
+        if args.properties == 0 && args.filter.iter().any(|f| f.starts_with("property/")) {
+            "; laws (property/...) run only with --properties N"
+        } else {
+            ""
+        };
+    format!(
+        "error: --filter {} matches no case{}{laws_hint}; nearest: {}",
+        args.filter.join(","),
+        if args.partition.is_some() {
+            " (before --partition)"
+        } else {
+            ""
+        },
+        near.join(", ")
+    )
+}
+
+/// The snapshot folder: `--snapshots`, else `snapshots` here, except in an insightsim checkout
+/// (its `snapshots/` holds [`REFERENCE_MARKER`]) for a flow that is not a reference flow, whose
+/// snapshots go to `local-snapshots` instead.
+fn snapshot_dir(args: &RunArgs) -> PathBuf {
+    if let Some(dir) = &args.snapshots {
+        return dir.clone();
+    }
+    let reference_flow = match (&args.flow, &args.flow_cmd) {
+        (Some(_), _) => true,
+        (_, Some(cmd)) => find_flow(&command_name(cmd)).is_ok() && args.flow_name.is_none(),
+        _ => false,
+    };
+    if !reference_flow && Path::new("snapshots").join(REFERENCE_MARKER).exists() {
+        PathBuf::from("local-snapshots")
+    } else {
+        PathBuf::from("snapshots")
+    }
+}
+
+/// The file that marks a `snapshots/` folder as the reference flows' own (in the insightsim
+/// repository): `run` never writes a user's flow's snapshots there by default.
+const REFERENCE_MARKER: &str = ".insightsim-reference-snapshots";
 
 fn flow_under_test(args: &RunArgs, manifest: Option<&Manifest>) -> anyhow::Result<FlowUnderTest> {
     Ok(match (&args.flow, &args.flow_cmd, &args.flow_url) {
@@ -251,17 +388,59 @@ fn flow_under_test(args: &RunArgs, manifest: Option<&Manifest>) -> anyhow::Resul
     })
 }
 
+/// `insightsim run` and every flag of this run that changes what a case does or where it is
+/// compared, so that `reproduce:` lines reproduce.
 fn reproduce_prefix(args: &RunArgs) -> String {
-    let flow = match (&args.flow, &args.flow_cmd, &args.flow_url) {
-        (Some(f), _, _) => format!("--flow {f}"),
-        (_, Some(c), _) => format!("--flow-cmd \"{c}\""),
-        (_, _, Some(u)) => format!("--flow-url {u}"),
-        _ => String::new(),
+    let mut words = vec!["insightsim".to_owned(), "run".to_owned()];
+    let mut flag = |name: &str, value: String| {
+        words.push(name.to_owned());
+        words.push(shell_word(&value));
     };
-    format!("insightsim run {flow} --filter")
+    if let Some(f) = &args.flow {
+        flag("--flow", f.clone());
+    }
+    if let Some(c) = &args.flow_cmd {
+        flag("--flow-cmd", c.clone());
+    }
+    if let Some(u) = &args.flow_url {
+        flag("--flow-url", u.clone());
+        if !args.triggers.is_empty() {
+            flag("--triggers", args.triggers.join(","));
+        }
+        flag("--sim-addr", args.sim_addr.to_string());
+    }
+    if let Some(a) = args.sinks_addr {
+        flag("--sinks-addr", a.to_string());
+    }
+    if let Some(n) = &args.flow_name {
+        flag("--flow-name", n.clone());
+    }
+    if args.suite != Path::new("scenarios") {
+        flag("--suite", args.suite.display().to_string());
+    }
+    if let Some(s) = &args.snapshots {
+        flag("--snapshots", s.display().to_string());
+    }
+    if args.settle != "400ms" {
+        flag("--settle", args.settle.clone());
+    }
+    if let Some(x) = &args.expected_failures {
+        flag("--expected-failures", x.display().to_string());
+    }
+    if args.strict {
+        words.push("--strict".to_owned());
+    }
+    for p in &args.paths {
+        words.push(shell_word(&p.display().to_string()));
+    }
+    words.join(" ")
 }
 
-fn progress(total: usize) -> ProgressBar {
+/// A progress bar on a terminal; off one, nothing (lines are printed instead).
+fn progress(total: usize, terminal: bool) -> ProgressBar {
+    if !terminal {
+        return ProgressBar::hidden();
+    }
     let bar = ProgressBar::new(total as u64);
     bar.set_draw_target(ProgressDrawTarget::stderr());
     if let Ok(style) =
@@ -269,7 +448,45 @@ fn progress(total: usize) -> ProgressBar {
     {
         bar.set_style(style);
     }
+    bar.enable_steady_tick(Duration::from_millis(250));
     bar
+}
+
+/// How often a real-time wait is reported when standard error is not a terminal.
+const WAIT_LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Reports a flow's real-time wait for a `Retry-After`: in the bar's message on a terminal,
+/// as a line every few seconds off one (a CI log).
+fn wait_reporter(bar: ProgressBar, terminal: bool) -> WaitObserver {
+    let last = Mutex::new(None::<Instant>);
+    WaitObserver(Arc::new(move |wait: &RealTimeWait| {
+        let text = format!(
+            "{}: waiting out the flow's Retry-After in real time, {} elapsed, {} left",
+            wait.case,
+            elapsed(wait.waited),
+            elapsed(wait.remaining)
+        );
+        if terminal {
+            bar.set_message(text);
+            return;
+        }
+        let Ok(mut last) = last.lock() else {
+            return;
+        };
+        if last.is_none_or(|t| t.elapsed() >= WAIT_LINE_EVERY) {
+            *last = Some(Instant::now());
+            eprintln!("{text}");
+        }
+    }))
+}
+
+fn elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 fn print_list(suite: &Suite) {

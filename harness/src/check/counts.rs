@@ -3,6 +3,9 @@
 
 use std::collections::BTreeSet;
 
+/// How many sink calls a failed sink expectation lists.
+const SINK_CALLS_LISTED: usize = 5;
+
 use simulator::engine::DeliveryStatus;
 use simulator::rate_limit::Grade;
 
@@ -38,11 +41,19 @@ pub(super) fn check(expect: &Expect, run: &CaseRun) -> Vec<Failure> {
     for (i, s) in expect.sinks.iter().enumerate() {
         let matching = run.sink_calls.iter().filter(|c| sink_matches(s, c)).count() as u64;
         if !s.bounds().admits(matching) {
-            let all: Vec<String> = run
+            // A few calls say what the flow posted; an export's thousands would bury the report.
+            let mut all: Vec<String> = run
                 .sink_calls
                 .iter()
+                .take(SINK_CALLS_LISTED)
                 .map(|c| format!("{:?} {}", c.sink, cut(&c.body, 120)))
                 .collect();
+            if run.sink_calls.len() > SINK_CALLS_LISTED {
+                all.push(format!(
+                    "and {} more",
+                    run.sink_calls.len() - SINK_CALLS_LISTED
+                ));
+            }
             failures.push(Failure {
                 check: format!("expect.sinks[{i}]"),
                 expected: format!(
@@ -54,7 +65,11 @@ pub(super) fn check(expect: &Expect, run: &CaseRun) -> Vec<Failure> {
                 actual: if all.is_empty() {
                     "no sink call".to_owned()
                 } else {
-                    format!("{matching} matching; all calls: {}", all.join(" | "))
+                    format!(
+                        "{matching} matching of {}; calls: {}",
+                        run.sink_calls.len(),
+                        all.join(" | ")
+                    )
                 },
             });
         }
@@ -81,7 +96,7 @@ fn grade(want: GradeExpect, run: &CaseRun) -> Option<Failure> {
             .grades
             .iter()
             .filter(|r| grade_rank(r.grade) > limit)
-            .map(|r| format!("{}: {}", r.connection_display, r.reason))
+            .map(|r| format!("{}: {}", r.connection, r.reason))
             .collect();
         Failure {
             check: "expect.rate_limit_grade".to_owned(),

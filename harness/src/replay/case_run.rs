@@ -37,6 +37,20 @@ pub struct CaseRun {
     /// The largest page the API serves.
     pub page_size_max: u64,
     pub flow_stderr: Option<String>,
+    /// For a flow outside the harness: the stretches of real time, `(began, ended)` in
+    /// simulated time (the transcript stamps what happened inside one with its start).
+    pub stretches: Vec<(SimTime, SimTime)>,
+    /// The flow acted after it was judged quiet, this long (wall time) after the stimulus it
+    /// had been waited for after.
+    pub late: Option<std::time::Duration>,
+    /// The case went on this far past its end while the flow was still working.
+    pub overrun: Option<SimDuration>,
+    /// Calls of the flow to another instance than this case's (an earlier case's, answered
+    /// `404`): left out of the journal the case is graded on.
+    pub stale_calls: Vec<JournalEntry>,
+    /// Sink calls that name an earlier case's ids and none of this case's (a flow behind a URL
+    /// still working on an earlier case): left out of the sink calls the case is graded on.
+    pub stale_sink_calls: Vec<SinkCall>,
     /// Problems that stop a case from being graded normally (a step failed, the flow crashed,
     /// it never subscribed).
     pub errors: Vec<Failure>,
@@ -50,6 +64,38 @@ pub struct EntityKeys {
 }
 
 impl CaseRun {
+    /// The ids of this case that a flow may echo (instance, events, jobs).
+    pub fn own_ids(&self) -> Vec<String> {
+        let mut ids = vec![self.instance_id.clone()];
+        for e in &self.events {
+            ids.push(e.event_id.clone());
+            if let Ok(serde_json::Value::Object(p)) = serde_json::to_value(&e.payload)
+                && let Some(serde_json::Value::String(job)) = p.get("jobId")
+            {
+                ids.push(job.clone());
+            }
+        }
+        ids.retain(|i| !i.is_empty());
+        ids
+    }
+
+    /// Moves the sink calls that name one of `earlier` (ids of earlier cases) and none of this
+    /// case's own ids to `stale_sink_calls`.
+    pub(super) fn set_aside_stale_sink_calls(&mut self, earlier: &[String]) {
+        if earlier.is_empty() {
+            return;
+        }
+        let own = self.own_ids();
+        let (stale, fresh): (Vec<SinkCall>, Vec<SinkCall>) = std::mem::take(&mut self.sink_calls)
+            .into_iter()
+            .partition(|c| {
+                earlier.iter().any(|id| c.body.contains(id.as_str()))
+                    && !own.iter().any(|id| c.body.contains(id.as_str()))
+            });
+        self.sink_calls = fresh;
+        self.stale_sink_calls = stale;
+    }
+
     /// Whether a journal entry is a call of the flow (not of the harness).
     pub fn is_flow_call(entry: &JournalEntry) -> bool {
         entry.connection.as_deref() != Some(HARNESS_TOKEN)
@@ -58,7 +104,16 @@ impl CaseRun {
     /// Gathers what the simulator and the sinks observed, through the simulator's observation
     /// facade (the harness never reaches into its state).
     pub(super) fn collect(&mut self, sim: &Simulator, sinks: &Sinks) {
-        self.journal = sim.journal.since(0);
+        let prefix = "/v1/instances/";
+        let ours = format!("{prefix}{}", sim.instance_id);
+        let (journal, stale): (Vec<JournalEntry>, Vec<JournalEntry>) =
+            sim.journal.since(0).into_iter().partition(|e| {
+                !CaseRun::is_flow_call(e)
+                    || !e.target.starts_with(prefix)
+                    || e.target.starts_with(&ours)
+            });
+        self.journal = journal;
+        self.stale_calls = stale;
         self.events = sim.events();
         self.deliveries = sim.deliveries();
         self.subscriptions = sim.subscriptions();

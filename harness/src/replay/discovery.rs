@@ -9,6 +9,8 @@ use simulator::engine::Trigger;
 
 use super::command::{CommandError, FlowProcess};
 use super::sinks::Sinks;
+use super::steps::harness_call;
+use super::subscriptions::refused_subscriptions;
 use super::tenant::{CaseTenantError, build_simulator};
 use crate::flow::process::default_subscriptions;
 use crate::scenario::{Expect, Scenario};
@@ -17,6 +19,8 @@ use crate::scenario::{Expect, Scenario};
 const STILL_FOR: Duration = Duration::from_millis(500);
 /// How often the simulator is looked at while the flow subscribes.
 const POLL_EVERY: Duration = Duration::from_millis(20);
+/// How long a flow whose subscription was refused gets to write about it to its stderr.
+const STDERR_SETTLE: Duration = Duration::from_millis(200);
 /// How long the discovery simulator's server gets to close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
@@ -31,6 +35,50 @@ pub enum DiscoveryError {
     Command(#[from] CommandError),
     #[error("the flow command exited ({status}) before subscribing; its stderr:\n{stderr}")]
     Exited { status: ExitStatus, stderr: String },
+    #[error("{refused}; fix the subscription the flow sends{}", stderr_tail(.stderr))]
+    Refused { refused: String, stderr: String },
+}
+
+/// `; its stderr ends:` and the last lines of a flow's stderr, or nothing when it is empty.
+pub(super) fn stderr_tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.trim_end().lines().collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(STDERR_LINES)..];
+    format!("; its stderr ends:\n{}", tail.join("\n"))
+}
+
+/// How many lines of the flow's stderr a refusal shows.
+const STDERR_LINES: usize = 10;
+
+/// For a flow behind `url`: subscribes `url` to each of `triggers` on a small simulator, as every
+/// case will, so that an address the API will not deliver to is one error before any case.
+pub(super) fn check_url_subscriptions(url: &str, triggers: &[String]) -> Result<(), String> {
+    let sim = build_simulator(&discovery_scenario(), None).map_err(|e| e.to_string())?;
+    let ids: Vec<&str> = triggers.iter().map(String::as_str).collect();
+    for sub in default_subscriptions(&ids) {
+        let mut body = sub.inputs.clone();
+        body.insert(
+            "NotificationUrl".into(),
+            serde_json::Value::String(url.to_owned()),
+        );
+        let r = harness_call(
+            &sim,
+            "POST",
+            &format!("triggers/{}/subscriptions", sub.trigger),
+            Some(serde_json::Value::Object(body)),
+        );
+        if r.status != 201 {
+            return Err(format!(
+                "the API refuses to subscribe --flow-url {url} to {} ({}): {}",
+                sub.trigger,
+                r.status,
+                String::from_utf8_lossy(&r.bytes())
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Starts `command`, waits until its subscriptions stop changing (or `timeout` passes), stops
@@ -56,6 +104,15 @@ pub(super) async fn discover_triggers(
             last = (n, Instant::now());
         } else if n > 0 && last.1.elapsed() > STILL_FOR {
             break;
+        }
+        if let Some(refused) = refused_subscriptions(&sim) {
+            // Shown at once, with the API's answer and the flow's stderr: waiting longer would
+            // not change the answer.
+            tokio::time::sleep(STDERR_SETTLE).await;
+            let stderr = process.stderr();
+            process.stop().await;
+            server.shutdown(SHUTDOWN_GRACE).await;
+            return Err(DiscoveryError::Refused { refused, stderr });
         }
         if let Some(status) = process.exited() {
             let stderr = process.stderr();

@@ -11,10 +11,11 @@ use tokio::task::JoinHandle;
 
 use super::FLOW_TOKEN;
 use super::command::FlowProcess;
+use super::discovery::stderr_tail;
 use super::inproc::{HttpPoster, InProcessIo};
 use super::sinks::Sinks;
 use super::steps::harness_call;
-use super::subscriptions::missing_subscriptions;
+use super::subscriptions::{missing_subscriptions, refused_subscriptions};
 use super::time::TimeCtl;
 use crate::error_chain::error_chain;
 use crate::flow::{Flow, FlowContext, FlowFactory};
@@ -62,12 +63,6 @@ pub(super) enum Running {
 }
 
 impl Running {
-    /// Whether the harness sees inside the flow (its tasks and sleeps), so that it knows when
-    /// the flow is idle instead of waiting for it to be quiet on the wall clock.
-    pub(super) fn is_in_process(&self) -> bool {
-        matches!(self, Running::InProcess { .. })
-    }
-
     /// The flow process's standard error, when it runs as a process.
     pub(super) fn stderr(&self) -> Option<String> {
         match self {
@@ -155,6 +150,9 @@ impl FlowUnderTest {
                 loop {
                     if missing_subscriptions(sim, scenario).is_none() {
                         return Ok(Running::Process(process));
+                    }
+                    if let Some(refused) = refused_subscriptions(sim) {
+                        return Err(format!("{refused}{}", stderr_tail(&process.stderr())));
                     }
                     if let Some(status) = process.exited() {
                         return Err(format!(

@@ -41,6 +41,41 @@ pub(super) fn missing_subscriptions(sim: &Simulator, scenario: &Scenario) -> Opt
     })
 }
 
+/// The flow's subscription requests the API refused (a `4xx` other than `429`), each with the
+/// API's answer, as one message: `POST .../subscriptions -> 400: {"error": ...}`.
+pub(super) fn refused_subscriptions(sim: &Simulator) -> Option<String> {
+    let refused: Vec<String> = sim
+        .journal
+        .since(0)
+        .into_iter()
+        .filter(|e| {
+            e.connection.as_deref() != Some(super::HARNESS_TOKEN)
+                && e.method == "POST"
+                && e.target.contains("/subscriptions")
+                && (400..500).contains(&e.status)
+                && e.status != 429
+        })
+        .map(|e| {
+            let target = e
+                .target
+                .find("/triggers/")
+                .map_or(e.target.as_str(), |i| &e.target[i + 1..]);
+            format!(
+                "POST {target} -> {}: {}",
+                e.status,
+                e.error.as_deref().unwrap_or("(no message)")
+            )
+        })
+        .collect();
+    (!refused.is_empty()).then(|| {
+        format!(
+            "the API refused the flow's subscription{}: {}",
+            if refused.len() == 1 { "" } else { "s" },
+            refused.join("; ")
+        )
+    })
+}
+
 /// Whether held inputs satisfy the wanted ones (names case-insensitively, numbers by value).
 fn inputs_match(want: &Map<String, Value>, held: &Map<String, Value>) -> bool {
     want.iter().all(|(k, v)| {

@@ -32,12 +32,12 @@ pub fn build_simulator(
     build_simulator_in_epoch(scenario, seed, None)
 }
 
-/// [`build_simulator`] with a fixed id epoch (which makes its ids differ from another run's; see
-/// `Runner::run` and `simulator::epoch`).
+/// [`build_simulator`] with a fixed id epoch and an instance id of its own, both from `salt`
+/// (which makes its ids differ from another run's; see `Runner::run` and `simulator::epoch`).
 pub(super) fn build_simulator_in_epoch(
     scenario: &Scenario,
     seed: Option<u64>,
-    id_epoch: Option<String>,
+    salt: Option<String>,
 ) -> Result<Simulator, CaseTenantError> {
     let mut tenant = scenario.tenant.clone();
     let refresh = tenant
@@ -66,6 +66,7 @@ pub(super) fn build_simulator_in_epoch(
     let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
     let mut config = SimConfig::new(spec, clock);
     config.journal_capacity = 1_000_000;
-    config.id_epoch = id_epoch.map_or(IdEpoch::Seed, IdEpoch::Fixed);
+    config.instance_salt = salt.clone();
+    config.id_epoch = salt.map_or(IdEpoch::Seed, IdEpoch::Fixed);
     Ok(Simulator::new(config))
 }

@@ -11,22 +11,28 @@
 //!       actual:   pages 2..10 never fetched
 //!     transcript (last 15 of 40 lines):
 //!       ...
-//!     reproduce: insightsim run export/pages-with-skip --seed 42
+//!     reproduce: insightsim run --flow broken-first-page --filter export/pages-with-skip --seed 42
 //!
+//! skipped 2: the flow does not handle measure-threshold-crossed (--verbose lists them)
 //! failed:
 //!     export/pages-with-skip  [broken-first-page]
-//! 1 passed, 1 failed, 0 skipped
+//! 1 passed, 1 failed, 2 skipped
 //! ```
 //!
-//! How cases count is defined in [`super::tally`].
+//! Skipped cases are one line per reason at the end (each on its own line with `--verbose`).
+//! Every line of a failure is cut at [`LINE_CHARS_MAX`] characters and a block at
+//! [`LABELLED_LINES_MAX`] lines; the whole transcript of a failed case is written to a file
+//! (with [`Console::transcripts_to`]) whose path is printed. How cases count is defined in
+//! [`super::tally`].
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 
 use anstyle::{AnsiColor, Style};
 
 use super::tally::{Tally, Verdict};
-use crate::outcome::{CaseResult, SnapshotStatus};
-use crate::snapshot::is_pending_path;
+use crate::outcome::{CaseResult, Outcome, SnapshotStatus};
+use crate::snapshot::{is_pending_path, name_for};
 
 /// How many lines of the transcript a failure shows (its end, where the flow went wrong or
 /// stopped).
@@ -35,6 +41,10 @@ pub const TRANSCRIPT_TAIL_LINES: usize = 15;
 pub const STDERR_TAIL_LINES: usize = 20;
 /// How many lines of a snapshot diff a failure shows.
 pub const DIFF_LINES_MAX: usize = 80;
+/// The longest line a failure shows (longer ones are cut, saying by how much).
+pub const LINE_CHARS_MAX: usize = 300;
+/// The most lines an `expected:` or `actual:` block shows.
+pub const LABELLED_LINES_MAX: usize = 20;
 
 const INDENT: &str = "    ";
 const INDENT2: &str = "      ";
@@ -44,7 +54,9 @@ pub struct Console<W: Write> {
     out: W,
     color: bool,
     strict: bool,
+    verbose: bool,
     reproduce: String,
+    transcripts: Option<PathBuf>,
 }
 
 impl<W: Write> Console<W> {
@@ -54,8 +66,23 @@ impl<W: Write> Console<W> {
             out,
             color: false,
             strict: false,
+            verbose: false,
             reproduce: "insightsim run".into(),
+            transcripts: None,
         }
+    }
+
+    /// Whether every skipped case gets its own line (else one line per reason, at the end).
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+
+    /// Writes the whole transcript of every failed case into `dir` (as
+    /// `<flow>__<case>.transcript`) and prints its path under the failure.
+    pub fn transcripts_to(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.transcripts = Some(dir.into());
+        self
     }
 
     /// Colors on or off (see [`color_for_stdout`]).
@@ -70,8 +97,10 @@ impl<W: Write> Console<W> {
         self
     }
 
-    /// The command a failure's `reproduce:` line starts with; the case id and `--seed N` follow
-    /// it. Give it the flow flags of the run: `insightsim run --flow reference-email --strict`.
+    /// The command a failure's `reproduce:` line starts with; `--filter <case> --seed N`
+    /// follows it (for a law, the scenario file its minimal failing timeline was written to).
+    /// Give it every flag of the run that matters: `insightsim run --flow reference-email
+    /// --strict`.
     pub fn reproduce_with(mut self, command_prefix: impl Into<String>) -> Self {
         self.reproduce = command_prefix.into();
         self
@@ -85,6 +114,9 @@ impl<W: Write> Console<W> {
     /// unexpectedly.
     pub fn case(&mut self, r: &CaseResult) -> io::Result<()> {
         let verdict = Verdict::of(r, self.strict);
+        if verdict == Verdict::Skipped && !self.verbose {
+            return Ok(());
+        }
         let label = self.paint(label_style(verdict), verdict.label());
         write!(self.out, "{label}  {}  [{}]", r.id, r.flow)?;
         match verdict {
@@ -93,6 +125,9 @@ impl<W: Write> Console<W> {
                 writeln!(self.out, "  ({reason})")?;
             }
             _ => writeln!(self.out, "  {:.2}s", r.duration.as_secs_f64())?,
+        }
+        for note in &r.notes {
+            writeln!(self.out, "{INDENT}note: {}", cut_line(note))?;
         }
         match verdict {
             Verdict::Fail => {
@@ -135,6 +170,11 @@ impl<W: Write> Console<W> {
     pub fn summary(&mut self, results: &[CaseResult], strict: bool) -> io::Result<()> {
         let failed: Vec<&CaseResult> = results.iter().filter(|r| r.fails_run(strict)).collect();
         writeln!(self.out)?;
+        if !self.verbose {
+            for (reason, n) in skip_reasons(results) {
+                writeln!(self.out, "skipped {n}: {reason} (--verbose lists them)")?;
+            }
+        }
         if !failed.is_empty() {
             writeln!(self.out, "failed:")?;
             for r in failed {
@@ -153,6 +193,9 @@ impl<W: Write> Console<W> {
     }
 
     fn failures(&mut self, r: &CaseResult) -> io::Result<()> {
+        if r.outcome == Outcome::Skipped {
+            return Ok(());
+        }
         for f in &r.failures {
             writeln!(self.out, "{INDENT}{}", f.check)?;
             write_labelled(&mut self.out, "expected: ", &f.expected)?;
@@ -175,7 +218,20 @@ impl<W: Write> Console<W> {
             shown_of(lines.len(), total)
         )?;
         for line in lines {
-            writeln!(self.out, "{INDENT2}{line}")?;
+            writeln!(self.out, "{INDENT2}{}", cut_line(line))?;
+        }
+        if let Some(dir) = &self.transcripts {
+            let path = dir.join(format!("{}.transcript", name_for(&r.flow, &r.id)));
+            let written =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &r.transcript));
+            match written {
+                Ok(()) => writeln!(self.out, "{INDENT}full transcript: {}", path.display())?,
+                Err(e) => writeln!(
+                    self.out,
+                    "{INDENT}(the full transcript could not be written to {}: {e})",
+                    path.display()
+                )?,
+            }
         }
         Ok(())
     }
@@ -194,7 +250,7 @@ impl<W: Write> Console<W> {
             shown_of(lines.len(), total)
         )?;
         for line in lines {
-            writeln!(self.out, "{INDENT2}{line}")?;
+            writeln!(self.out, "{INDENT2}{}", cut_line(line))?;
         }
         Ok(())
     }
@@ -229,7 +285,7 @@ impl<W: Write> Console<W> {
                 let total = diff.lines().count();
                 for line in diff.lines().take(DIFF_LINES_MAX) {
                     let style = diff_style(line);
-                    let line = self.paint(style, line);
+                    let line = self.paint(style, &cut_line(line));
                     writeln!(self.out, "{INDENT2}{line}")?;
                 }
                 if total > DIFF_LINES_MAX {
@@ -245,11 +301,19 @@ impl<W: Write> Console<W> {
     }
 
     fn reproduce(&mut self, r: &CaseResult) -> io::Result<()> {
-        writeln!(
-            self.out,
-            "{INDENT}reproduce: {} {} --seed {}",
-            self.reproduce, r.id, r.seed
-        )
+        match &r.replay_file {
+            Some(file) => writeln!(
+                self.out,
+                "{INDENT}reproduce: {} {}",
+                self.reproduce,
+                shell_word(file)
+            ),
+            None => writeln!(
+                self.out,
+                "{INDENT}reproduce: {} --filter {} --seed {}",
+                self.reproduce, r.id, r.seed
+            ),
+        }
     }
 
     fn paint(&self, style: Style, text: &str) -> String {
@@ -292,15 +356,69 @@ pub(crate) fn shown_of(shown: usize, total: usize) -> String {
     }
 }
 
-/// `      expected: first line`, continuation lines aligned under the first.
+/// `      expected: first line`, continuation lines aligned under the first; each line cut at
+/// [`LINE_CHARS_MAX`], the block at [`LABELLED_LINES_MAX`] lines.
 fn write_labelled(out: &mut impl Write, label: &str, text: &str) -> io::Result<()> {
     let mut lines = text.lines();
-    writeln!(out, "{INDENT2}{label}{}", lines.next().unwrap_or(""))?;
+    writeln!(
+        out,
+        "{INDENT2}{label}{}",
+        cut_line(lines.next().unwrap_or(""))
+    )?;
     let pad = " ".repeat(label.len());
-    for line in lines {
-        writeln!(out, "{INDENT2}{pad}{line}")?;
+    let rest: Vec<&str> = lines.collect();
+    for line in rest.iter().take(LABELLED_LINES_MAX - 1) {
+        writeln!(out, "{INDENT2}{pad}{}", cut_line(line))?;
+    }
+    if rest.len() >= LABELLED_LINES_MAX {
+        writeln!(
+            out,
+            "{INDENT2}{pad}... {} more lines",
+            rest.len() + 1 - LABELLED_LINES_MAX
+        )?;
     }
     Ok(())
+}
+
+/// `line`, or its first [`LINE_CHARS_MAX`] characters and how many were left out.
+pub(crate) fn cut_line(line: &str) -> String {
+    match line.char_indices().nth(LINE_CHARS_MAX) {
+        Some((cut, _)) => format!(
+            "{}… ({} more characters)",
+            &line[..cut],
+            line[cut..].chars().count()
+        ),
+        None => line.to_owned(),
+    }
+}
+
+/// `text` as one word of a POSIX shell command line (quoted when it needs to be).
+pub fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The reasons cases were skipped, each with how many, in order of first appearance.
+fn skip_reasons(results: &[CaseResult]) -> Vec<(String, usize)> {
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    for r in results.iter().filter(|r| r.outcome == Outcome::Skipped) {
+        let reason = r
+            .skip_reason
+            .clone()
+            .unwrap_or_else(|| "no reason given".into());
+        match reasons.iter_mut().find(|(k, _)| *k == reason) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((reason, 1)),
+        }
+    }
+    reasons
 }
 
 fn label_style(v: Verdict) -> Style {
@@ -361,12 +479,80 @@ mod tests {
     }
 
     #[test]
-    fn a_skip_gives_its_reason_instead_of_a_time() {
-        check(
-            &result("measure/fires", Outcome::Skipped, false),
-            false,
+    fn a_skip_is_one_line_with_its_reason_only_when_verbose() {
+        let r = result("measure/fires", Outcome::Skipped, false);
+        check(&r, false, "");
+        let mut console = Console::new(Vec::new()).verbose(true);
+        console.case(&r).unwrap();
+        assert_eq!(
+            String::from_utf8(console.into_inner()).unwrap(),
             "SKIP  measure/fires  [reference-email]  \
-             (the flow does not handle measure-threshold-crossed)\n",
+             (the flow does not handle measure-threshold-crossed)\n"
+        );
+    }
+
+    #[test]
+    fn skipped_cases_are_one_summary_line_per_reason() {
+        let results: Vec<CaseResult> = (0..22)
+            .map(|i| result(&format!("m/{i}"), Outcome::Skipped, false))
+            .chain([result("a/pass", Outcome::Pass, false)])
+            .collect();
+        let mut console = Console::new(Vec::new());
+        for r in &results {
+            console.case(r).unwrap();
+        }
+        console.summary(&results, false).unwrap();
+        assert_eq!(
+            String::from_utf8(console.into_inner()).unwrap(),
+            "PASS  a/pass  [reference-email]  0.03s\n\n\
+             skipped 22: the flow does not handle measure-threshold-crossed (--verbose lists them)\n\
+             1 passed, 0 failed, 22 skipped\n"
+        );
+    }
+
+    #[test]
+    fn long_failure_lines_are_cut_and_the_full_transcript_goes_to_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = result("segment/fires-once", Outcome::Fail, false);
+        r.failures[0].actual = "x".repeat(388_251);
+        r.transcript = format!("{}\n", "y".repeat(10_000));
+        let mut console = Console::new(Vec::new()).transcripts_to(dir.path());
+        console.case(&r).unwrap();
+        let text = String::from_utf8(console.into_inner()).unwrap();
+        let longest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(longest < LINE_CHARS_MAX + 60, "{longest}");
+        assert!(text.contains("… (387951 more characters)"), "{text}");
+        let file = dir
+            .path()
+            .join("reference-email__segment__fires-once.transcript");
+        assert!(
+            text.contains(&format!("full transcript: {}", file.display())),
+            "{text}"
+        );
+        assert_eq!(std::fs::read_to_string(file).unwrap(), r.transcript);
+    }
+
+    #[test]
+    fn a_law_is_reproduced_by_replaying_its_written_file() {
+        let mut r = result("property/every-page-fetched-once", Outcome::Fail, false);
+        r.replay_file = Some("property-failures/every page.toml".into());
+        let text = render(&r, false);
+        assert!(
+            text.contains(
+                "reproduce: insightsim run --flow reference-email 'property-failures/every page.toml'\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn notes_follow_the_case_line() {
+        let mut r = result("a/pass", Outcome::Pass, false);
+        r.notes.push("the flow acted late".into());
+        check(
+            &r,
+            false,
+            "PASS  a/pass  [reference-email]  0.03s\n    note: the flow acted late\n",
         );
     }
 
@@ -409,7 +595,7 @@ mod tests {
             flow stderr:
               starting
               listening on 127.0.0.1:4000
-            reproduce: insightsim run --flow reference-email segment/fires-once --seed 42
+            reproduce: insightsim run --flow reference-email --filter segment/fires-once --seed 42
         "#);
     }
 
@@ -453,7 +639,7 @@ mod tests {
                t=+0s  a
               -t=+1s  b
               +t=+1s  c
-            reproduce: insightsim run --flow reference-email segment/fires-once --seed 42
+            reproduce: insightsim run --flow reference-email --filter segment/fires-once --seed 42
         ");
     }
 
@@ -466,7 +652,7 @@ mod tests {
             expect.deliveries[0]
               expected: exactly 1 delivery of segment-threshold-crossed
               actual:   2 deliveries
-            reproduce: insightsim run --flow reference-email export/batches-calls --seed 42
+            reproduce: insightsim run --flow reference-email --filter export/batches-calls --seed 42
         ");
         let strict = render(&r, true);
         assert!(strict.starts_with("FAIL  export/batches-calls  [reference-email]  0.03s\n"));
@@ -490,7 +676,7 @@ mod tests {
         XPASS  export/pages-with-skip  [reference-email]  0.03s
             requirement: A segment threshold trigger MUST fire once per upward crossing.
             listed as an expected failure, but it did not fail: remove it from the expected-failure list
-            reproduce: insightsim run --flow reference-email export/pages-with-skip --seed 42
+            reproduce: insightsim run --flow reference-email --filter export/pages-with-skip --seed 42
         ");
     }
 
@@ -539,10 +725,11 @@ mod tests {
         let text = String::from_utf8(console.into_inner()).unwrap();
         let text = text.strip_prefix('\n').unwrap();
         insta::assert_snapshot!(text, @r"
+        skipped 1: the flow does not handle measure-threshold-crossed (--verbose lists them)
         failed:
             a/fail  [reference-email]
             a/xpass  [reference-email]  (unexpected pass)
-        3 passed, 2 failed, 1 skipped, 1 non-strict, 1 expected failure, 1 unexpected pass
+        2 passed, 2 failed, 1 skipped, 1 non-strict, 1 expected failure, 1 unexpected pass
         ");
     }
 

@@ -2,7 +2,7 @@
 //!
 //! ```json
 //! {
-//!   "format": 1,
+//!   "format": 2,
 //!   "insightsim": "0.1.0",
 //!   "flow": "reference-email",
 //!   "strict": false,
@@ -46,8 +46,9 @@ pub struct RunMeta {
     pub version: String,
 }
 
-/// The report format version; bumped when a field changes meaning or goes away.
-pub const JSON_FORMAT: u32 = 1;
+/// The report format version; bumped when a field changes meaning or goes away (2: `passed`
+/// no longer includes `nonStrict`, and a case may have `notes`).
+pub const JSON_FORMAT: u32 = 2;
 
 /// The JSON report of a run.
 pub fn json(results: &[CaseResult], strict: bool, meta: &RunMeta) -> Value {
@@ -151,10 +152,10 @@ mod tests {
         let v = check(
             &results,
             false,
-            json!({"passed": 2, "failed": 0, "skipped": 1, "nonStrict": 1,
+            json!({"passed": 1, "failed": 0, "skipped": 1, "nonStrict": 1,
                    "expectedFailures": 0, "unexpectedPasses": 0, "total": 3}),
         );
-        assert_eq!(v["format"], 1);
+        assert_eq!(v["format"], 2);
         assert_eq!(v["insightsim"], "0.1.0");
         assert_eq!(v["flow"], "reference-email");
         assert_eq!(v["strict"], false);

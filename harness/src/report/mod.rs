@@ -12,7 +12,7 @@ pub mod tally;
 pub mod timeline;
 pub mod xfail;
 
-pub use console::{Console, color_for_stdout, progress_message};
+pub use console::{Console, color_for_stdout, progress_message, shell_word};
 pub use html::{html, load_html};
 pub use json::{JSON_FORMAT, RunMeta, json};
 pub use junit::{JunitError, feature_of, junit};

@@ -258,6 +258,11 @@ impl Suite {
 }
 
 /// Whether `id` starts with `pattern`, where `*` matches any run of characters.
+/// Whether `id` passes an id filter (`--filter`): no prefix, or one of them matches.
+pub fn matches_filter(id: &str, prefixes: &[String]) -> bool {
+    prefixes.is_empty() || prefixes.iter().any(|p| matches_prefix(p, id))
+}
+
 fn matches_prefix(pattern: &str, id: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();

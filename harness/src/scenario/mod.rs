@@ -16,7 +16,7 @@ mod validate;
 mod write;
 
 pub use error::{ErrorKind, NameKind, PartitionError, PartitionProblem, ScenarioError};
-pub use load::{Case, Suite, load_suite, parse_partition};
+pub use load::{Case, Suite, load_suite, matches_filter, parse_partition};
 pub use model::*;
 pub use parse::parse;
 pub use schema::{SCHEMA_ID, schema};

@@ -11,5 +11,5 @@ pub use naming::{
     URL_SINKS_ADDR, UnknownTrigger, command_flow, command_name, reference_flow_of, url_flow,
     url_name,
 };
-pub use run::{DEFAULT_LAW_SEED, Progress, Session, SkipCount, snapshot_names};
-pub use select::{Selection, SelectionError};
+pub use run::{DEFAULT_LAW_SEED, Progress, Session, SkipCount, never_acted, snapshot_names};
+pub use select::{Selection, SelectionError, nearest_ids};

@@ -49,9 +49,11 @@ pub fn url_flow(
     })
 }
 
-/// The name of a command flow in reports and snapshot files: the reference flow's name for
-/// `insightsim flow NAME` (so that it shares the in-process flow's snapshots), else the file
-/// name of the script or program it runs.
+/// The name of a command flow in reports and snapshot files (`--flow-name` gives another): the
+/// reference flow's name for `insightsim flow NAME` (so that it shares the in-process flow's
+/// snapshots), else the file name of the script or program it runs, with its folder's name in
+/// front when the file name says nothing of the flow (`flow`, `index`, `main`, `app`, ...), so
+/// that two projects' `flow.py` do not share snapshots.
 ///
 /// ```
 /// use harness::session::command_name;
@@ -59,6 +61,7 @@ pub fn url_flow(
 /// assert_eq!(command_name("target/debug/insightsim flow teams-on-refresh-failure"), "teams-on-refresh-failure");
 /// assert_eq!(command_name("node --trace-warnings flows/my-flow.js"), "my-flow");
 /// assert_eq!(command_name("./my-flow"), "my-flow");
+/// assert_eq!(command_name("python3 examples/python/flow.py"), "python-flow");
 /// ```
 pub fn command_name(command: &str) -> String {
     let words = split_command(command).unwrap_or_default();
@@ -73,12 +76,24 @@ pub fn command_name(command: &str) -> String {
     {
         return name.clone();
     }
-    words
+    let Some(word) = words
         .iter()
         .skip(1)
         .find(|w| !w.starts_with('-') && (w.contains('.') || w.contains('/')))
         .or(words.first())
-        .map_or_else(|| "flow".to_owned(), |w| stem(w))
+    else {
+        return "flow".to_owned();
+    };
+    let name = stem(word);
+    let folder = Path::new(word)
+        .parent()
+        .and_then(Path::file_name)
+        .map(|f| f.to_string_lossy().into_owned())
+        .filter(|f| !f.is_empty() && f != "." && f != "..");
+    match folder {
+        Some(folder) if GENERIC_STEMS.contains(&name.as_str()) => format!("{folder}-{name}"),
+        _ => name,
+    }
 }
 
 /// The reference flow (or mutant) a command runs, when it is `insightsim flow NAME`.
@@ -104,14 +119,32 @@ pub fn reference_flow_of(command: &str) -> Option<String> {
     }
 }
 
-/// The name of a URL flow in reports and snapshot files: its host and port.
+/// File names that say nothing of the flow they hold.
+const GENERIC_STEMS: &[&str] = &[
+    "flow", "flows", "index", "main", "app", "server", "run", "handler", "start", "hook",
+];
+
+/// The name of a URL flow in reports and snapshot files (`--flow-name` gives another): its host
+/// and path, without the port, so that a flow started on a free port (Node-RED's `run.sh`) keeps
+/// its name, and its snapshots, from run to run.
 ///
 /// ```
-/// assert_eq!(harness::session::url_name("http://127.0.0.1:7071/api/hook"), "127.0.0.1-7071");
+/// assert_eq!(harness::session::url_name("http://127.0.0.1:7071/api/hook"), "127.0.0.1-api-hook");
+/// assert_eq!(harness::session::url_name("http://localhost:43647/"), "localhost");
 /// ```
 pub fn url_name(url: &str) -> String {
     let rest = url.split("://").nth(1).unwrap_or(url);
-    rest.split('/').next().unwrap_or(rest).replace(':', "-")
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let mut parts = rest.split('/');
+    let authority = parts.next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    std::iter::once(host)
+        .chain(parts.filter(|p| !p.is_empty()))
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 #[cfg(test)]
@@ -131,7 +164,7 @@ mod tests {
         else {
             panic!("a URL flow");
         };
-        assert_eq!((triggers.len(), name.as_str()), (6, "x-1"));
+        assert_eq!((triggers.len(), name.as_str()), (6, "x-a"));
     }
 
     #[test]

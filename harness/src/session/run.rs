@@ -10,7 +10,7 @@ use super::naming::{URL_SINKS_ADDR, reference_flow_of};
 use crate::case::{CaseSettings, run_case};
 use crate::flow::FlowFactory;
 use crate::flows::manifest_for;
-use crate::outcome::{CaseResult, Outcome};
+use crate::outcome::{CaseResult, Outcome, TriggerUse};
 use crate::properties::{Law, LawResult, check_law, laws};
 use crate::replay::{Applicability, FlowUnderTest, RunOptions, Runner, RunnerError, applicability};
 use crate::report::XfailList;
@@ -208,6 +208,11 @@ impl Session {
         })
     }
 
+    /// Why the flow cannot run at all, if it cannot (every case then fails with it).
+    pub fn broken(&self) -> Option<&str> {
+        self.runner.broken()
+    }
+
     /// Checks `law` over `timelines` generated timelines (seeded by the run's seed, or
     /// [`DEFAULT_LAW_SEED`]), writes a minimal failing timeline to `failures_dir` (when given),
     /// and records the outcome as a case of the run.
@@ -218,6 +223,7 @@ impl Session {
         failures_dir: Option<&Path>,
     ) -> &CaseResult {
         let seed = self.runner.options.seed.unwrap_or(DEFAULT_LAW_SEED);
+        let started = std::time::Instant::now();
         let checked = check_law(
             &self.runtime,
             &self.runner,
@@ -226,7 +232,8 @@ impl Session {
             seed,
             failures_dir,
         );
-        let result = law_result(&self.flow_name(), seed, &checked);
+        let mut result = law_result(&self.flow_name(), seed, &checked);
+        result.duration = started.elapsed();
         self.push(result)
     }
 
@@ -236,9 +243,14 @@ impl Session {
         &mut self,
         timelines: u32,
         failures_dir: Option<&Path>,
+        filter: &[String],
         mut progress: impl FnMut(Progress<'_>),
     ) {
-        for law in self.laws() {
+        for law in self
+            .laws()
+            .into_iter()
+            .filter(|law| crate::scenario::matches_filter(law.id, filter))
+        {
             progress(Progress::Law {
                 law: &law,
                 timelines,
@@ -312,7 +324,51 @@ fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
         flow_stderr: None,
         expected_failure: false,
         calls: Default::default(),
+        notes: Vec::new(),
+        deliveries: Vec::new(),
+        replay_file: checked
+            .failure
+            .as_ref()
+            .and_then(|f| f.written_to.as_ref())
+            .map(|p| p.display().to_string()),
     }
+}
+
+/// Triggers the flow was delivered events of in this run but never acted on: it answered none
+/// of them with a `2xx`, or never called the API or a sink after one. One line each, with a
+/// hint (a flow behind a URL is subscribed to what `--triggers` says).
+pub fn never_acted(results: &[CaseResult], url_flow: bool) -> Vec<String> {
+    let mut by_trigger: Vec<TriggerUse> = Vec::new();
+    for u in results.iter().flat_map(|r| &r.deliveries) {
+        match by_trigger.iter_mut().find(|t| t.trigger == u.trigger) {
+            Some(t) => {
+                t.deliveries += u.deliveries;
+                t.answered_ok += u.answered_ok;
+                t.acted |= u.acted;
+            }
+            None => by_trigger.push(u.clone()),
+        }
+    }
+    let hint = if url_flow {
+        "; if the flow does not handle it, leave it out of --triggers (the harness subscribes the URL to every trigger --triggers lists, all six by default)"
+    } else {
+        "; a flow that subscribes to a trigger is expected to act on its events"
+    };
+    by_trigger
+        .into_iter()
+        .filter(|t| t.deliveries > 0 && (t.answered_ok == 0 || !t.acted))
+        .map(|t| {
+            let what = if t.answered_ok == 0 {
+                format!("answered none of its {} deliveries with a 2xx", t.deliveries)
+            } else {
+                format!(
+                    "answered its deliveries but never called the API or a sink after one ({} deliveries)",
+                    t.deliveries
+                )
+            };
+            format!("the flow never acted on {}: it {what}{hint}", t.trigger)
+        })
+        .collect()
 }
 
 /// The snapshot files (stems, see [`name_for`]) that running `cases` against the correct flows

@@ -56,3 +56,41 @@ impl Selection {
         Ok(suite)
     }
 }
+
+/// The case ids (and law ids) nearest to the prefixes of a filter that matched nothing, best
+/// first, at most `n`: for "did you mean" in the error.
+pub fn nearest_ids<'a>(filter: &[String], ids: &[&'a str], n: usize) -> Vec<&'a str> {
+    let mut scored: Vec<(f64, &str)> = ids
+        .iter()
+        .map(|id| {
+            let best = filter
+                .iter()
+                .map(|f| {
+                    let f = f.trim_end_matches('*');
+                    // A prefix is compared with the same length of the id, and with the whole id.
+                    let head: String = id.chars().take(f.chars().count()).collect();
+                    strsim::jaro_winkler(f, &head).max(strsim::jaro_winkler(f, id))
+                })
+                .fold(0.0, f64::max);
+            (best, *id)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(n).map(|(_, id)| id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_ids_to_a_misspelt_filter_come_first() {
+        let ids = [
+            "segment/fires-once-per-upward-crossing",
+            "measure/fires-once-per-upward-crossing",
+            "paging/export-visits-every-customer-once",
+        ];
+        let near = nearest_ids(&["segmnet/".to_owned()], &ids, 2);
+        assert_eq!(near[0], "segment/fires-once-per-upward-crossing");
+    }
+}

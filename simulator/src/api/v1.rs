@@ -92,28 +92,39 @@ fn stage_inner(sim: &Simulator, req: &ApiRequest<'_>) -> Result<Staged, ApiRespo
                 let mut response =
                     work(sim, deadline).unwrap_or_else(|e| ApiResponse::error(&e, shape));
                 response.delay = delay;
-                sim.journal.record(
-                    now,
-                    Some(&connection),
-                    &method,
-                    &target,
-                    response.status,
-                    None,
-                );
+                journal_answer(sim, now, &connection, &method, &target, &response);
                 response
             })));
         }
     };
     response.delay = delay;
-    sim.journal.record(
-        now,
-        Some(connection),
-        req.method,
-        &target,
-        response.status,
-        None,
-    );
+    journal_answer(sim, now, connection, req.method, &target, &response);
     Err(response)
+}
+
+/// Journals an answered call; a refused one (a `4xx`) with the error message it got.
+fn journal_answer(
+    sim: &Simulator,
+    now: SimTime,
+    connection: &str,
+    method: &str,
+    target: &str,
+    response: &ApiResponse,
+) {
+    if (400..500).contains(&response.status) {
+        let error = String::from_utf8_lossy(&response.bytes()).into_owned();
+        sim.journal.record_refused(
+            now,
+            Some(connection),
+            method,
+            target,
+            response.status,
+            &error,
+        );
+    } else {
+        sim.journal
+            .record(now, Some(connection), method, target, response.status, None);
+    }
 }
 
 fn route(

@@ -177,7 +177,7 @@ impl Deliveries {
             let (lo, hi) = self.policy.wait_bounds(k);
             let wait = draw::millis_in(
                 self.seed,
-                &["backoff", &delivery.id, &k.to_string()],
+                &["backoff", &delivery.draw_key, &k.to_string()],
                 lo.as_millis(),
                 hi.as_millis(),
             );
@@ -380,6 +380,7 @@ impl Deliveries {
         self.delivery_count += 1;
         self.deliveries.push(Delivery {
             id: crate::ids::uuid_n(id_seed, "delivery", n),
+            draw_key: crate::ids::uuid_n(self.seed, "delivery", n),
             event: e,
             subscription: self.events[e].subscription,
             phase: Phase::Queued,

@@ -55,7 +55,8 @@ impl Occurrence<'_> {
             let id = common.event_id.clone();
             let payload = build(common, reached);
             let body = serde_json::to_string(&payload).unwrap_or_default();
-            let faults = faults.plan(seed, trigger, &id);
+            // Keyed by the unsalted event id: salting names never changes a fault draw.
+            let faults = faults.plan(seed, trigger, &ids::uuid_n(seed, "event", n));
             let event = Event {
                 id,
                 trigger,

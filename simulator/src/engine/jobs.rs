@@ -117,6 +117,7 @@ impl Jobs {
         let job = self.job_count;
         self.job_count += 1;
         let numbers = plan::Numbers {
+            seed: self.seed,
             id_seed,
             job,
             next_task: &mut self.task_count,
@@ -331,6 +332,7 @@ impl Jobs {
             Target::Stage => OperationType::All,
         };
         let job_id = ids::uuid_n(id_seed, "job", self.job_count);
+        let draw_key = ids::uuid_n(self.seed, "job", self.job_count);
         self.job_count += 1;
         let task_id = ids::uuid_n(id_seed, "task", self.task_count);
         self.task_count += 1;
@@ -339,6 +341,7 @@ impl Jobs {
             .prune(|j| running == Some(j) || waiting.contains(&j));
         self.jobs.push(Job {
             id: job_id.clone(),
+            draw_key,
             kind: SubmissionKind::OnDemand,
             op,
             identifiers: vec![identifier.clone()],
@@ -489,7 +492,7 @@ impl Jobs {
         let seed = self.seed;
         let refresh = &self.refresh;
         let timeout = refresh.task_timeout;
-        let job_id = self.jobs[j].id.clone();
+        let job_id = self.jobs[j].draw_key.clone();
         let task = &mut self.jobs[j].tasks[t];
         task.status = RunStatus::Running;
         task.attempts += 1;

@@ -100,10 +100,16 @@ impl Engine {
         self.id_seed = id_seed;
     }
 
+    /// Gives the tenant another instance id (the harness gives each case against a flow outside
+    /// it its own, see [`ids::instance_id`]); the data keeps the seed's ids.
+    pub fn set_instance_id(&mut self, instance_id: String) {
+        self.instance_id = instance_id;
+    }
+
     /// Back to the state `new` built, at `start`: jobs, events, deliveries, subscriptions and
     /// delivery faults are dropped; the options are kept.
     pub fn reset(&mut self, start: SimTime) {
-        let id_seed = self.id_seed;
+        let (id_seed, instance_id) = (self.id_seed, self.instance_id.clone());
         *self = Engine::with_options(
             &self.spec,
             self.seed,
@@ -111,7 +117,7 @@ impl Engine {
             self.initial.clone(),
             self.options.clone(),
         );
-        self.id_seed = id_seed;
+        (self.id_seed, self.instance_id) = (id_seed, instance_id);
     }
 
     pub fn options(&self) -> &EngineOptions {

@@ -290,9 +290,16 @@ impl Tally {
 /// throughput in admitted calls per window; the reason closes each line.
 pub fn render_table(reports: &[ConnectionReport]) -> String {
     let mut out = String::new();
+    // Full tokens, never cut: two connections whose names share a prefix stay apart.
+    let width = reports
+        .iter()
+        .map(|r| r.connection.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     let _ = writeln!(
         out,
-        "{:<12} {:>8} {:>8} {:>9} {:>7} {:>10} {:>11} {:>10} {:>6} {:>10}  {:<10}  reason",
+        "{:<width$} {:>8} {:>8} {:>9} {:>7} {:>10} {:>11} {:>10} {:>6} {:>10}  {:<10}  reason",
         "connection",
         "calls",
         "admitted",
@@ -314,8 +321,8 @@ pub fn render_table(reports: &[ConnectionReport]) -> String {
             .map_or_else(|| "-".to_owned(), |e| format!("{e:.3}"));
         let _ = writeln!(
             out,
-            "{:<12} {:>8} {:>8} {:>9} {:>7} {:>10} {:>11} {:>10.1} {:>6} {:>10}  {:<10}  {}",
-            report.connection_display,
+            "{:<width$} {:>8} {:>8} {:>9} {:>7} {:>10} {:>11} {:>10.1} {:>6} {:>10}  {:<10}  {}",
+            report.connection,
             report.calls,
             report.admitted,
             report.throttled,

@@ -408,7 +408,7 @@ fn reports_serialize_as_camel_case_json() {
 }
 
 #[test]
-fn renders_a_fixed_width_table_with_one_line_per_connection() {
+fn renders_a_table_with_one_line_per_connection_and_full_names() {
     let limiter = Limiter::new(RateLimitSetting::parse("2/10s").unwrap());
     let start = SimTime::DEFAULT_EPOCH;
     for (connection, offset_ms) in [("polite-client-token", 0), ("polite-client-token", 1000)] {
@@ -419,9 +419,9 @@ fn renders_a_fixed_width_table_with_one_line_per_connection() {
     }
     let table = render_table(&limiter.report(start + SimDuration(1000)));
     let expected = "\
-connection      calls admitted throttled   early max/window        span per-window  ideal efficiency  grade       reason
-hammer              5        2         3       2          2      0.020s        2.0      2      0.998  fail        kept hammering: 2 early retries > 0 admitted calls after the first 429
-polite-c…           2        2         0       0          2      1.000s        1.8      2      0.909  ok          never throttled
+connection             calls admitted throttled   early max/window        span per-window  ideal efficiency  grade       reason
+hammer                     5        2         3       2          2      0.020s        2.0      2      0.998  fail        kept hammering: 2 early retries > 0 admitted calls after the first 429
+polite-client-token        2        2         0       0          2      1.000s        1.8      2      0.909  ok          never throttled
 ";
     assert_eq!(table, expected);
 }

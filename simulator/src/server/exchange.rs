@@ -80,6 +80,8 @@ impl Connection {
         &self,
         req: Request<Incoming>,
     ) -> Result<Response<Pieces>, DroppedConnection> {
+        // Observed by the harness: a client with a request in flight is working.
+        let _in_flight = self.shared.sim.request_started();
         let busy = self.state.busy();
         let answer = self.answer(req).await;
         if answer.response.drop_connection {

@@ -1,5 +1,8 @@
 //! Determinism and cross-API consistency.
 
+use simulator::tenant::TenantSpec;
+use simulator::{Clock, SimConfig, SimTime, Simulator};
+
 use crate::support::*;
 
 #[test]
@@ -134,4 +137,55 @@ fn an_evaluated_measure_is_what_its_table_and_the_manage_api_answer() {
         .find(|r| r["Country"] == "Germany")
         .unwrap();
     assert_eq!(germany["RevenueByCountry"], 42.0);
+}
+
+/// The harness fixes an id epoch and an instance salt per case (so that a flow that remembers
+/// event ids never sees one twice): they rename the instance, jobs and tasks and nothing else, and in particular
+/// never changes a task's duration or outcome, which are keyed by the unsalted names.
+#[test]
+fn an_id_salt_renames_without_changing_a_duration() {
+    use simulator::engine::RefreshRequest;
+    let build = |salt: Option<&str>| {
+        let mut spec = TenantSpec::demo();
+        spec.customers = 200;
+        let mut config = SimConfig::new(spec, Clock::frozen_at(SimTime::DEFAULT_EPOCH));
+        config.id_epoch = salt.map_or(simulator::IdEpoch::Seed, |s| {
+            simulator::IdEpoch::Fixed(s.to_owned())
+        });
+        config.instance_salt = salt.map(str::to_owned);
+        let sim = Simulator::new(config);
+        sim.with_engine(|e, now| {
+            (
+                e.refresh(now, RefreshRequest::default()).map(|_| ()),
+                Vec::new(),
+            )
+        })
+        .unwrap();
+        sim.clock.advance(simulator::SimDuration::from_hours(2));
+        sim.tick();
+        sim
+    };
+    let (plain, salted, other) = (build(None), build(Some("a")), build(Some("b")));
+    let shape = |sim: &Simulator| {
+        let jobs = sim.with_engine(|e, _| (e.jobs(), Vec::new()));
+        jobs.iter()
+            .map(|j| {
+                let j = serde_json::to_value(j).unwrap();
+                let tasks: Vec<_> = j["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| (t["taskStatus"].clone(), t["endTimestamp"].clone()))
+                    .collect();
+                (j["jobStatus"].clone(), j["endTimestamp"].clone(), tasks)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(!shape(&plain).is_empty());
+    assert_eq!(shape(&plain), shape(&salted));
+    assert_eq!(shape(&plain), shape(&other));
+    assert_ne!(plain.instance_id, salted.instance_id);
+    assert_ne!(salted.instance_id, other.instance_id);
+    let job_id = |sim: &Simulator| sim.with_engine(|e, _| (e.jobs()[0].job_id.clone(), Vec::new()));
+    assert_ne!(job_id(&plain), job_id(&salted));
 }

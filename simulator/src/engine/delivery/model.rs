@@ -41,6 +41,8 @@ impl Phase {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Delivery {
     pub(super) id: String,
+    /// What the delivery's seeded draws (retry jitter) are keyed by: its id without an id salt.
+    pub(super) draw_key: String,
     pub(super) event: usize,
     pub(super) subscription: usize,
     pub(super) phase: Phase,

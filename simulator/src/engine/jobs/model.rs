@@ -49,6 +49,10 @@ pub(crate) struct Task {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Job {
     pub(crate) id: String,
+    /// What the job's seeded draws (task durations and outcomes) are keyed by: the id the job
+    /// has without an id salt, so that salting ids (the harness does, per case) changes names
+    /// and never a duration.
+    pub(crate) draw_key: String,
     pub(crate) kind: SubmissionKind,
     pub(crate) op: OperationType,
     pub(crate) identifiers: Vec<String>,

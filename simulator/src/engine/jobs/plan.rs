@@ -20,6 +20,8 @@ use crate::time::SimTime;
 /// The ids a plan draws: the job's number, and the number of the next task (advanced by the
 /// tasks the plan creates).
 pub(crate) struct Numbers<'a> {
+    /// The tenant seed (seeded draws are keyed by unsalted names).
+    pub(crate) seed: u64,
     pub(crate) id_seed: u64,
     pub(crate) job: u64,
     pub(crate) next_task: &'a mut u64,
@@ -34,11 +36,13 @@ pub(crate) fn plan(
     numbers: Numbers<'_>,
 ) -> Job {
     let Numbers {
+        seed,
         id_seed,
         job,
         next_task,
     } = numbers;
     let job_id = ids::uuid_n(id_seed, "job", job);
+    let draw_key = ids::uuid_n(seed, "job", job);
     let mut tasks: Vec<Task> = Vec::new();
     let mut add = |op: OperationType,
                    identifier: String,
@@ -132,6 +136,7 @@ pub(crate) fn plan(
     }
     Job {
         id: job_id,
+        draw_key,
         kind: req.submission_kind,
         op: req.operation_type,
         identifiers: req.identifiers,
