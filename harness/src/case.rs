@@ -45,6 +45,7 @@ pub async fn run_case(
             .xfail
             .is_some_and(|x| x.expects(&flow, id).is_some()),
         calls: Default::default(),
+        runs: Vec::new(),
     };
     if let Some(reason) = runner.skip_reason(scenario) {
         result.outcome = Outcome::Skipped;
@@ -56,6 +57,7 @@ pub async fn run_case(
     result.transcript = transcript::render(&run);
     result.flow_stderr = run.flow_stderr.clone();
     result.calls = call_log(&run);
+    result.runs = transcript::runs(&run);
     result.failures = check(scenario, &run, runner.manifest());
     // A run that could not be carried out (the flow did not start, a step failed) has nothing
     // worth comparing: its failures say why.

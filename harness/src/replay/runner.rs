@@ -282,7 +282,10 @@ impl Runner {
             run.errors.push(missing);
         }
         timeline.run(scenario, &mut running, &mut run).await;
-        // The case is over: stop the flow, then gather everything.
+        // The case is over: turn the flow off (an in-process flow unsubscribes, on simulated
+        // time) and take its run history; then stop it and gather everything.
+        run.turn_off_seq = Some(sim.journal.last_seq());
+        run.flow_runs = running.turn_off(&time).await;
         time.clear();
         run.flow_stderr = running.stderr();
         if let Some(status) = running.exited() {

@@ -217,6 +217,7 @@ pub(crate) mod tests {
             flow_stderr: None,
             expected_failure: xfail,
             calls: Default::default(),
+            runs: Vec::new(),
         }
     }
 

@@ -312,6 +312,7 @@ fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
         flow_stderr: None,
         expected_failure: false,
         calls: Default::default(),
+        runs: Vec::new(),
     }
 }
 
