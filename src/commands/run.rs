@@ -28,11 +28,19 @@ pub struct RunArgs {
     #[arg(long, env = "INSIGHTSIM_SUITE", default_value = "scenarios")]
     suite: PathBuf,
     /// A reference flow, run in-process (see `insightsim flow --list`).
-    #[arg(long, env = "INSIGHTSIM_FLOW", conflicts_with_all = ["flow_cmd", "flow_url"])]
+    #[arg(long, env = "INSIGHTSIM_FLOW", conflicts_with_all = ["flow_cmd", "flow_url", "flow_definition"])]
     flow: Option<String>,
     /// A command started per case with the INSIGHTSIM_* environment (see the README).
-    #[arg(long, env = "INSIGHTSIM_FLOW_CMD", conflicts_with = "flow_url")]
+    #[arg(long, env = "INSIGHTSIM_FLOW_CMD", conflicts_with_all = ["flow_url", "flow_definition"])]
     flow_cmd: Option<String>,
+    /// An exported Power Automate or Logic Apps definition, run in-process (repeatable; every
+    /// flow in it is graded in turn; the format is detected by content). Its manifest is read
+    /// from it unless --manifest or --handles gives one.
+    #[arg(long, env = "INSIGHTSIM_FLOW_DEFINITION", conflicts_with = "flow_url")]
+    flow_definition: Vec<PathBuf>,
+    /// With --flow-definition: more connector operations (TOML, see docs/flow-definitions.md).
+    #[arg(long, env = "INSIGHTSIM_OPERATION_MAP", requires = "flow_definition")]
+    operation_map: Option<PathBuf>,
     /// A running webhook endpoint; the harness subscribes it and serves the API at --sim-addr.
     #[arg(long, env = "INSIGHTSIM_FLOW_URL")]
     flow_url: Option<String>,
@@ -127,20 +135,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(exit::SUCCESS);
     }
     let manifest = args.manifest.load()?;
-    let flow = flow_under_test(&args, manifest.as_ref())?;
+    let targets = targets(&args, manifest)?;
     let subscribe_timeout =
         simulator::SimDuration::parse(&args.subscribe_timeout).context("--subscribe-timeout")?;
-    let options = RunOptions {
-        seed: args.seed,
-        sinks_addr: args.sinks_addr,
-        subscribe_timeout: Duration::from_millis(
-            u64::try_from(subscribe_timeout.as_millis().max(1)).unwrap_or(u64::MAX),
-        ),
-        manifest,
-        ..RunOptions::default()
-    };
     let mode = Mode::from_env(args.accept)?;
-    let store = SnapshotStore::new(&args.snapshots, mode).with_source("insightsim run");
     let xfail = match &args.expected_failures {
         Some(path) => Some(report::load_xfail(path)?),
         None => None,
@@ -163,7 +161,62 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
     );
-    let mut session = Session::start(runtime.handle(), flow, options)
+    let mut results: Vec<CaseResult> = Vec::new();
+    let mut skip_warnings = Vec::new();
+    // One flow after the other (several with --flow-definition), each a session of its own.
+    for target in targets {
+        let (flow_results, warning) = grade(
+            &args,
+            &suite,
+            target,
+            &runtime,
+            mode,
+            subscribe_timeout,
+            xfail.clone(),
+        )?;
+        results.extend(flow_results);
+        skip_warnings.extend(warning);
+    }
+    let results = &results;
+    let _ = Console::new(std::io::stdout())
+        .color(color_for_stdout())
+        .summary(results, args.strict);
+    let _ = std::io::stdout().flush();
+    write_reports(&args, results, started)?;
+    for warning in &skip_warnings {
+        eprintln!("\n{}", loud(warning));
+    }
+    if !skip_warnings.is_empty() && !args.manifest.allow_skips {
+        return Ok(exit::FAILURES);
+    }
+    Ok(match report::exit_code(results, args.strict) {
+        0 => exit::SUCCESS,
+        _ => exit::FAILURES,
+    })
+}
+
+/// Grades one flow in a session of its own; returns its results and the warning of a run that
+/// skipped most of its cases.
+fn grade(
+    args: &RunArgs,
+    suite: &Suite,
+    target: Target,
+    runtime: &tokio::runtime::Runtime,
+    mode: Mode,
+    subscribe_timeout: simulator::SimDuration,
+    xfail: Option<report::XfailList>,
+) -> anyhow::Result<(Vec<CaseResult>, Option<String>)> {
+    let options = RunOptions {
+        seed: args.seed,
+        sinks_addr: args.sinks_addr,
+        subscribe_timeout: Duration::from_millis(
+            u64::try_from(subscribe_timeout.as_millis().max(1)).unwrap_or(u64::MAX),
+        ),
+        manifest: target.manifest,
+        ..RunOptions::default()
+    };
+    let store = SnapshotStore::new(&args.snapshots, mode).with_source("insightsim run");
+    let mut session = Session::start(runtime.handle(), target.flow, options)
         .context("cannot start the flow under test")?
         .with_snapshots(store);
     if let Some(x) = xfail {
@@ -185,7 +238,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let mut console = Console::new(std::io::stdout())
         .color(color_for_stdout())
         .strict(args.strict)
-        .reproduce_with(reproduce_prefix(&args));
+        .reproduce_with(target.reproduce);
     let bar = progress(suite.cases.len());
     session.run_cases(&suite.cases, |event| match event {
         Progress::Case { index, total, case } => {
@@ -215,20 +268,49 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             },
         );
     }
-    let results = session.results();
-    let _ = console.summary(results, args.strict);
-    let _ = std::io::stdout().flush();
-    write_reports(&args, results, started)?;
-    if let Some(warning) = session.skip_warning() {
-        eprintln!("\n{}", loud(&warning));
-        if !args.manifest.allow_skips {
-            return Ok(exit::FAILURES);
-        }
+    let warning = session.skip_warning();
+    drop(target.held);
+    Ok((session.into_results(), warning))
+}
+
+/// One flow to grade: how to run it, the manifest it is held to, the command that reproduces a
+/// case, and what must live while it runs (a registered definition).
+struct Target {
+    flow: FlowUnderTest,
+    manifest: Option<Manifest>,
+    reproduce: String,
+    held: Option<super::definition::DefinitionFlow>,
+}
+
+/// The flows to grade: one, or every flow of the --flow-definition files.
+fn targets(args: &RunArgs, manifest: Option<Manifest>) -> anyhow::Result<Vec<Target>> {
+    if args.flow_definition.is_empty() {
+        let flow = flow_under_test(args, manifest.as_ref())?;
+        return Ok(vec![Target {
+            flow,
+            manifest,
+            reproduce: reproduce_prefix(args),
+            held: None,
+        }]);
     }
-    Ok(match report::exit_code(results, args.strict) {
-        0 => exit::SUCCESS,
-        _ => exit::FAILURES,
-    })
+    let flows = super::definition::load_flows(
+        &args.flow_definition,
+        args.operation_map.as_deref(),
+        args.flow_name.as_deref(),
+        manifest.as_ref(),
+    )?;
+    Ok(flows
+        .into_iter()
+        .map(|d| Target {
+            flow: FlowUnderTest::InProcess(d.registered.factory),
+            manifest: Some(d.manifest.clone()),
+            reproduce: format!(
+                "insightsim run --flow-definition {} --filter",
+                d.path.display()
+            ),
+            held: Some(d),
+        })
+        .collect())
 }
 
 fn flow_under_test(args: &RunArgs, manifest: Option<&Manifest>) -> anyhow::Result<FlowUnderTest> {
@@ -246,7 +328,7 @@ fn flow_under_test(args: &RunArgs, manifest: Option<&Manifest>) -> anyhow::Resul
             url_flow(url, args.flow_name.clone(), &triggers, args.sim_addr)?
         }
         _ => bail!(
-            "say which flow to test: --flow NAME (a reference flow), --flow-cmd \"COMMAND\" or --flow-url URL"
+            "say which flow to test: --flow NAME (a reference flow), --flow-cmd \"COMMAND\", --flow-url URL or --flow-definition PATH"
         ),
     })
 }
