@@ -442,3 +442,73 @@ fn a_definition_that_cannot_run_is_refused_with_every_reason() {
         "{text}"
     );
 }
+
+/// A definition's failed case shows its run history in every report: the console's and JUnit's
+/// failure text (what the flow did, then the run history), the JSON report's `runs` and the
+/// HTML report's case section, naming the action at fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_history_of_a_failed_case_is_in_every_report() {
+    use harness::report::{Console, RunMeta, html, json, junit};
+
+    let case = cases()
+        .into_iter()
+        .find(|c| c.id == "paging/export-survives-the-call-limit")
+        .expect("the case exists");
+    let r = registered(&shipped("broken/export-until-default-count.json", 0));
+    let runner = runner(&r).await;
+    let result = run_case(
+        &runner,
+        &case.id,
+        &case.path,
+        &case.scenario,
+        CaseSettings::default(),
+    )
+    .await;
+    assert_eq!(result.outcome, Outcome::Fail, "{}", explain(&result));
+    let finding = "action 'Until_every_page_is_exported' (Until): stopped after 60 iterations";
+    let results = [result];
+
+    let mut console = Console::new(Vec::new());
+    console.case(&results[0]).unwrap();
+    let console = String::from_utf8(console.into_inner()).unwrap();
+    assert!(console.contains("what the flow did:"), "{console}");
+    assert!(console.contains(finding), "{console}");
+    assert!(console.contains("run history, 1 run(s)"), "{console}");
+
+    let xml = junit(&results, false).unwrap();
+    // Quotes are escaped in XML: look for the parts around them.
+    assert!(
+        xml.contains("Until_every_page_is_exported")
+            && xml.contains("(Until): stopped after 60 iterations")
+            && xml.contains("run history, 1 run(s)"),
+        "{xml}"
+    );
+
+    let meta = RunMeta {
+        flow: results[0].flow.clone(),
+        seed: None,
+        strict: false,
+        started: "2026-12-01T00:00:00Z".into(),
+        version: "test".into(),
+    };
+    let value = json(&results, false, &meta);
+    let runs = &value["cases"][0]["runs"];
+    assert_eq!(runs[0]["id"], "run1", "{value}");
+    assert!(
+        runs[0]["actions"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|x| x["name"] == "Until_every_page_is_exported")),
+        "{runs}"
+    );
+    assert!(
+        runs[0]["findings"][0]
+            .as_str()
+            .is_some_and(|f| f.contains(finding)),
+        "{runs}"
+    );
+
+    let page = html(&results, false, &meta);
+    assert!(page.contains("<h3>Run history</h3>"), "{page}");
+    assert!(page.contains("data-run=\"run1\""), "{page}");
+    assert!(page.contains("Until_every_page_is_exported"), "{page}");
+}
