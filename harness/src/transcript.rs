@@ -98,6 +98,9 @@ pub fn render(run: &CaseRun) -> String {
         lines.push((t, 3, id, text));
     }
     let prefix = format!("/v1/instances/{}/", run.instance_id);
+    // Calls made while the flow is turned off (unsubscribing) name their ids as the run history
+    // does (`subscriptions/sub1`).
+    let turn_off_ids = run.turn_off_seq.map(|_| ids(run));
     for e in run.journal.iter().filter(|e| CaseRun::is_flow_call(e)) {
         let target = percent_encoding::percent_decode_str(&e.target)
             .decode_utf8_lossy()
@@ -113,6 +116,10 @@ pub fn render(run: &CaseRun) -> String {
             (_, true) => 7,
             (true, false) => 0,
             (false, false) => 4,
+        };
+        let target = match &turn_off_ids {
+            Some(ids) if turning_off => ids.normalise(&target),
+            _ => target,
         };
         lines.push((
             e.at,

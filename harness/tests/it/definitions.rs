@@ -411,10 +411,9 @@ async fn turning_the_flow_off_unsubscribes_and_its_runs_reach_the_transcript() {
         "{transcript}"
     );
     assert!(
-        transcript
-            .lines()
-            .any(|l| l
-                .contains("call      DELETE triggers/datasource-refresh-failed/subscriptions/")),
+        transcript.lines().any(|l| l.ends_with(
+            "call      DELETE triggers/datasource-refresh-failed/subscriptions/sub1 -> 204"
+        )),
         "{transcript}"
     );
     // Ids are named as in the rest of the transcript.
