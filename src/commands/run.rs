@@ -304,10 +304,16 @@ fn targets(args: &RunArgs, manifest: Option<Manifest>) -> anyhow::Result<Vec<Tar
         .map(|d| Target {
             flow: FlowUnderTest::InProcess(d.registered.factory),
             manifest: Some(d.manifest.clone()),
-            reproduce: format!(
-                "insightsim run --flow-definition {} --filter",
-                d.path.display()
-            ),
+            reproduce: match &args.flow_name {
+                Some(name) => format!(
+                    "insightsim run --flow-definition {} --flow-name {name} --filter",
+                    d.path.display()
+                ),
+                None => format!(
+                    "insightsim run --flow-definition {} --filter",
+                    d.path.display()
+                ),
+            },
             held: Some(d),
         })
         .collect())
