@@ -103,11 +103,11 @@ fn main() {
     for (rust, file) in pairs {
         let path = root.join("flows/definitions").join(Path::new(file));
         let loaded = flowdef::load(&path).unwrap().remove(0);
-        let definition = register(loaded, Arc::new(flowdef::OperationMap::built_in()), None)
-            .unwrap()
-            .factory;
+        // Held to the end of the pair: dropping it frees the slot its factory makes flows from.
+        let registered =
+            register(loaded, Arc::new(flowdef::OperationMap::built_in()), None).unwrap();
         let rust_runner = runner(&runtime, find_flow(rust).unwrap());
-        let def_runner = runner(&runtime, definition);
+        let def_runner = runner(&runtime, registered.factory);
         // A warm-up round each (the sinks' first connections, caches).
         replay(&runtime, &rust_runner, &suite.cases);
         replay(&runtime, &def_runner, &suite.cases);
@@ -128,7 +128,10 @@ fn main() {
             ds / rs,
             dc / rc.max(1e-9),
         );
-        let _ = dn;
+        assert_eq!(
+            dn, rn,
+            "{rust}: the definition ran {dn} cases, the Rust flow {rn}"
+        );
         rust_total = (rust_total.0 + rn, rust_total.1 + rs);
         def_total = (def_total.0 + rn, def_total.1 + ds);
     }

@@ -35,6 +35,9 @@ enum Command {
     Openapi(commands::openapi::OpenApiArgs),
     /// The Power Platform custom connector of the simulated API (export).
     Connector(commands::connector::ConnectorArgs),
+    /// Exported Power Automate and Logic Apps definitions: `definition check PATH` lists every
+    /// construct insightsim cannot run.
+    Definition(commands::definition::DefinitionArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Flow(args) => commands::flow::run(args),
         Command::Openapi(args) => commands::openapi::run(args),
         Command::Connector(args) => commands::connector::run(args),
+        Command::Definition(args) => commands::definition::run(args),
         Command::Tenant => {
             print!("{}", simulator::tenant::spec::DEMO_TENANT_TOML);
             Ok(exit::SUCCESS)

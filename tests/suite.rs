@@ -220,8 +220,11 @@ fn check_junit(xml: &str) -> Result<(), Failed> {
 /// Every `.snap` in `snapshots/` is produced by some (reference flow, case): a snapshot left
 /// behind by a renamed case or flow fails here instead of lingering unreviewed.
 fn orphaned_snapshots_trial(suite: &Suite, flows: &[FlowFactory], snapshots: PathBuf) -> Trial {
-    let produced = snapshot_names(flows, &suite.cases);
+    let mut produced = snapshot_names(flows, &suite.cases);
+    // The shipped flow definitions' snapshots (harness/tests/it/definitions.rs writes them).
+    let definitions = harness::flow::definition::shipped_snapshot_names(&root(), &suite.cases);
     Trial::test("tidy::no-orphaned-snapshots", move || {
+        produced.extend(definitions.map_err(Failed::from)?);
         let entries = std::fs::read_dir(&snapshots)
             .map_err(|e| Failed::from(format!("cannot read {}: {e}", snapshots.display())))?;
         let mut orphaned = BTreeSet::new();

@@ -98,7 +98,7 @@ impl fmt::Display for Report {
     /// For a terminal: a line per flow, then its problems indented, path first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(e) = &self.error {
-            return writeln!(f, "{}: {e}", self.path);
+            return writeln!(f, "{e}");
         }
         for flow in &self.flows {
             let trigger = flow.trigger.as_deref().unwrap_or("no runnable trigger");

@@ -24,11 +24,13 @@
 
 pub mod check;
 pub mod expr;
+pub mod intent;
 pub mod load;
 pub mod model;
 pub mod operations;
 
 pub use check::{FlowReport, Problem, Report, check, check_with};
+pub use intent::{Effect, Intent, intent};
 pub use load::{Format, LoadError, LoadedFlow, load, load_bytes, load_with};
 pub use operations::{Connector, OperationMap, Sink};
 pub mod host;

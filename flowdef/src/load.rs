@@ -42,6 +42,20 @@ impl fmt::Display for Format {
     }
 }
 
+impl Format {
+    /// How many iterations of a `Foreach` ("Apply to each") run at once when the loop does not
+    /// say. The platforms differ: Power Automate's limits page gives 1 ("Apply to each
+    /// concurrency: 1 is the default limit"), Logic Apps' gives 20 ("Foreach concurrency: 20 is
+    /// the default limit when the concurrency control is turned off"). A bare definition is taken
+    /// as Logic Apps' (its code view is where one is usually copied from).
+    pub fn foreach_default(self) -> u32 {
+        match self {
+            Format::PowerAutomatePackage | Format::Solution | Format::FlowJson => 1,
+            Format::BareDefinition | Format::LogicAppsStandard | Format::ArmTemplate => 20,
+        }
+    }
+}
+
 /// One flow read from a file.
 #[derive(Debug, Clone)]
 pub struct LoadedFlow {
@@ -255,7 +269,8 @@ fn build(
     parameter_values: Map<String, Value>,
     map: &OperationMap,
 ) -> LoadedFlow {
-    let (definition, problems) = parse_definition(def, path, &connections, map);
+    let (definition, problems) =
+        parse_definition(def, path, &connections, map, format.foreach_default());
     LoadedFlow {
         name: name.to_owned(),
         source: source.to_owned(),

@@ -55,6 +55,7 @@ pub async fn run_case(
         notes: Vec::new(),
         deliveries: Vec::new(),
         replay_file: None,
+        runs: Vec::new(),
     };
     if let Some(reason) = runner.skip_reason(scenario) {
         result.outcome = Outcome::Skipped;
@@ -109,6 +110,7 @@ pub async fn run_case(
     result.flow_stderr = run.flow_stderr.clone();
     result.calls = call_log(&run);
     result.deliveries = trigger_uses(&run);
+    result.runs = transcript::runs(&run);
     result.failures = check(scenario, &run, runner.manifest());
     let external = !matches!(runner.flow, FlowUnderTest::InProcess(_));
     let waited_real_retry_after = external
@@ -116,12 +118,27 @@ pub async fn run_case(
             .journal
             .iter()
             .any(|e| CaseRun::is_flow_call(e) && e.status == 429);
+    // An attempt that follows an answer (a retry, a late replay) is scheduled from the instant
+    // the answer arrived, which for a flow outside the harness is real time: its instant in the
+    // transcript varies by a few milliseconds from run to run.
+    let follows_a_real_answer = external
+        && run.deliveries.iter().any(|d| {
+            d.attempts.len() > 1
+                || d.redelivery_of.is_some()
+                || d.fault == Some(simulator::engine::FaultKind::LateReplay)
+        });
     if scenario.expect.snapshot && waited_real_retry_after {
         result.notes.push(
             "no snapshot: the flow waited out a real Retry-After, whose values depend on timing"
                 .to_owned(),
         );
+    } else if scenario.expect.snapshot && follows_a_real_answer {
+        result.notes.push(
+            "no snapshot: a delivery was retried or replayed after the flow's real-time answer, so its instant depends on timing"
+                .to_owned(),
+        );
     }
+    let waited_real_retry_after = waited_real_retry_after || follows_a_real_answer;
     // A run that could not be carried out (the flow did not start, a step failed) has nothing
     // worth comparing: its failures say why.
     if scenario.expect.snapshot

@@ -78,6 +78,8 @@
 //! - [`error_chain`]: an error and its causes on one line;
 //! - [`manifest`]: what a flow is for (the triggers it handles, where its effect goes, what the
 //!   effect carries);
+//! - [`history`]: the run history of a flow that keeps one (a flow definition's runs and
+//!   actions, as Power Automate's run view shows them);
 //! - [`outcome`]: a graded case ([`CaseResult`](outcome::CaseResult), `Failure`);
 //! - [`flow`]: the [`Flow`](flow::Flow) trait and what a flow can do ([`FlowIo`](flow::FlowIo));
 //!   [`flow::process`] runs one as a process over real HTTP;
@@ -99,6 +101,7 @@ pub mod check;
 pub mod error_chain;
 pub mod flow;
 pub mod flows;
+pub mod history;
 pub mod load;
 pub mod manifest;
 pub mod outcome;

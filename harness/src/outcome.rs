@@ -106,6 +106,10 @@ pub struct CaseResult {
     /// (the reproduce line replays it).
     #[serde(skip)]
     pub replay_file: Option<String>,
+    /// The flow's run history, when it keeps one (a flow definition): each run with its
+    /// actions, their inputs, outputs, status and duration, ids named as in the transcript.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<crate::history::FlowRun>,
     /// The flow's API calls and the call limit, for the HTML report's plots (not in the JSON
     /// report, whose format it would change).
     #[serde(skip)]

@@ -20,10 +20,15 @@
 //! - `call`: a call of the flow to the API — path below the instance, percent-decoded — and its
 //!   status (`429 retry-after=Ns` when throttled); calls of the harness itself are not shown;
 //! - `sink`: a call of the flow to a downstream connector, with its JSON body (keys sorted,
-//!   cut at 200 characters).
+//!   cut at 200 characters);
+//! - `run` and `action`: the run history of a flow that keeps one (a flow definition): a line
+//!   per run (`run1 <trigger> ev1 -> Succeeded in 2s`) and a line per action execution with its
+//!   iteration, type, status, HTTP status, duration, inputs and outputs (cut at 100 characters),
+//!   error and note ([`crate::history`]); ids in them are named as everywhere else.
 //!
 //! Lines are ordered by time; at the same instant, by kind in the order above, except that the
-//! flow's calls before the first step (turning itself on: subscribing) come first.
+//! flow's calls before the first step (turning itself on: subscribing) come first, and those it
+//! makes when the harness turns it off at the end (unsubscribing) come last.
 //!
 //! # Nothing from the wall clock, no run-specific id
 //!
@@ -51,6 +56,7 @@ use std::fmt::Write;
 use serde_json::Value;
 use simulator::SimTime;
 
+use crate::history::{FlowRun, Ids};
 use crate::replay::CaseRun;
 
 /// Builds the transcript of a run.
@@ -121,6 +127,9 @@ pub fn render(run: &CaseRun) -> String {
         lines.push((t, 3, id, text));
     }
     let prefix = format!("/v1/instances/{}/", run.instance_id);
+    // Calls made while the flow is turned off (unsubscribing) name their ids as the run history
+    // does (`subscriptions/sub1`).
+    let turn_off_ids = run.turn_off_seq.map(|_| ids(run));
     for e in run.journal.iter().filter(|e| CaseRun::is_flow_call(e)) {
         let target = percent_encoding::percent_decode_str(&e.target)
             .decode_utf8_lossy()
@@ -131,7 +140,16 @@ pub fn render(run: &CaseRun) -> String {
             None => e.status.to_string(),
         };
         let before_steps = run.first_step_seq.is_none_or(|s| e.seq <= s);
-        let rank = if before_steps { 0 } else { 4 };
+        let turning_off = run.turn_off_seq.is_some_and(|s| e.seq > s);
+        let rank = match (before_steps, turning_off) {
+            (_, true) => 7,
+            (true, false) => 0,
+            (false, false) => 4,
+        };
+        let target = match &turn_off_ids {
+            Some(ids) if turning_off => ids.normalise(&target),
+            _ => target,
+        };
         lines.push((
             e.at,
             rank,
@@ -150,6 +168,13 @@ pub fn render(run: &CaseRun) -> String {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         lines.push((c.at, 5, i, format!("sink      {name} {body}")));
+    }
+    for (i, (t, text)) in runs(run)
+        .iter()
+        .flat_map(FlowRun::transcript_lines)
+        .enumerate()
+    {
+        lines.push((SimTime::from_millis(t), 6, i, text));
     }
     for line in &mut lines {
         line.0 = stamp(run, line.0);
@@ -173,6 +198,47 @@ fn stamp(run: &CaseRun, t: SimTime) -> SimTime {
         .iter()
         .find(|(began, ended)| *began < t && t <= *ended)
         .map_or(t, |(began, _)| (*began).max(run.start))
+}
+
+/// The flow's run history as transcripts and reports show it ([`FlowRun::normalised`]).
+pub fn runs(run: &CaseRun) -> Vec<FlowRun> {
+    if run.flow_runs.is_empty() {
+        return Vec::new();
+    }
+    let ids = ids(run);
+    run.flow_runs.iter().map(|r| r.normalised(&ids)).collect()
+}
+
+/// The seeded ids of a case and their names: subscriptions `subN`, events `evN` (as the
+/// transcript numbers them), the events' jobs `jobN`, and the case's instance `instance`.
+fn ids(run: &CaseRun) -> Ids {
+    let mut ids = Ids::default();
+    let mut subs = Vec::new();
+    for s in &run.subscriptions {
+        if !subs.contains(&s.id) {
+            subs.push(s.id.clone());
+            ids.name(&s.id, &format!("sub{}", subs.len()));
+        }
+    }
+    let mut events = Vec::new();
+    for e in &run.events {
+        if !events.contains(&e.event_id) {
+            events.push(e.event_id.clone());
+            ids.name(&e.event_id, &format!("ev{}", events.len()));
+        }
+    }
+    let mut jobs = Vec::new();
+    for e in &run.events {
+        let payload = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
+        if let Some(job) = payload.get("jobId").and_then(Value::as_str)
+            && !jobs.iter().any(|j| j == job)
+        {
+            jobs.push(job.to_owned());
+            ids.name(job, &format!("job{}", jobs.len()));
+        }
+    }
+    ids.name(&run.instance_id, "instance");
+    ids
 }
 
 /// Short, stable names for seeded ids, in order of first appearance.

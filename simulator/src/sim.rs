@@ -16,7 +16,6 @@
 //!   [`Simulator::set_throttle_hook`];
 //! - the shared parts with their own locks: `clock`, `journal`, `limiter` and `faults`.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
@@ -37,6 +36,7 @@ use crate::tenant::TenantSpec;
 use crate::time::SimTime;
 
 mod in_flight;
+mod listeners;
 mod observe;
 mod undelivered;
 
@@ -341,29 +341,6 @@ impl Simulator {
             requests_in_flight: AtomicUsize::new(0),
             spec,
         }
-    }
-
-    /// Records that a server listens on `addr` (deliveries to it are refused unless
-    /// `delivery.allow_self`); `is_local` tells this machine's addresses apart.
-    pub fn add_listener(&self, addr: SocketAddr, is_local: fn(IpAddr) -> bool) {
-        let mut own = self.own.write();
-        own.listeners.push(addr);
-        own.is_local = is_local;
-    }
-
-    /// Forgets a listener (its server stopped).
-    pub fn remove_listener(&self, addr: SocketAddr) {
-        self.own.write().listeners.retain(|l| *l != addr);
-    }
-
-    /// Whether a URL's literal host and port name the simulator itself.
-    pub fn names_self(&self, host: &str, port: u16) -> bool {
-        self.own.read().named_by(host, port)
-    }
-
-    /// Where the simulator can be reached: its listeners and its public URL.
-    pub fn own_addresses(&self) -> OwnAddresses {
-        self.own.read().clone()
     }
 
     pub fn seed(&self) -> u64 {

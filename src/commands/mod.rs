@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod connector;
+pub mod definition;
 pub mod flow;
 pub mod load;
 pub mod manifest_args;

@@ -3,8 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -12,7 +11,7 @@ use harness::flows::find_flow;
 use harness::manifest::Manifest;
 use harness::outcome::CaseResult;
 use harness::replay::pace::human;
-use harness::replay::{FlowUnderTest, RealTimeWait, RunOptions, WaitObserver, Waits};
+use harness::replay::{FlowUnderTest, RunOptions, Waits};
 use harness::report::{self, Console, RunMeta, color_for_stdout, progress_message, shell_word};
 use harness::scenario::{SinkKind, Suite, matches_filter};
 use harness::session::{
@@ -20,10 +19,13 @@ use harness::session::{
     never_acted, url_flow,
 };
 use harness::snapshot::{Mode, SnapshotStore};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::manifest_args::{ManifestArgs, loud};
 use crate::exit;
+
+mod progress;
+
+use progress::{progress, wait_reporter};
 
 #[derive(Debug, Args)]
 #[expect(
@@ -37,11 +39,19 @@ pub struct RunArgs {
     #[arg(long, env = "INSIGHTSIM_SUITE", default_value = "scenarios")]
     suite: PathBuf,
     /// A reference flow, run in-process (see `insightsim flow --list`).
-    #[arg(long, env = "INSIGHTSIM_FLOW", conflicts_with_all = ["flow_cmd", "flow_url"])]
+    #[arg(long, env = "INSIGHTSIM_FLOW", conflicts_with_all = ["flow_cmd", "flow_url", "flow_definition"])]
     flow: Option<String>,
     /// A command started per case with the INSIGHTSIM_* environment (see the README).
-    #[arg(long, env = "INSIGHTSIM_FLOW_CMD", conflicts_with = "flow_url")]
+    #[arg(long, env = "INSIGHTSIM_FLOW_CMD", conflicts_with_all = ["flow_url", "flow_definition"])]
     flow_cmd: Option<String>,
+    /// An exported Power Automate or Logic Apps definition, run in-process (repeatable; every
+    /// flow in it is graded in turn; the format is detected by content). Its manifest is read
+    /// from it unless --manifest or --handles gives one.
+    #[arg(long, env = "INSIGHTSIM_FLOW_DEFINITION", conflicts_with = "flow_url")]
+    flow_definition: Vec<PathBuf>,
+    /// With --flow-definition: more connector operations (TOML, see docs/flow-definitions.md).
+    #[arg(long, env = "INSIGHTSIM_OPERATION_MAP", requires = "flow_definition")]
+    operation_map: Option<PathBuf>,
     /// A running webhook endpoint; the harness subscribes it and serves the API at --sim-addr.
     #[arg(long, env = "INSIGHTSIM_FLOW_URL")]
     flow_url: Option<String>,
@@ -163,26 +173,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return Ok(exit::USAGE);
     }
     let manifest = args.manifest.load()?;
-    let flow = flow_under_test(&args, manifest.as_ref())?;
+    let targets = targets(&args, manifest)?;
     let waits = Waits {
         settle: duration_flag("--settle", &args.settle)?,
         overrun_max: duration_flag("--overrun-max", &args.overrun_max)?,
     };
     let subscribe_timeout = duration_flag("--subscribe-timeout", &args.subscribe_timeout)?;
-    let terminal = std::io::stderr().is_terminal();
-    let bar = progress(suite.cases.len(), terminal);
-    let options = RunOptions {
-        seed: args.seed,
-        sinks_addr: args.sinks_addr,
-        subscribe_timeout: subscribe_timeout.max(Duration::from_millis(1)),
-        waits,
-        on_wait: Some(wait_reporter(bar.clone(), terminal)),
-        manifest,
-        ..RunOptions::default()
-    };
     let mode = Mode::for_run(args.accept, args.strict)?;
-    let snapshots = snapshot_dir(&args);
-    let store = SnapshotStore::new(&snapshots, mode).with_source("insightsim run");
     let xfail = match &args.expected_failures {
         Some(path) => Some(report::load_xfail(path)?),
         None => None,
@@ -205,13 +202,81 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
     );
-    let url_flow = matches!(flow, FlowUnderTest::Url { .. });
-    let mut session = match Session::start(runtime.handle(), flow, options) {
+    let settings = GradeSettings {
+        waits,
+        subscribe_timeout: subscribe_timeout.max(Duration::from_millis(1)),
+        mode,
+    };
+    let mut results: Vec<CaseResult> = Vec::new();
+    let mut skip_warnings = Vec::new();
+    // One flow after the other (several with --flow-definition), each a session of its own.
+    for target in targets {
+        let Some((flow_results, warning)) =
+            grade(&args, &suite, target, &runtime, &settings, xfail.clone())?
+        else {
+            return Ok(exit::USAGE);
+        };
+        results.extend(flow_results);
+        skip_warnings.extend(warning);
+    }
+    let results = &results;
+    let _ = Console::new(std::io::stdout())
+        .color(color_for_stdout())
+        .summary(results, args.strict);
+    let _ = std::io::stdout().flush();
+    for hint in never_acted(results, args.flow_url.is_some()) {
+        eprintln!("hint: {hint}");
+    }
+    write_reports(&args, results, started)?;
+    for warning in &skip_warnings {
+        eprintln!("\n{}", loud(warning));
+    }
+    if !skip_warnings.is_empty() && !args.manifest.allow_skips {
+        return Ok(exit::FAILURES);
+    }
+    Ok(match report::exit_code(results, args.strict) {
+        0 => exit::SUCCESS,
+        _ => exit::FAILURES,
+    })
+}
+
+/// What every flow of a run is graded with.
+struct GradeSettings {
+    waits: Waits,
+    subscribe_timeout: Duration,
+    mode: Mode,
+}
+
+/// Grades one flow in a session of its own; returns its results and the warning of a run that
+/// skipped most of its cases, or `None` when the session could not start (the API's or the
+/// sinks' address is taken: reported here, before any case).
+fn grade(
+    args: &RunArgs,
+    suite: &Suite,
+    target: Target,
+    runtime: &tokio::runtime::Runtime,
+    settings: &GradeSettings,
+    xfail: Option<report::XfailList>,
+) -> anyhow::Result<Option<(Vec<CaseResult>, Option<String>)>> {
+    let terminal = std::io::stderr().is_terminal();
+    let bar = progress(suite.cases.len(), terminal);
+    let options = RunOptions {
+        seed: args.seed,
+        sinks_addr: args.sinks_addr,
+        subscribe_timeout: settings.subscribe_timeout,
+        waits: settings.waits,
+        on_wait: Some(wait_reporter(bar.clone(), terminal)),
+        manifest: target.manifest,
+        ..RunOptions::default()
+    };
+    let snapshots = snapshot_dir(args);
+    let store = SnapshotStore::new(&snapshots, settings.mode).with_source("insightsim run");
+    let url_flow = matches!(target.flow, FlowUnderTest::Url { .. });
+    let mut session = match Session::start(runtime.handle(), target.flow, options) {
         Ok(session) => session.with_snapshots(store),
         Err(e) => {
-            // The API's or the sinks' address is taken: one message, before any case.
             eprintln!("error: {e}");
-            return Ok(exit::USAGE);
+            return Ok(None);
         }
     };
     if let Some(x) = xfail {
@@ -249,7 +314,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 .clone()
                 .unwrap_or_else(|| std::env::temp_dir().join("insightsim-transcripts")),
         )
-        .reproduce_with(reproduce_prefix(&args));
+        .reproduce_with(target.reproduce);
     session.run_cases(&suite.cases, |event| match event {
         Progress::Case { index, total, case } => {
             bar.set_message(progress_message(index, total, &case.id));
@@ -279,13 +344,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             },
         );
     }
-    let results = session.results();
-    let _ = console.summary(results, args.strict);
-    let _ = std::io::stdout().flush();
-    for hint in never_acted(results, url_flow) {
-        eprintln!("hint: {hint}");
-    }
-    if args.flow.is_none() {
+    if args.flow_cmd.is_some() || url_flow {
         let pace = session.runner().pace();
         eprintln!(
             "timing: the flow's slowest reaction to a delivery took {}, it waited at most {} past a Retry-After; settle window {} (--settle {})",
@@ -295,17 +354,52 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             args.settle
         );
     }
-    write_reports(&args, results, started)?;
-    if let Some(warning) = session.skip_warning() {
-        eprintln!("\n{}", loud(&warning));
-        if !args.manifest.allow_skips {
-            return Ok(exit::FAILURES);
-        }
+    let warning = session.skip_warning();
+    drop(target.held);
+    Ok(Some((session.into_results(), warning)))
+}
+
+/// One flow to grade: how to run it, the manifest it is held to, the command that reproduces a
+/// case, and what must live while it runs (a registered definition).
+struct Target {
+    flow: FlowUnderTest,
+    manifest: Option<Manifest>,
+    reproduce: String,
+    held: Option<super::definition::DefinitionFlow>,
+}
+
+/// The flows to grade: one, or every flow of the --flow-definition files.
+fn targets(args: &RunArgs, manifest: Option<Manifest>) -> anyhow::Result<Vec<Target>> {
+    if args.flow_definition.is_empty() {
+        let flow = flow_under_test(args, manifest.as_ref())?;
+        return Ok(vec![Target {
+            flow,
+            manifest,
+            reproduce: reproduce_prefix(args),
+            held: None,
+        }]);
     }
-    Ok(match report::exit_code(results, args.strict) {
-        0 => exit::SUCCESS,
-        _ => exit::FAILURES,
-    })
+    let flows = super::definition::load_flows(
+        &args.flow_definition,
+        args.operation_map.as_deref(),
+        args.flow_name.as_deref(),
+        manifest.as_ref(),
+    )?;
+    Ok(flows
+        .into_iter()
+        .map(|d| Target {
+            flow: FlowUnderTest::InProcess(d.registered.factory),
+            manifest: Some(d.manifest.clone()),
+            reproduce: match &args.flow_name {
+                Some(name) => format!(
+                    "insightsim run --flow-definition {} --flow-name {name}",
+                    d.path.display()
+                ),
+                None => format!("insightsim run --flow-definition {}", d.path.display()),
+            },
+            held: Some(d),
+        })
+        .collect())
 }
 
 fn duration_flag(flag: &str, text: &str) -> anyhow::Result<Duration> {
@@ -352,8 +446,18 @@ fn snapshot_dir(args: &RunArgs) -> PathBuf {
     if let Some(dir) = &args.snapshots {
         return dir.clone();
     }
+    // The reference definitions shipped in this checkout (`flows/definitions/`).
+    let shipped = Path::new("flows/definitions").canonicalize().ok();
+    let shipped_definitions = !args.flow_definition.is_empty()
+        && args.flow_definition.iter().all(|p| {
+            p.canonicalize()
+                .ok()
+                .zip(shipped.as_ref())
+                .is_some_and(|(p, dir)| p.starts_with(dir))
+        });
     let reference_flow = match (&args.flow, &args.flow_cmd) {
         (Some(_), _) => true,
+        _ if shipped_definitions => true,
         (_, Some(cmd)) => find_flow(&command_name(cmd)).is_ok() && args.flow_name.is_none(),
         _ => false,
     };
@@ -383,7 +487,7 @@ fn flow_under_test(args: &RunArgs, manifest: Option<&Manifest>) -> anyhow::Resul
             url_flow(url, args.flow_name.clone(), &triggers, args.sim_addr)?
         }
         _ => bail!(
-            "say which flow to test: --flow NAME (a reference flow), --flow-cmd \"COMMAND\" or --flow-url URL"
+            "say which flow to test: --flow NAME (a reference flow), --flow-cmd \"COMMAND\", --flow-url URL or --flow-definition PATH"
         ),
     })
 }
@@ -434,59 +538,6 @@ fn reproduce_prefix(args: &RunArgs) -> String {
         words.push(shell_word(&p.display().to_string()));
     }
     words.join(" ")
-}
-
-/// A progress bar on a terminal; off one, nothing (lines are printed instead).
-fn progress(total: usize, terminal: bool) -> ProgressBar {
-    if !terminal {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total as u64);
-    bar.set_draw_target(ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
-    {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
-}
-
-/// How often a real-time wait is reported when standard error is not a terminal.
-const WAIT_LINE_EVERY: Duration = Duration::from_secs(5);
-
-/// Reports a flow's real-time wait for a `Retry-After`: in the bar's message on a terminal,
-/// as a line every few seconds off one (a CI log).
-fn wait_reporter(bar: ProgressBar, terminal: bool) -> WaitObserver {
-    let last = Mutex::new(None::<Instant>);
-    WaitObserver(Arc::new(move |wait: &RealTimeWait| {
-        let text = format!(
-            "{}: waiting out the flow's Retry-After in real time, {} elapsed, {} left",
-            wait.case,
-            elapsed(wait.waited),
-            elapsed(wait.remaining)
-        );
-        if terminal {
-            bar.set_message(text);
-            return;
-        }
-        let Ok(mut last) = last.lock() else {
-            return;
-        };
-        if last.is_none_or(|t| t.elapsed() >= WAIT_LINE_EVERY) {
-            *last = Some(Instant::now());
-            eprintln!("{text}");
-        }
-    }))
-}
-
-fn elapsed(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 fn print_list(suite: &Suite) {

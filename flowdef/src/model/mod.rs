@@ -216,7 +216,8 @@ pub enum ActionKind {
     Foreach {
         items: Tmpl,
         actions: Actions,
-        /// Iterations at once: 1 for `Sequential`, else `repetitions` (default 20).
+        /// Iterations at once: 1 for `Sequential`, else `repetitions`, else the platform's
+        /// default ([`Format::foreach_default`](crate::Format::foreach_default)).
         concurrency: u32,
     },
     Until {

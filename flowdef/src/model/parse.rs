@@ -56,6 +56,8 @@ struct Ctx<'a> {
     connections: &'a Connections,
     map: &'a OperationMap,
     problems: Vec<Problem>,
+    /// Iterations of a `Foreach` at once when it does not say: the platform's default.
+    foreach_default: u32,
 }
 
 impl Ctx<'_> {
@@ -94,11 +96,13 @@ pub fn parse_definition(
     path: &JsonPath,
     connections: &Connections,
     map: &OperationMap,
+    foreach_default: u32,
 ) -> (Definition, Vec<Problem>) {
     let mut ctx = Ctx {
         connections,
         map,
         problems: Vec::new(),
+        foreach_default,
     };
     let mut definition = Definition::default();
     let Some(o) = def.as_object() else {
@@ -331,7 +335,7 @@ fn parse_trigger(ctx: &mut Ctx<'_>, name: &str, t: &Value, path: &JsonPath) -> O
             }
         }
     }
-    let concurrency = runtime_concurrency(ctx, o, path, "runs");
+    let concurrency = runtime_concurrency(ctx, o, path, "runs", RUNS_MAX);
     check_options(ctx, o, path, &[]);
     Some(Trigger {
         name: name.to_owned(),
@@ -345,23 +349,32 @@ fn parse_trigger(ctx: &mut Ctx<'_>, name: &str, t: &Value, path: &JsonPath) -> O
     })
 }
 
-/// `runtimeConfiguration.concurrency.<key>` (`runs` for triggers, `repetitions` for loops).
+/// The most runs of a trigger at once (`runtimeConfiguration.concurrency.runs`): Power
+/// Automate's limits page allows 1 to 100.
+const RUNS_MAX: u64 = 100;
+/// The most iterations of a `Foreach` at once (`repetitions`): 1 to 50 on both platforms' limits
+/// pages.
+const FOREACH_MAX: u64 = 50;
+
+/// `runtimeConfiguration.concurrency.<key>` (`runs` for triggers, `repetitions` for loops),
+/// from 1 to `max`.
 fn runtime_concurrency(
     ctx: &mut Ctx<'_>,
     o: &Map<String, Value>,
     path: &JsonPath,
     key: &str,
+    max: u64,
 ) -> Option<u32> {
     let rc = obj(get(o, "runtimeConfiguration"))?;
     let c = obj(get(rc, "concurrency"))?;
     let v = get(c, key)?;
     let p = path.key("runtimeConfiguration").key("concurrency").key(key);
-    match v.as_u64() {
-        Some(n @ 1..=100) => Some(n as u32),
-        _ => {
+    match v.as_u64().filter(|n| (1..=max).contains(n)) {
+        Some(n) => u32::try_from(n).ok(),
+        None => {
             ctx.problem(
                 &p,
-                format!("concurrency {key} must be a whole number from 1 to 100, not {v}"),
+                format!("concurrency {key} must be a whole number from 1 to {max}, not {v}"),
             );
             None
         }
@@ -593,14 +606,14 @@ fn parse_action(ctx: &mut Ctx<'_>, name: &str, a: &Value, path: &JsonPath) -> Op
                     s.split(',')
                         .any(|x| x.trim().eq_ignore_ascii_case("Sequential"))
                 });
-            let concurrency = runtime_concurrency(ctx, o, path, "repetitions");
+            let concurrency = runtime_concurrency(ctx, o, path, "repetitions", FOREACH_MAX);
             ActionKind::Foreach {
                 items: ctx.tmpl_at(o, "foreach", path),
                 actions: children(ctx, "actions"),
                 concurrency: if sequential {
                     1
                 } else {
-                    concurrency.unwrap_or(20)
+                    concurrency.unwrap_or(ctx.foreach_default)
                 },
             }
         }

@@ -11,6 +11,9 @@ use crate::model::{Status, format_duration};
 /// One action execution (one per iteration inside loops).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionRecord {
+    /// The order in which the run's action executions started (a container before what it
+    /// holds); a run's records are in this order.
+    pub started: u64,
     pub name: String,
     /// The WDL type (`OpenApiConnection`, `Foreach`, ...).
     pub kind: &'static str,
@@ -54,6 +57,7 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
     pub start_ms: i64,
     pub end_ms: i64,
+    /// In the order they started.
     pub actions: Vec<ActionRecord>,
     /// A `Terminate` action's error, or the first failure that failed the run.
     pub error: Option<Value>,

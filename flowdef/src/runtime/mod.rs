@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
 pub use history::{ActionRecord, RunOutcome, RunRecord};
+pub(crate) use io::api_path_of;
 
 use crate::expr::FixedScope;
 use crate::expr::value::as_bool;
@@ -403,7 +404,8 @@ impl Engine {
             lane: Lane::Top,
         };
         let level = exec_level(&run, &self.shared.flow.definition.actions, &ctx).await;
-        let records = run.take_records();
+        let mut records = run.take_records();
+        // The first action to fail (in the order they ended) is the one that failed the run.
         let (status, error) = match run.terminated() {
             Some((s, e)) => (s, e),
             None => {
@@ -418,6 +420,7 @@ impl Engine {
                 (level, error)
             }
         };
+        records.sort_by_key(|r| r.started);
         let response = run.response();
         self.history.lock().push(RunRecord {
             id,

@@ -65,6 +65,8 @@ pub(crate) struct RunShared {
     pub(crate) trigger_body: Value,
     state: Mutex<RunState>,
     rng: AtomicU64,
+    /// Actions started so far (each execution's [`ActionRecord::started`]).
+    started: AtomicU64,
 }
 
 /// What an action did.
@@ -128,7 +130,13 @@ impl RunShared {
             trigger_body,
             state: Mutex::new(RunState::default()),
             rng: AtomicU64::new(seed),
+            started: AtomicU64::new(0),
         }
+    }
+
+    /// Numbers an action execution as it starts.
+    fn next_start(&self) -> u64 {
+        self.started.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn next_random(&self) -> u64 {
@@ -150,7 +158,7 @@ impl RunShared {
         ])
     }
 
-    /// The records of the run, taken (at its end).
+    /// The records of the run, taken (at its end), in the order the actions ended.
     pub(crate) fn take_records(&self) -> Vec<ActionRecord> {
         std::mem::take(&mut self.state.lock().records)
     }
@@ -530,6 +538,7 @@ fn level_status(level: &Actions, statuses: &BTreeMap<&str, Status>) -> Status {
 fn skip(run: &RunShared, ctx: &Ctx, a: &Action) {
     let now = run.engine.host.now_ms();
     run.push(ActionRecord {
+        started: run.next_start(),
         name: a.name.clone(),
         kind: a.kind.type_name(),
         iteration: ctx.frames.iter().map(|f| f.index).collect(),
@@ -557,6 +566,7 @@ pub(crate) fn exec_action<'a>(
     Box::pin(async move {
         let host = &*run.engine.host;
         let start = host.now_ms();
+        let started = run.next_start();
         let mut out = run_kind(run, a, ctx, start).await;
         let end = host.now_ms();
         let mut status = out.status.unwrap_or(Status::Succeeded);
@@ -573,6 +583,7 @@ pub(crate) fn exec_action<'a>(
         }
         run.push(
             ActionRecord {
+                started,
                 name: a.name.clone(),
                 kind: a.kind.type_name(),
                 iteration: ctx.frames.iter().map(|f| f.index).collect(),

@@ -181,3 +181,59 @@ proptest! {
         }
     }
 }
+
+/// An Apply to each that does not say how many iterations run at once gets its platform's
+/// default: 1 in a Power Automate export (its limits page), 20 in a Logic Apps workflow or a
+/// bare definition (Logic Apps' page); `repetitions` and `Sequential` say so everywhere, and a
+/// `repetitions` over 50 is a problem with its path.
+#[test]
+fn the_default_foreach_concurrency_follows_the_platform() {
+    let definition = |runtime: Value| {
+        let mut each = json!({"type": "Foreach", "foreach": "@createArray(1, 2)", "actions": {}});
+        if !runtime.is_null() {
+            each["runtimeConfiguration"] = runtime;
+        }
+        json!({"triggers": {"T": {"type": "OpenApiConnectionWebhook", "inputs": {
+                "host": {"connectionName": "shared_customerinsights", "operationId": "OnUnificationCompleted"}}}},
+            "actions": {"Each": each}})
+    };
+    let concurrency = |flow: &flowdef::LoadedFlow| match &flow.definition.actions["Each"].kind {
+        flowdef::model::ActionKind::Foreach { concurrency, .. } => *concurrency,
+        other => panic!("not a Foreach: {other:?}"),
+    };
+    let bare = |runtime: Value| {
+        let bytes = serde_json::to_vec(&definition(runtime)).unwrap();
+        load(&bytes).unwrap().remove(0)
+    };
+    let power_automate = |runtime: Value| {
+        let flow = json!({"properties": {"displayName": "pa", "definition": definition(runtime),
+            "connectionReferences": {"shared_customerinsights": {"api": {"name": "shared_customerinsights"}}}}});
+        load(&serde_json::to_vec(&flow).unwrap()).unwrap().remove(0)
+    };
+    let pa = power_automate(Value::Null);
+    assert_eq!(pa.format, flowdef::Format::FlowJson);
+    assert_eq!(concurrency(&pa), 1);
+    assert_eq!(concurrency(&bare(Value::Null)), 20);
+    let five = json!({"concurrency": {"repetitions": 5}});
+    assert_eq!(concurrency(&power_automate(five.clone())), 5);
+    assert_eq!(concurrency(&bare(five)), 5);
+    let mut sequential = definition(Value::Null);
+    sequential["actions"]["Each"]["operationOptions"] = json!("Sequential");
+    let sequential = load(&serde_json::to_vec(&sequential).unwrap())
+        .unwrap()
+        .remove(0);
+    assert_eq!(concurrency(&sequential), 1);
+    let too_many = bare(json!({"concurrency": {"repetitions": 51}}));
+    assert_eq!(too_many.problems.len(), 1, "{:?}", too_many.problems);
+    assert_eq!(
+        too_many.problems[0].path,
+        "$.actions.Each.runtimeConfiguration.concurrency.repetitions"
+    );
+    assert!(
+        too_many.problems[0]
+            .message
+            .contains("from 1 to 50, not 51"),
+        "{}",
+        too_many.problems[0].message
+    );
+}

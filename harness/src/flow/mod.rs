@@ -114,6 +114,20 @@ pub trait Flow: Send + Sync {
 
     /// Handles one delivery; returns the status the flow's endpoint answers (`202` normally).
     fn on_event<'a>(&'a self, ctx: &'a FlowContext, event: Value) -> BoxFuture<'a, u16>;
+
+    /// Turns the flow off when the case ends, as a flow maker turning a cloud flow off does (Power
+    /// Automate then deletes its subscriptions). The harness calls it on simulated time once the
+    /// case's timeline is over and before it gathers what happened; the default does nothing.
+    fn stop<'a>(&'a self, ctx: &'a FlowContext) -> BoxFuture<'a, ()> {
+        let _ = ctx;
+        Box::pin(async {})
+    }
+
+    /// The runs the flow recorded since the last call, as Power Automate's run history shows
+    /// them (a flow definition keeps one); the default has none.
+    fn take_runs(&self) -> Vec<crate::history::FlowRun> {
+        Vec::new()
+    }
 }
 
 /// Registers one subscription with the flow's `NotificationUrl`; returns the API's answer.

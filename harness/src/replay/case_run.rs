@@ -21,6 +21,9 @@ pub struct CaseRun {
     pub steps: Vec<(SimTime, String)>,
     /// The last journal entry before the first step (calls up to it turned the flow on).
     pub first_step_seq: Option<u64>,
+    /// The last journal entry before the flow was turned off at the end (calls after it turned
+    /// the flow off: unsubscribing).
+    pub turn_off_seq: Option<u64>,
     pub journal: Vec<JournalEntry>,
     pub events: Vec<EventView>,
     pub deliveries: Vec<DeliveryView>,
@@ -51,6 +54,8 @@ pub struct CaseRun {
     /// Sink calls that name an earlier case's ids and none of this case's (a flow behind a URL
     /// still working on an earlier case): left out of the sink calls the case is graded on.
     pub stale_sink_calls: Vec<SinkCall>,
+    /// The flow's run history, when it keeps one (a flow definition), in the order runs ended.
+    pub flow_runs: Vec<crate::history::FlowRun>,
     /// Problems that stop a case from being graded normally (a step failed, the flow crashed,
     /// it never subscribed).
     pub errors: Vec<Failure>,

@@ -19,6 +19,7 @@ use super::subscriptions::{missing_subscriptions, refused_subscriptions};
 use super::time::TimeCtl;
 use crate::error_chain::error_chain;
 use crate::flow::{Flow, FlowContext, FlowFactory};
+use crate::history::FlowRun;
 use crate::scenario::{Scenario, SinkKind};
 
 /// How often a command flow's subscriptions are looked at while it starts.
@@ -77,6 +78,25 @@ impl Running {
             Running::Process(process) => process.exited(),
             _ => None,
         }
+    }
+
+    /// Turns an in-process flow off ([`Flow::stop`]) at the case's last instant and returns its
+    /// run history ([`Flow::take_runs`]); other flows keep none. Turning off gets until the
+    /// flow is idle: a call that would wait (an injected latency) is cut short, since the
+    /// clock no longer moves.
+    pub(super) async fn turn_off(&self, time: &TimeCtl) -> Vec<FlowRun> {
+        let Running::InProcess { flow, ctx, .. } = self else {
+            return Vec::new();
+        };
+        let guard = time.enter();
+        let (f, c) = (flow.clone(), ctx.clone());
+        let stop = tokio::spawn(async move {
+            let _guard = guard;
+            f.stop(&c).await;
+        });
+        time.until_idle().await;
+        stop.abort();
+        flow.take_runs()
     }
 
     /// Stops the flow: aborts an in-process flow's `start`, kills a process.

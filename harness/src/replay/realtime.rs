@@ -158,9 +158,22 @@ impl<'a> Realtime<'a> {
     /// Runs the lifecycle and hands deliveries to the flow until it is quiet, in real time
     /// while it may be working; returns with the clock frozen.
     pub(super) async fn settle(&mut self, running: &Running, run: &mut CaseRun) {
+        self.settle_with(running, run, false).await;
+    }
+
+    /// Waits for the flow to turn on (subscribe) on a frozen clock: the case's time, and the
+    /// tenant's schedule with it, starts from the same instant however long the flow takes to
+    /// start, so transcripts do not depend on the machine's speed. Only a `429` the flow must
+    /// wait out lets the clock run.
+    pub(super) async fn turn_on(&mut self, running: &Running, run: &mut CaseRun) {
+        self.settle_with(running, run, true).await;
+    }
+
+    async fn settle_with(&mut self, running: &Running, run: &mut CaseRun, turning_on: bool) {
         if self.gave_up {
             return;
         }
+        let throttles_before = self.gate.throttles();
         self.look_for_late_activity(run);
         let began = Instant::now();
         let mut next_report = began + REPORT_EVERY;
@@ -178,7 +191,9 @@ impl<'a> Realtime<'a> {
                 }
                 continue;
             }
-            self.gate.run();
+            if !turning_on || self.gate.throttles() > throttles_before {
+                self.gate.run();
+            }
             if self.overran(run) {
                 return;
             }

@@ -365,7 +365,7 @@ impl Runner {
             );
             // Turning on (subscribing) happens before the case's time starts: the case starts
             // when the flow is quiet, and its first lines are stamped with that instant.
-            realtime.settle(&running, &mut run).await;
+            realtime.turn_on(&running, &mut run).await;
             run.late = None;
             run.start = clock.now();
             if let Some(missing) = missing_subscriptions(&sim, scenario) {
@@ -379,7 +379,10 @@ impl Runner {
             }
             timeline.run(scenario, &mut running, &mut run).await;
         }
-        // The case is over: stop the flow, then gather everything.
+        // The case is over: turn the flow off (an in-process flow unsubscribes, on simulated
+        // time) and take its run history; then stop it and gather everything.
+        run.turn_off_seq = Some(sim.journal.last_seq());
+        run.flow_runs = running.turn_off(&time).await;
         time.clear();
         run.flow_stderr = running.stderr();
         if let Some(status) = running.exited() {

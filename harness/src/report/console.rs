@@ -30,6 +30,7 @@ use std::path::PathBuf;
 
 use anstyle::{AnsiColor, Style};
 
+use super::runs;
 use super::tally::{Tally, Verdict};
 use crate::outcome::{CaseResult, Outcome, SnapshotStatus};
 use crate::snapshot::{is_pending_path, name_for};
@@ -37,6 +38,12 @@ use crate::snapshot::{is_pending_path, name_for};
 /// How many lines of the transcript a failure shows (its end, where the flow went wrong or
 /// stopped).
 pub const TRANSCRIPT_TAIL_LINES: usize = 15;
+/// How many findings of a flow's run history a failure shows (see [`crate::history`]).
+pub const FINDINGS_MAX: usize = 12;
+/// How many lines of a flow's run history a failure shows (its end).
+pub const RUN_HISTORY_TAIL_LINES: usize = 30;
+/// How much of an action's inputs or outputs the run history of a failure shows.
+pub const RUN_VALUE_CHARS_MAX: usize = 100;
 /// How many lines of the flow's standard error a failure shows.
 pub const STDERR_TAIL_LINES: usize = 20;
 /// How many lines of a snapshot diff a failure shows.
@@ -139,6 +146,7 @@ impl<W: Write> Console<W> {
                     )?;
                 }
                 self.failures(r)?;
+                self.runs(r)?;
                 self.transcript(r)?;
                 self.stderr(r)?;
                 self.snapshot(r)?;
@@ -200,6 +208,40 @@ impl<W: Write> Console<W> {
             writeln!(self.out, "{INDENT}{}", f.check)?;
             write_labelled(&mut self.out, "expected: ", &f.expected)?;
             write_labelled(&mut self.out, "actual:   ", &f.actual)?;
+        }
+        Ok(())
+    }
+
+    /// For a flow that keeps a run history (a flow definition): what a flow maker should read
+    /// first (each run's findings), then the end of the run history.
+    fn runs(&mut self, r: &CaseResult) -> io::Result<()> {
+        if r.runs.is_empty() {
+            return Ok(());
+        }
+        let findings = runs::findings(r);
+        if !findings.is_empty() {
+            writeln!(self.out, "{INDENT}what the flow did:")?;
+            for f in findings.iter().take(FINDINGS_MAX) {
+                writeln!(self.out, "{INDENT2}{f}")?;
+            }
+            if findings.len() > FINDINGS_MAX {
+                writeln!(
+                    self.out,
+                    "{INDENT2}... and {} more",
+                    findings.len() - FINDINGS_MAX
+                )?;
+            }
+        }
+        let history = runs::history(r, RUN_VALUE_CHARS_MAX);
+        let (lines, total) = tail(&history, RUN_HISTORY_TAIL_LINES);
+        writeln!(
+            self.out,
+            "{INDENT}run history, {} run(s){}:",
+            r.runs.len(),
+            shown_of(lines.len(), total)
+        )?;
+        for line in lines {
+            writeln!(self.out, "{INDENT2}{line}")?;
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //!
 //! A run's page has the totals, a summary table, and one section per case — failing cases first
 //! — with its verdict, requirement, each failed check's expected and actual, a call-limit
-//! timeline per connection ([`super::plot`]), the transcript and the flow's stderr. A load run's
+//! timeline per connection ([`super::plot`]), a flow definition's run history, the transcript
+//! and the flow's stderr. A load run's
 //! page has the load figures and the same plot for every connection.
 //!
 //! The page is well-formed XML (polyglot HTML5), which lets the tests read it back with an XML
@@ -14,6 +15,7 @@ use simulator::rate_limit::ConnectionReport;
 
 use super::json::RunMeta;
 use super::plot::{LEGEND, escape, svg};
+use super::runs;
 use super::tally::{Tally, Verdict};
 use super::timeline::CallLog;
 use crate::load::LoadReport;
@@ -194,6 +196,7 @@ fn case_section(out: &mut String, i: usize, r: &CaseResult, v: Verdict) {
         out.push_str("</tbody>\n</table>\n");
     }
     plots(out, &r.calls);
+    run_history(out, r);
     if !r.transcript.is_empty() {
         let _ = write!(
             out,
@@ -209,6 +212,35 @@ fn case_section(out: &mut String, i: usize, r: &CaseResult, v: Verdict) {
         );
     }
     out.push_str("</section>\n");
+}
+
+/// How much of an action's inputs or outputs the page shows.
+const RUN_VALUE_CHARS_MAX: usize = 300;
+
+/// A flow definition's run history: its findings, then each run as Power Automate's run view
+/// lists it, one `<pre>` per run.
+fn run_history(out: &mut String, r: &CaseResult) {
+    if r.runs.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Run history</h3>\n");
+    let findings = runs::findings(r);
+    if !findings.is_empty() {
+        out.push_str("<ul class=\"findings\">\n");
+        for f in &findings {
+            let _ = writeln!(out, "<li>{}</li>", escape(f));
+        }
+        out.push_str("</ul>\n");
+    }
+    for run in &r.runs {
+        let _ = writeln!(
+            out,
+            "<pre class=\"run\" data-run=\"{}\" data-status=\"{}\">{}</pre>",
+            escape(&run.id),
+            escape(&run.status),
+            escape(&run.render(RUN_VALUE_CHARS_MAX))
+        );
+    }
 }
 
 /// One figure per connection of `log`, with a caption of its numbers.

@@ -24,6 +24,12 @@
 //! `{check, expected, actual}`; `snapshot` tagged by `status`: `matched`, `new`, `mismatch`,
 //! `accepted`), plus `verdict` and `failsRun`, which say how it counted in this run (see
 //! [`super::tally`]). `seed` at the top is the `--seed` that overrode every case's, or null.
+//! A flow that keeps a run history (a flow definition) adds `runs`: each run as
+//! [`FlowRun`](crate::history::FlowRun) in camelCase (`id`, `trigger`, `event`, `status`,
+//! `reason`, `startMs`, `endMs`, `error`, `findings`, and `actions`, each with `name`, `type`,
+//! `iteration`, `status`, `code`, `attempts`, `startMs`, `endMs`, `inputs`, `outputs`, `error`,
+//! `note`); ids are named as in the transcript, and an input or output over 2,000 characters of
+//! JSON becomes its cut text.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};

@@ -7,7 +7,8 @@
 //! - A case that fails the run has a `<failure>` with `type` `fail`, `non-strict` (a missed
 //!   `SHOULD` under `--strict`) or `unexpected-pass`; its `message` is the first expectation
 //!   that did not hold, and its text the requirement, every expectation (`expected:` /
-//!   `actual:`), the snapshot diff and the end of the transcript. So the report's failure count
+//!   `actual:`), for a flow definition what it did and the end of its run history, the
+//!   snapshot diff and the end of the transcript. So the report's failure count
 //!   is the console's `failed` and the exit code agrees with it (see [`super::tally`]).
 //! - A non-strict case (without `--strict`) and an expected failure pass; their property
 //!   `outcome` says so, and the missed expectations go to `system-out` before the transcript.
@@ -19,7 +20,11 @@ use std::fmt::Write as _;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::console::{TRANSCRIPT_TAIL_LINES, shown_of, tail};
+use super::console::{
+    FINDINGS_MAX, RUN_HISTORY_TAIL_LINES, RUN_VALUE_CHARS_MAX, TRANSCRIPT_TAIL_LINES, shown_of,
+    tail,
+};
+use super::runs;
 use super::tally::Verdict;
 use crate::outcome::{CaseResult, Outcome, SnapshotStatus};
 use crate::scenario::Level;
@@ -133,6 +138,7 @@ fn failure_text(r: &CaseResult, verdict: Verdict) -> String {
         );
     }
     expectations(&mut out, r);
+    run_history(&mut out, r);
     if let Some(SnapshotStatus::Mismatch { path, diff }) = &r.snapshot {
         let _ = writeln!(out, "snapshot differs ({path}):\n{diff}");
     }
@@ -145,6 +151,34 @@ fn failure_text(r: &CaseResult, verdict: Verdict) -> String {
     }
     let _ = writeln!(out, "seed: {}", r.seed);
     out
+}
+
+/// A flow definition's findings and the end of its run history (see [`super::runs`]).
+fn run_history(out: &mut String, r: &CaseResult) {
+    if r.runs.is_empty() {
+        return;
+    }
+    let findings = runs::findings(r);
+    if !findings.is_empty() {
+        out.push_str("what the flow did:\n");
+        for f in findings.iter().take(FINDINGS_MAX) {
+            let _ = writeln!(out, "  {f}");
+        }
+        if findings.len() > FINDINGS_MAX {
+            let _ = writeln!(out, "  ... and {} more", findings.len() - FINDINGS_MAX);
+        }
+    }
+    let history = runs::history(r, RUN_VALUE_CHARS_MAX);
+    let (lines, total) = tail(&history, RUN_HISTORY_TAIL_LINES);
+    let _ = writeln!(
+        out,
+        "run history, {} run(s){}:",
+        r.runs.len(),
+        shown_of(lines.len(), total)
+    );
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
 }
 
 fn expectations(out: &mut String, r: &CaseResult) {

@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod plot;
+mod runs;
 pub mod tally;
 pub mod timeline;
 pub mod xfail;

@@ -219,6 +219,7 @@ pub(crate) mod tests {
             notes: Vec::new(),
             deliveries: Vec::new(),
             replay_file: None,
+            runs: Vec::new(),
         }
     }
 

@@ -331,6 +331,7 @@ fn law_result(flow: &str, seed: u64, checked: &LawResult) -> CaseResult {
             .as_ref()
             .and_then(|f| f.written_to.as_ref())
             .map(|p| p.display().to_string()),
+        runs: Vec::new(),
     }
 }
 

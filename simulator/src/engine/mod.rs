@@ -51,6 +51,7 @@ mod emit;
 mod error;
 mod faults;
 mod history;
+mod identity;
 mod jobs;
 mod names;
 mod options;

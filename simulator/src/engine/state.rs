@@ -95,17 +95,6 @@ impl Engine {
         engine
     }
 
-    /// Seeds the ids of jobs, tasks, subscriptions, events and deliveries (`Epoch::id_seed`).
-    pub fn set_id_seed(&mut self, id_seed: u64) {
-        self.id_seed = id_seed;
-    }
-
-    /// Gives the tenant another instance id (the harness gives each case against a flow outside
-    /// it its own, see [`ids::instance_id`]); the data keeps the seed's ids.
-    pub fn set_instance_id(&mut self, instance_id: String) {
-        self.instance_id = instance_id;
-    }
-
     /// Back to the state `new` built, at `start`: jobs, events, deliveries, subscriptions and
     /// delivery faults are dropped; the options are kept.
     pub fn reset(&mut self, start: SimTime) {
@@ -127,11 +116,6 @@ impl Engine {
     /// Changes the options; they apply to decisions taken from now on.
     pub fn set_options(&mut self, options: EngineOptions) {
         self.options = options;
-    }
-
-    /// The tenant's instance id (`ids::uuid(seed, ["instance"])`).
-    pub fn instance_id(&self) -> &str {
-        &self.instance_id
     }
 
     /// The latest instant the engine has been told about.
