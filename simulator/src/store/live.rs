@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::population::Population;
+use super::population::{Members, Population, bit_is_set};
 use crate::tenant::spec::{TenantSpec, initial_segment_count};
 
 /// A segment's current members.
@@ -14,6 +14,24 @@ pub struct SegmentLive {
     pub count: u64,
     /// Member customer rows, ascending.
     pub members: Arc<Vec<u32>>,
+    /// One bit per customer: whether it is a member.
+    member_bits: Arc<[u64]>,
+}
+
+impl SegmentLive {
+    fn new(name: String, count: u64, members: Members) -> SegmentLive {
+        SegmentLive {
+            name,
+            count,
+            members: Arc::new(members.rows),
+            member_bits: members.bits.into(),
+        }
+    }
+
+    /// Whether customer row `row` is a member.
+    pub fn is_member(&self, row: u32) -> bool {
+        bit_is_set(&self.member_bits, row)
+    }
 }
 
 /// A business measure's current output.
@@ -41,11 +59,8 @@ impl Live {
             .enumerate()
             .map(|(i, seg)| {
                 let count = initial_segment_count(spec, i);
-                SegmentLive {
-                    name: seg.name.clone(),
-                    count,
-                    members: Arc::new(population.rankings[i].members(count as usize)),
-                }
+                let members = population.rankings[i].members(count as usize);
+                SegmentLive::new(seg.name.clone(), count, members)
             })
             .collect();
         let measures = spec
@@ -73,8 +88,8 @@ impl Live {
             && live.count != count
         {
             let count = count.min(u64::from(population.n));
-            live.count = count;
-            live.members = Arc::new(population.rankings[segment].members(count as usize));
+            let members = population.rankings[segment].members(count as usize);
+            *live = SegmentLive::new(std::mem::take(&mut live.name), count, members);
         }
     }
 
