@@ -21,7 +21,7 @@ use std::thread;
 
 pub use activities::Activity;
 pub use field::CustomerField;
-pub use ranking::{Members, Ranking, bit_is_set};
+pub use ranking::{Ranking, bit_is_set, member_bits};
 pub use source::{ActivitySource, SourceInfo};
 
 use super::index::{HashIndex, value_hash};
