@@ -318,16 +318,10 @@ impl Store {
 
     /// Whether a customer is a member of a segment now.
     pub fn is_member(&self, segment: usize, customer: u32) -> bool {
-        let (Some(live), Some(ranking)) = (
-            self.live.segments.get(segment),
-            self.population.rankings.get(segment),
-        ) else {
-            return false;
-        };
-        ranking
-            .pos
-            .get(customer as usize)
-            .is_some_and(|&p| u64::from(p) < live.count)
+        self.live
+            .segments
+            .get(segment)
+            .is_some_and(|live| live.is_member(customer))
     }
 
     /// The row of an entity whose key attribute equals `key`, if visible at `now`.
@@ -404,11 +398,7 @@ impl Store {
                     .collect(),
                 field => {
                     let (_, index) = self.population.indexes.iter().find(|(f, _)| *f == field)?;
-                    index
-                        .lookup(value.as_bytes())
-                        .iter()
-                        .map(|&r| u64::from(r))
-                        .collect()
+                    index.lookup(value.as_bytes()).map(u64::from).collect()
                 }
             },
             TableKind::UnifiedActivity if e.schema.attributes[attr].name == "CustomerId" => {

@@ -2,9 +2,9 @@
 //! The event engine decides the numbers; the simulator copies them here after every engine call
 //! (`Simulator::with_engine`), so the API answers what the last event said.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use super::population::Population;
+use super::population::{Population, bit_is_set, member_bits};
 use crate::tenant::spec::{TenantSpec, initial_segment_count};
 
 /// A segment's current members.
@@ -14,6 +14,34 @@ pub struct SegmentLive {
     pub count: u64,
     /// Member customer rows, ascending.
     pub members: Arc<Vec<u32>>,
+    /// One bit per customer: whether it is a member of the list `bits_of` points to.
+    member_bits: Arc<[u64]>,
+    /// The member list `member_bits` was built from. A `Weak` keeps its allocation, so the
+    /// address is never reused while held: if `members` is replaced without new bits, the
+    /// addresses differ and [`SegmentLive::is_member`] searches the list instead.
+    bits_of: Weak<Vec<u32>>,
+}
+
+impl SegmentLive {
+    fn new(name: String, count: u64, members: Vec<u32>, customers: u32) -> SegmentLive {
+        let members = Arc::new(members);
+        SegmentLive {
+            name,
+            count,
+            member_bits: member_bits(&members, customers as usize).into(),
+            bits_of: Arc::downgrade(&members),
+            members,
+        }
+    }
+
+    /// Whether customer row `row` is a member.
+    pub fn is_member(&self, row: u32) -> bool {
+        if std::ptr::eq(self.bits_of.as_ptr(), Arc::as_ptr(&self.members)) {
+            bit_is_set(&self.member_bits, row)
+        } else {
+            self.members.binary_search(&row).is_ok()
+        }
+    }
 }
 
 /// A business measure's current output.
@@ -41,11 +69,8 @@ impl Live {
             .enumerate()
             .map(|(i, seg)| {
                 let count = initial_segment_count(spec, i);
-                SegmentLive {
-                    name: seg.name.clone(),
-                    count,
-                    members: Arc::new(population.rankings[i].members(count as usize)),
-                }
+                let members = population.rankings[i].members(count as usize);
+                SegmentLive::new(seg.name.clone(), count, members, population.n)
             })
             .collect();
         let measures = spec
@@ -73,8 +98,9 @@ impl Live {
             && live.count != count
         {
             let count = count.min(u64::from(population.n));
-            live.count = count;
-            live.members = Arc::new(population.rankings[segment].members(count as usize));
+            let members = population.rankings[segment].members(count as usize);
+            let name = std::mem::take(&mut live.name);
+            *live = SegmentLive::new(name, count, members, population.n);
         }
     }
 
@@ -91,5 +117,27 @@ impl Live {
         if let Some(live) = self.measures.get_mut(measure) {
             live.values = values;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Law: `is_member` answers whether the row is in `members`, from the bitmap while it was
+    /// built from that list, and by searching the list once `members` is replaced on its own.
+    #[test]
+    fn is_member_follows_the_member_list_even_when_it_is_replaced_alone() {
+        let mut live = SegmentLive::new("s".to_owned(), 3, vec![1, 64, 199], 200);
+        let members_of = |live: &SegmentLive| (0..260).filter(|&r| live.is_member(r)).collect();
+        let found: Vec<u32> = members_of(&live);
+        assert_eq!(found, [1, 64, 199]);
+        live.members = Arc::new(vec![0, 2, 65]);
+        live.count = 3;
+        let found: Vec<u32> = members_of(&live);
+        assert_eq!(found, [0, 2, 65]);
+        let clone = live.clone();
+        let found: Vec<u32> = members_of(&clone);
+        assert_eq!(found, [0, 2, 65]);
     }
 }

@@ -6,12 +6,14 @@
 //! documented way to read data and the load every benchmark measures, so rows are rendered once,
 //! [`ROWS_PER_CHUNK`] consecutive rows at a time into one buffer (`row,row,row`), and a page of
 //! consecutive rows is then a couple of zero-copy slices of those buffers. Chunks are kept up to a
-//! byte budget; past it they are rendered for the request and dropped.
+//! byte budget. Once a chunk has not fitted in it, the cache is full for good (nothing is ever
+//! evicted): from then on a request for rows that are not cached renders only those rows, not
+//! the whole chunks they fall in, and drops them.
 //!
 //! Generated rows never change (an update lives in the overlay, and the query layer bypasses the
 //! cache for rows with an update in force), so nothing is ever invalidated.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -50,6 +52,8 @@ pub struct RowCache {
     chunks: Box<[OnceLock<Chunk>]>,
     used_bytes: AtomicUsize,
     bytes_max: usize,
+    /// Set when a rendered chunk did not fit in the budget.
+    full: AtomicBool,
 }
 
 impl RowCache {
@@ -60,25 +64,23 @@ impl RowCache {
             chunks: (0..chunks).map(|_| OnceLock::new()).collect(),
             used_bytes: AtomicUsize::new(0),
             bytes_max,
+            full: AtomicBool::new(false),
         }
     }
 
-    /// Chunk `c`, rendering it with `render(row, out)` when it is not cached.
-    fn chunk(&self, c: usize, render: &impl Fn(u64, &mut Vec<u8>)) -> Chunk {
+    /// Chunk `c`, rendering it with `render(row, out)` when it is not cached; `None` when it is
+    /// not cached and the cache is full.
+    fn chunk(&self, c: usize, render: &impl Fn(u64, &mut Vec<u8>)) -> Option<Chunk> {
         if let Some(chunk) = self.chunks[c].get() {
-            return chunk.clone();
+            return Some(chunk.clone());
+        }
+        if self.full.load(Ordering::Relaxed) {
+            return None;
         }
         let first = c as u64 * ROWS_PER_CHUNK;
         let last = (first + ROWS_PER_CHUNK).min(self.rows);
-        let mut out = Vec::with_capacity(600 * (last - first) as usize);
         let mut ends = Vec::with_capacity((last - first) as usize);
-        for row in first..last {
-            if row > first {
-                out.push(b',');
-            }
-            render(row, &mut out);
-            ends.push(out.len() as u32);
-        }
+        let out = render_rows(first, last, render, Some(&mut ends));
         let chunk = Chunk {
             bytes: Bytes::from(out),
             ends: ends.into(),
@@ -92,8 +94,9 @@ impl RowCache {
             }
         } else {
             self.used_bytes.fetch_sub(len, Ordering::Relaxed);
+            self.full.store(true, Ordering::Relaxed);
         }
-        chunk
+        Some(chunk)
     }
 
     /// Rows `from..to` as slices of `row,row` to be joined with commas (one slice per chunk).
@@ -104,9 +107,11 @@ impl RowCache {
         while row < to {
             let c = row / ROWS_PER_CHUNK;
             let chunk_end = ((c + 1) * ROWS_PER_CHUNK).min(to);
-            let chunk = self.chunk(c as usize, render);
             let base = c * ROWS_PER_CHUNK;
-            slices.push(chunk.slice((row - base) as usize, (chunk_end - base) as usize));
+            slices.push(match self.chunk(c as usize, render) {
+                Some(chunk) => chunk.slice((row - base) as usize, (chunk_end - base) as usize),
+                None => Bytes::from(render_rows(row, chunk_end, render, None)),
+            });
             row = chunk_end;
         }
         slices
@@ -115,6 +120,26 @@ impl RowCache {
     pub fn used_bytes(&self) -> usize {
         self.used_bytes.load(Ordering::Relaxed)
     }
+}
+
+/// Rows `first..last` rendered as `row,row`, with where each row ends pushed to `ends`.
+fn render_rows(
+    first: u64,
+    last: u64,
+    render: &impl Fn(u64, &mut Vec<u8>),
+    mut ends: Option<&mut Vec<u32>>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(600 * (last - first) as usize);
+    for row in first..last {
+        if row > first {
+            out.push(b',');
+        }
+        render(row, &mut out);
+        if let Some(ends) = ends.as_deref_mut() {
+            ends.push(out.len() as u32);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -172,16 +197,48 @@ mod tests {
     }
 
     #[test]
-    fn past_the_budget_chunks_are_rendered_but_not_kept() {
+    fn past_the_budget_only_the_rows_asked_for_are_rendered_and_nothing_is_kept() {
         let calls = AtomicU64::new(0);
         let counting = |row: u64, out: &mut Vec<u8>| {
             calls.fetch_add(1, Ordering::Relaxed);
             render(row, out);
         };
         let cache = RowCache::new(256, 10);
+        // The first chunk is rendered whole and does not fit: from then on the cache is full.
         assert_eq!(joined(cache.rows(0, 2, &counting)), "{\"r\":0},{\"r\":1}");
-        cache.rows(0, 2, &counting);
-        assert_eq!(calls.load(Ordering::Relaxed), 256);
+        assert_eq!(calls.load(Ordering::Relaxed), 128);
+        assert_eq!(joined(cache.rows(0, 2, &counting)), "{\"r\":0},{\"r\":1}");
+        assert_eq!(calls.load(Ordering::Relaxed), 130);
+        // Across a chunk boundary: two slices, three rows rendered.
+        assert_eq!(
+            joined(cache.rows(126, 129, &counting)),
+            "{\"r\":126},{\"r\":127},{\"r\":128}"
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), 133);
         assert_eq!(cache.used_bytes(), 0);
+    }
+
+    /// Chunks cached before the budget ran out are still served from memory; rows of other
+    /// chunks read the same as when they are cached.
+    #[test]
+    fn a_full_cache_keeps_serving_what_it_holds() {
+        let calls = AtomicU64::new(0);
+        let counting = |row: u64, out: &mut Vec<u8>| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            render(row, out);
+        };
+        // Room for the first chunk (1,169 bytes: 128 rows and their commas) and not for the
+        // second as well (1,279 more).
+        let cache = RowCache::new(1_000, 1_800);
+        cache.rows(0, 1, &counting);
+        cache.rows(128, 129, &counting);
+        assert_eq!(calls.load(Ordering::Relaxed), 256);
+        let kept = cache.used_bytes();
+        assert_eq!(kept, 1_169);
+        let expected: Vec<String> = (100..300).map(|r| format!("{{\"r\":{r}}}")).collect();
+        assert_eq!(joined(cache.rows(100, 300, &counting)), expected.join(","));
+        // Rows 100..128 came from the cache; 128..300 were rendered for the request.
+        assert_eq!(calls.load(Ordering::Relaxed), 256 + 172);
+        assert_eq!(cache.used_bytes(), kept);
     }
 }

@@ -3,7 +3,7 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use super::activities::activity;
+use super::activities::{activity_hash, activity_time, amount_cents, points as activity_points};
 use super::hash::{SALT_ROW, created_before_epoch_s, row_hash};
 use super::source::SourceInfo;
 use crate::tenant::names::Dictionaries;
@@ -66,17 +66,31 @@ impl RowCtx<'_> {
                 .floor()
                 .clamp(0.0, 255.0) as u32;
             counts[s] = c as u8;
-            for j in 0..c {
-                let a = activity(self.row_key, self.epoch, row, s, j, c, act.kind, created_s);
-                if let Some(cents) = a.amount_cents {
-                    spend += cents;
-                    if act.kind == ActivityKind::Purchase {
-                        purchases += 1;
-                        let before = ((self.epoch - a.time).as_millis() / 1000).max(0) as u32;
+            // Only amounts and points add up into the columns, so only they are drawn here (the
+            // rest of an activity is drawn when it is served); which kinds have them is fixed
+            // per source.
+            match act.kind {
+                ActivityKind::Purchase | ActivityKind::Return => {
+                    for j in 0..c {
+                        let h = activity_hash(self.row_key, row, s, j);
+                        spend += amount_cents(h, act.kind).unwrap_or(0);
+                    }
+                    if act.kind == ActivityKind::Purchase && c > 0 {
+                        purchases += c;
+                        // Times never decrease with the ordinal: the last purchase is the last.
+                        let j = c - 1;
+                        let h = activity_hash(self.row_key, row, s, j);
+                        let time = activity_time(h, self.epoch, j, c, created_s);
+                        let before = ((self.epoch - time).as_millis() / 1000).max(0) as u32;
                         last_s = last_s.min(before);
                     }
                 }
-                points += a.points;
+                ActivityKind::LoyaltyPoints => {
+                    for j in 0..c {
+                        points += activity_points(activity_hash(self.row_key, row, s, j), act.kind);
+                    }
+                }
+                ActivityKind::EmailOpen | ActivityKind::WebVisit => {}
             }
         }
         RowColumns {
