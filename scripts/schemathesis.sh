@@ -46,6 +46,9 @@ done
 curl -fsS "$base/_sim/health" >/dev/null
 
 echo "==> schemathesis against $base/openapi.json (max $MAX_EXAMPLES examples per operation, ${MAX_TIME}s)"
+# One worker: with two, Hypothesis parses lambda sources from two threads at once and CPython
+# 3.11 can fail inside ast.parse ("AST constructor recursion depth mismatch"), a crash of the
+# tool, not a finding (seen once in a .ci/run on 2026-12-01).
 set +e
 "$venv/bin/st" --no-color run --report-dir "$out" "$base/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
@@ -54,7 +57,7 @@ set +e
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --seed "$SEED" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 10 \
     --header "Authorization: Bearer schemathesis" \
     --suppress-health-check all \
