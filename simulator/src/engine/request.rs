@@ -14,8 +14,21 @@ use super::value::MeasureValue;
 /// order. A job runs the part of the refresh graph its operation names (see
 /// `Catalog::select`); the tenant has nothing for most of them (enrichments, predictions,
 /// hierarchies, ...), and a job of those ends at once with no tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
+#[schemars(description = "The API model's `operationType`: what a job runs.")]
 pub enum OperationType {
     None,
     Ingestion,
@@ -148,7 +161,9 @@ impl fmt::Display for OperationType {
 }
 
 /// Who started a job (the model's `jobSubmissionKind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum SubmissionKind {
     #[default]

@@ -5,63 +5,9 @@ use schemars::JsonSchema;
 
 use super::common::DateTime;
 use super::errors::CiError;
-
-/// A job status (`GraphJobInfo.jobStatus`, `GraphTaskInfo.taskStatus`).
-#[derive(JsonSchema)]
-#[schemars(rename_all = "camelCase")]
-pub enum RunStatus {
-    Queued,
-    Running,
-    Successful,
-    Failed,
-    TimedOut,
-    Skipped,
-    Aborted,
-}
-
-/// The model's `operationType`.
-#[derive(JsonSchema)]
-#[schemars(rename_all = "camelCase")]
-pub enum OperationType {
-    None,
-    Ingestion,
-    DerivedEntity,
-    Hierarchy,
-    DataPreparation,
-    Map,
-    RealtimeM3Search,
-    Match,
-    Merge,
-    ProfileStore,
-    Search,
-    Activity,
-    Contact,
-    AttributeMeasures,
-    EntityMeasures,
-    Measures,
-    Segmentation,
-    SegmentMembership,
-    Enrichment,
-    PreEnrichment,
-    Transform,
-    Intelligence,
-    AiBuilder,
-    Insights,
-    Export,
-    ModelManagement,
-    Relationship,
-    RoleAssignment,
-    Analysis,
-    SemanticEntity,
-    All,
-}
-
-#[derive(JsonSchema)]
-#[schemars(rename_all = "camelCase")]
-pub enum SubmissionKind {
-    OnDemand,
-    Scheduled,
-}
+// The enums are the engine's own (they derive `JsonSchema`), so the document describes exactly
+// what the engine serialises.
+pub use crate::engine::{OperationType, RunStatus, SubmissionKind};
 
 /// The model's `GraphJobInfo`.
 #[derive(JsonSchema)]
