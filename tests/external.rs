@@ -380,6 +380,9 @@ const DETERMINISM_CASES: &[&str] = &[
     "segment/fires-once-per-upward-crossing",
     "full-refresh/completed-fires-for-scheduled-refresh",
     "delivery/redelivered-event-has-no-second-effect",
+    // A retry and a late replay count from the flow's answer, which comes in real time.
+    "delivery/lost-answer-is-retried-without-a-second-effect",
+    "delivery/late-replay-after-a-newer-event-has-no-second-effect",
 ];
 
 /// The verdict and transcript of every case in a JSON report.

@@ -118,27 +118,12 @@ pub async fn run_case(
             .journal
             .iter()
             .any(|e| CaseRun::is_flow_call(e) && e.status == 429);
-    // An attempt that follows an answer (a retry, a late replay) is scheduled from the instant
-    // the answer arrived, which for a flow outside the harness is real time: its instant in the
-    // transcript varies by a few milliseconds from run to run.
-    let follows_a_real_answer = external
-        && run.deliveries.iter().any(|d| {
-            d.attempts.len() > 1
-                || d.redelivery_of.is_some()
-                || d.fault == Some(simulator::engine::FaultKind::LateReplay)
-        });
     if scenario.expect.snapshot && waited_real_retry_after {
         result.notes.push(
             "no snapshot: the flow waited out a real Retry-After, whose values depend on timing"
                 .to_owned(),
         );
-    } else if scenario.expect.snapshot && follows_a_real_answer {
-        result.notes.push(
-            "no snapshot: a delivery was retried or replayed after the flow's real-time answer, so its instant depends on timing"
-                .to_owned(),
-        );
     }
-    let waited_real_retry_after = waited_real_retry_after || follows_a_real_answer;
     // A run that could not be carried out (the flow did not start, a step failed) has nothing
     // worth comparing: its failures say why.
     if scenario.expect.snapshot

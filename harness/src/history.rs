@@ -82,6 +82,26 @@ impl Ids {
         }
     }
 
+    /// The name of `id`, naming it `{kind}N` first if it has none (N counts the names of that
+    /// kind so far: `ev1`, `ev2`, …).
+    pub fn named(&mut self, id: &str, kind: &str) -> String {
+        if let Some((_, alias)) = self.0.iter().find(|(i, _)| i == id) {
+            return alias.clone();
+        }
+        let n = self
+            .0
+            .iter()
+            .filter(|(_, a)| {
+                a.strip_prefix(kind)
+                    .is_some_and(|d| d.parse::<u32>().is_ok())
+            })
+            .count()
+            + 1;
+        let alias = format!("{kind}{n}");
+        self.name(id, &alias);
+        alias
+    }
+
     /// `text` with every named id replaced by its name.
     pub fn normalise(&self, text: &str) -> String {
         let mut out = text.to_owned();

@@ -285,6 +285,8 @@ fn base(
 }
 
 const THRESHOLD: u64 = 1000;
+/// The segment the crossing law evaluates.
+const SEGMENT: &str = "HighValueCustomers";
 
 fn segment_timelines() -> BoxedStrategy<Scenario> {
     // Around the threshold, with its boundary (1000 is not above, 1001 is) drawn often: that is
@@ -302,7 +304,7 @@ fn segment_timelines() -> BoxedStrategy<Scenario> {
                 .map(|(i, &c)| Step {
                     at: SimDuration::from_hours(i as i64 * 6),
                     evaluate_segment: Some(SegmentStep {
-                        name: "HighValueCustomers".into(),
+                        name: SEGMENT.into(),
                         entity_count: c,
                     }),
                     ..Step::default()
@@ -310,7 +312,7 @@ fn segment_timelines() -> BoxedStrategy<Scenario> {
                 .collect();
             let sub = ExpectedSubscription {
                 trigger: "segment-threshold-crossed".into(),
-                inputs: json!({"segmentName": "HighValueCustomers", "threshold": THRESHOLD})
+                inputs: json!({"segmentName": SEGMENT, "threshold": THRESHOLD})
                     .as_object()
                     .cloned()
                     .unwrap_or_default(),
@@ -333,9 +335,20 @@ fn expected_crossings(initial: u64, counts: impl Iterator<Item = u64>) -> u64 {
     crossings
 }
 
+/// The segment's member count before the timeline's first evaluation: the case tenant's
+/// initial evaluation, from the simulator's own formula.
+fn initial_count(scenario: &Scenario) -> Result<u64, String> {
+    let spec = crate::replay::tenant::case_tenant(scenario).map_err(|e| e.to_string())?;
+    let index = spec
+        .segments
+        .iter()
+        .position(|s| s.name == SEGMENT)
+        .ok_or_else(|| format!("the case tenant has no segment {SEGMENT}"))?;
+    Ok(simulator::tenant::spec::initial_segment_count(&spec, index))
+}
+
 fn one_effect_per_crossing(scenario: &Scenario, run: &CaseRun) -> Result<(), String> {
-    // The tenant's first evaluation: 12 % of 2,000 customers.
-    let initial = 240;
+    let initial = initial_count(scenario)?;
     let counts = scenario
         .steps
         .iter()
@@ -368,8 +381,10 @@ fn crossing_expectation(scenario: &Scenario) -> Expect {
         .steps
         .iter()
         .filter_map(|s| s.evaluate_segment.as_ref().map(|e| e.entity_count));
+    // A tenant the case cannot build fails the run itself, with its own message.
+    let initial = initial_count(scenario).unwrap_or(0);
     Expect {
-        sinks: vec![sink_count(expected_crossings(240, counts))],
+        sinks: vec![sink_count(expected_crossings(initial, counts))],
         ..Expect::default()
     }
 }
@@ -570,5 +585,16 @@ mod tests {
         assert_eq!(expected_crossings(240, [1100, 900, 1200].into_iter()), 2);
         assert_eq!(expected_crossings(1200, [900, 800].into_iter()), 0);
         assert_eq!(expected_crossings(240, [1000, 1001].into_iter()), 1);
+    }
+
+    /// The model starts from the count the case's tenant really has: 12 % of its customers.
+    #[test]
+    fn the_crossing_model_starts_from_the_case_tenants_initial_count() {
+        let mut scenario = base("segment", Vec::new(), Vec::new());
+        assert_eq!(initial_count(&scenario), Ok(240));
+        scenario
+            .tenant
+            .insert("customers".into(), toml::Value::Integer(10_000));
+        assert_eq!(initial_count(&scenario), Ok(1_200));
     }
 }

@@ -47,10 +47,12 @@
 //!   case's start (a command flow subscribing as it starts) are stamped with the start. So a
 //!   flow that answers a delivery and acts on it has its calls and sink posts at the delivery's
 //!   instant, as an in-process flow on virtual time has: the process and in-process runs of one
-//!   flow share snapshots. Cases in which a flow waits out a real `Retry-After` take no
-//!   snapshot (their `Retry-After` values depend on timing; `case.rs`).
+//!   flow share snapshots. A delivery's retry or late replay counts from the instant its
+//!   delivery is stamped with, plus the whole seconds the flow took to answer
+//!   (`replay/timeline.rs`), so it too is at the same offset in every run. Cases in which a flow
+//!   waits out a real `Retry-After` take no snapshot (their `Retry-After` values depend on
+//!   timing; `case.rs`).
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use serde_json::Value;
@@ -62,22 +64,7 @@ use crate::replay::CaseRun;
 /// Builds the transcript of a run.
 pub fn render(run: &CaseRun) -> String {
     let mut lines: Vec<(SimTime, u8, usize, String)> = Vec::new();
-    let mut aliases = Aliases::default();
-    for s in &run.subscriptions {
-        aliases.sub(&s.id);
-    }
-    for e in &run.events {
-        aliases.event(&e.event_id);
-    }
-    for e in &run.events {
-        let payload = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
-        if let Some(job) = payload.get("jobId").and_then(Value::as_str) {
-            aliases.other(job, "job");
-        }
-    }
-    if !run.instance_id.is_empty() {
-        aliases.fixed(&run.instance_id, "instance");
-    }
+    let mut aliases = ids(run);
     for (i, (t, text)) in run.steps.iter().enumerate() {
         lines.push((*t, 1, i, format!("step      {text}")));
     }
@@ -90,9 +77,9 @@ pub fn render(run: &CaseRun) -> String {
             i,
             format!(
                 "event     {} {} {}{}",
-                aliases.event(&e.event_id),
+                aliases.named(&e.event_id, "ev"),
                 e.trigger.id(),
-                aliases.sub(&e.subscription_id),
+                aliases.named(&e.subscription_id, "sub"),
                 fields
             ),
         ));
@@ -117,7 +104,7 @@ pub fn render(run: &CaseRun) -> String {
                 a.attempt_id as usize,
                 format!(
                     "deliver   {} attempt {}{fault} -> {result}",
-                    aliases.event(&d.event_id),
+                    aliases.named(&d.event_id, "ev"),
                     a.attempt
                 ),
             ));
@@ -213,109 +200,20 @@ pub fn runs(run: &CaseRun) -> Vec<FlowRun> {
 /// transcript numbers them), the events' jobs `jobN`, and the case's instance `instance`.
 fn ids(run: &CaseRun) -> Ids {
     let mut ids = Ids::default();
-    let mut subs = Vec::new();
     for s in &run.subscriptions {
-        if !subs.contains(&s.id) {
-            subs.push(s.id.clone());
-            ids.name(&s.id, &format!("sub{}", subs.len()));
-        }
+        ids.named(&s.id, "sub");
     }
-    let mut events = Vec::new();
     for e in &run.events {
-        if !events.contains(&e.event_id) {
-            events.push(e.event_id.clone());
-            ids.name(&e.event_id, &format!("ev{}", events.len()));
-        }
+        ids.named(&e.event_id, "ev");
     }
-    let mut jobs = Vec::new();
     for e in &run.events {
         let payload = serde_json::to_value(&e.payload).unwrap_or(Value::Null);
-        if let Some(job) = payload.get("jobId").and_then(Value::as_str)
-            && !jobs.iter().any(|j| j == job)
-        {
-            jobs.push(job.to_owned());
-            ids.name(job, &format!("job{}", jobs.len()));
+        if let Some(job) = payload.get("jobId").and_then(Value::as_str) {
+            ids.named(job, "job");
         }
     }
     ids.name(&run.instance_id, "instance");
     ids
-}
-
-/// Short, stable names for seeded ids, in order of first appearance.
-#[derive(Default)]
-struct Aliases {
-    subs: HashMap<String, String>,
-    events: HashMap<String, String>,
-    others: HashMap<String, String>,
-    /// Every id and its alias, in the order they were named (replacements go in this order).
-    order: Vec<(String, String)>,
-}
-
-impl Aliases {
-    /// Names `id` `{kind}N` (N counting ids of that kind), unless it has a name.
-    fn other(&mut self, id: &str, kind: &str) {
-        if self.others.contains_key(id) {
-            return;
-        }
-        let n = self
-            .order
-            .iter()
-            .filter(|(_, a)| {
-                a.strip_prefix(kind)
-                    .is_some_and(|d| d.parse::<u32>().is_ok())
-            })
-            .count()
-            + 1;
-        self.fixed(id, &format!("{kind}{n}"));
-    }
-
-    /// Names `id` `alias`.
-    fn fixed(&mut self, id: &str, alias: &str) {
-        if self
-            .others
-            .insert(id.to_owned(), alias.to_owned())
-            .is_none()
-        {
-            self.order.push((id.to_owned(), alias.to_owned()));
-        }
-    }
-
-    /// `text` with every named id replaced by its name.
-    fn normalise(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (id, alias) in &self.order {
-            if !id.is_empty() && out.contains(id.as_str()) {
-                out = out.replace(id.as_str(), alias);
-            }
-        }
-        out
-    }
-
-    fn sub(&mut self, id: &str) -> String {
-        let n = self.subs.len() + 1;
-        let alias = self
-            .subs
-            .entry(id.to_owned())
-            .or_insert_with(|| format!("sub{n}"))
-            .clone();
-        if !self.order.iter().any(|(i, _)| i == id) {
-            self.order.push((id.to_owned(), alias.clone()));
-        }
-        alias
-    }
-
-    fn event(&mut self, id: &str) -> String {
-        let n = self.events.len() + 1;
-        let alias = self
-            .events
-            .entry(id.to_owned())
-            .or_insert_with(|| format!("ev{n}"))
-            .clone();
-        if !self.order.iter().any(|(i, _)| i == id) {
-            self.order.push((id.to_owned(), alias.clone()));
-        }
-        alias
-    }
 }
 
 /// The payload fields that matter for a trigger, as ` key=value` pairs.

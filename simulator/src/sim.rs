@@ -507,6 +507,15 @@ impl Simulator {
         self.with_engine(|engine, now| ((), engine.delivery_result(now, attempt_id, result)));
     }
 
+    /// Reports how a delivery attempt went, with what it schedules (a retry, a late replay)
+    /// counted from `answered_at` instead of now (see [`Engine::delivery_result_at`]).
+    pub fn delivery_result_at(&self, attempt_id: u64, result: AttemptResult, answered_at: SimTime) {
+        self.with_engine(|engine, now| {
+            let effects = engine.delivery_result_at(now, answered_at, attempt_id, result);
+            ((), effects)
+        });
+    }
+
     /// When the lifecycle next has something to do.
     pub fn next_due(&self) -> Option<SimTime> {
         self.world.read().engine.next_due()

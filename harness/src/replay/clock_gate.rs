@@ -89,6 +89,15 @@ impl ClockGate {
         while !self.freeze_unless_throttled_since(seen) {}
     }
 
+    /// The instant a transcript shows `t` at, for `t` now or in the stretch running now: the
+    /// beginning of that stretch, else `t` itself.
+    pub(super) fn stamp(&self, t: SimTime) -> SimTime {
+        match self.state.lock().running_since {
+            Some(began) if self.clock.is_running() && began <= t => began,
+            _ => t,
+        }
+    }
+
     /// The stretches of real time so far, `(began, ended)` in simulated time.
     pub(super) fn stretches(&self) -> Vec<(SimTime, SimTime)> {
         self.state.lock().stretches.clone()
@@ -113,6 +122,17 @@ mod tests {
         assert_eq!(stretches.len(), 1);
         assert_eq!(stretches[0].0, SimTime(1_000));
         assert!(stretches[0].1 >= SimTime(1_000));
+    }
+
+    #[test]
+    fn an_instant_inside_a_running_stretch_is_stamped_with_its_beginning() {
+        let clock = Clock::frozen_at(SimTime(2_000));
+        let gate = ClockGate::new(clock.clone());
+        assert_eq!(gate.stamp(SimTime(2_000)), SimTime(2_000));
+        gate.run();
+        assert_eq!(gate.stamp(SimTime(2_003)), SimTime(2_000));
+        gate.freeze();
+        assert_eq!(gate.stamp(SimTime(2_003)), SimTime(2_003));
     }
 
     #[test]

@@ -352,6 +352,7 @@ impl Runner {
             sender: &self.sender,
             delivery_timeout: self.options.delivery_timeout,
             answers: external.then_some(&answers),
+            gate: external.then_some(&gate),
         };
         if external {
             let mut realtime = Realtime::new(

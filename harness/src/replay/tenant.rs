@@ -39,6 +39,19 @@ pub(super) fn build_simulator_in_epoch(
     seed: Option<u64>,
     salt: Option<String>,
 ) -> Result<Simulator, CaseTenantError> {
+    let mut spec = case_tenant(scenario)?;
+    spec.seed = seed.unwrap_or_else(|| scenario.seed());
+    let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
+    let mut config = SimConfig::new(spec, clock);
+    config.journal_capacity = 1_000_000;
+    config.instance_salt = salt.clone();
+    config.id_epoch = salt.map_or(IdEpoch::Seed, IdEpoch::Fixed);
+    Ok(Simulator::new(config))
+}
+
+/// The tenant of a case: the demo tenant with the scenario's overrides (the schedule off and no
+/// random task failures, unless they say otherwise).
+pub fn case_tenant(scenario: &Scenario) -> Result<TenantSpec, CaseTenantError> {
     let mut tenant = scenario.tenant.clone();
     let refresh = tenant
         .entry("refresh")
@@ -57,16 +70,10 @@ pub(super) fn build_simulator_in_epoch(
         id: scenario.id.clone(),
         source,
     })?;
-    let mut spec = TenantSpec::from_toml_over_demo(&text, &format!("{} (tenant)", scenario.id))
-        .map_err(|source| CaseTenantError::Invalid {
+    TenantSpec::from_toml_over_demo(&text, &format!("{} (tenant)", scenario.id)).map_err(|source| {
+        CaseTenantError::Invalid {
             id: scenario.id.clone(),
             source,
-        })?;
-    spec.seed = seed.unwrap_or_else(|| scenario.seed());
-    let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
-    let mut config = SimConfig::new(spec, clock);
-    config.journal_capacity = 1_000_000;
-    config.instance_salt = salt.clone();
-    config.id_epoch = salt.map_or(IdEpoch::Seed, IdEpoch::Fixed);
-    Ok(Simulator::new(config))
+        }
+    })
 }

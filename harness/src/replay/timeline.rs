@@ -12,9 +12,10 @@ use std::time::Duration;
 use serde_json::Value;
 use simulator::delivery::Sender;
 use simulator::engine::{AttemptResult, DeliveryAttempt};
-use simulator::{SimDuration, Simulator};
+use simulator::{SimDuration, SimTime, Simulator};
 
 use super::case_run::CaseRun;
+use super::clock_gate::ClockGate;
 use super::flow_under_test::Running;
 use super::inproc::IN_PROCESS_HOOK;
 use super::sinks::Sinks;
@@ -41,6 +42,9 @@ pub(super) struct Timeline<'a> {
     pub delivery_timeout: Duration,
     /// Where the dispatch of a delivery to a process or URL flow records when it was answered.
     pub answers: Option<&'a Answers>,
+    /// The clock gate of a process or URL flow: an answer counts from the instant its
+    /// delivery is stamped with (see [`answered_at`]).
+    pub gate: Option<&'a Arc<ClockGate>>,
 }
 
 impl Timeline<'_> {
@@ -157,15 +161,48 @@ impl Timeline<'_> {
             let sender = self.sender.clone();
             let timeout = self.delivery_timeout;
             let answers = self.answers.cloned();
+            let sent = sim.clock.now();
+            let stamp = self.gate.map(|gate| gate.stamp(sent));
             tokio::spawn(async move {
                 let _guard = guard;
                 let result = sender.send(&attempt, timeout).await;
                 let ok = matches!(result, AttemptResult::Status(s) if (200..300).contains(&s));
-                sim.delivery_result(attempt.attempt_id, result);
+                match stamp {
+                    Some(stamp) => {
+                        let at = answered_at(stamp, sim.clock.now() - sent);
+                        sim.delivery_result_at(attempt.attempt_id, result, at);
+                    }
+                    None => sim.delivery_result(attempt.attempt_id, result),
+                }
                 if let Some(answers) = answers {
                     answers.lock().push((std::time::Instant::now(), ok));
                 }
             });
         }
+    }
+}
+
+/// The simulated instant an answer from a flow outside the harness counts from (a retry's
+/// back-off, a late replay): the instant its delivery is stamped with in the transcript, plus the
+/// whole seconds the flow took to answer. The clock followed the wall clock while the flow
+/// answered, so the milliseconds vary from run to run; a flow that answers within a second
+/// (as it should) has its retries at the same offsets as an in-process flow, and one that holds
+/// a delivery open for seconds (or times out) still has them that much later.
+fn answered_at(stamp: SimTime, took: SimDuration) -> SimTime {
+    const SECOND: i64 = 1_000;
+    stamp + SimDuration(took.as_millis().max(0) / SECOND * SECOND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_counts_from_its_stamp_plus_whole_seconds() {
+        let stamp = SimTime(10_000);
+        assert_eq!(answered_at(stamp, SimDuration(3)), stamp);
+        assert_eq!(answered_at(stamp, SimDuration(999)), stamp);
+        assert_eq!(answered_at(stamp, SimDuration(2_004)), SimTime(12_000));
+        assert_eq!(answered_at(stamp, SimDuration(-5)), stamp);
     }
 }

@@ -132,10 +132,12 @@ impl Deliveries {
     /// is retried per the policy (on the queue) or, with no retries left, dead-lettered; any
     /// other status is final. A delivery of a deleted subscription (`active` says which are
     /// not) is cancelled instead of retried. An unknown or already reported attempt id changes
-    /// nothing.
+    /// nothing. Back-offs and late replays start at `answered_at` (see
+    /// [`super::Engine::delivery_result_at`]).
     pub(super) fn record_result(
         &mut self,
         now: SimTime,
+        answered_at: SimTime,
         attempt_id: u64,
         result: &AttemptResult,
         active: impl Fn(usize) -> bool,
@@ -181,7 +183,7 @@ impl Deliveries {
                 lo.as_millis(),
                 hi.as_millis(),
             );
-            let next = now + SimDuration(wait);
+            let next = answered_at + SimDuration(wait);
             if let Some(last) = delivery.attempts.last_mut() {
                 last.next_attempt_at = Some(next);
             }
@@ -189,7 +191,7 @@ impl Deliveries {
             sends.dues.push((next, Due::DeliveryRetry { delivery: d }));
             return sends;
         }
-        self.settle(now, d, &mut sends);
+        self.settle(now, answered_at, d, &mut sends);
         sends
     }
 
@@ -431,7 +433,7 @@ impl Deliveries {
 
     /// A delivery reached its final phase: free its FIFO and schedule a late replay if one was
     /// planned for its event.
-    fn settle(&mut self, now: SimTime, d: usize, sends: &mut Sends) {
+    fn settle(&mut self, now: SimTime, answered_at: SimTime, d: usize, sends: &mut Sends) {
         let delivery = &self.deliveries[d];
         let s = delivery.subscription;
         if delivery.phase == Phase::Delivered
@@ -441,7 +443,7 @@ impl Deliveries {
         {
             sends
                 .dues
-                .push((now + after, Due::LateReplay { delivery: d }));
+                .push((answered_at + after, Due::LateReplay { delivery: d }));
         }
         if delivery.ordered {
             if let Some(sub) = self.queues.get_mut(s) {

@@ -317,11 +317,27 @@ impl Engine {
         attempt_id: u64,
         result: AttemptResult,
     ) -> Vec<Effect> {
+        self.delivery_result_at(now, now, attempt_id, result)
+    }
+
+    /// [`Engine::delivery_result`] for an answer reported later than the instant it counts
+    /// from: what the answer schedules (a retry's back-off, a late replay) starts at
+    /// `answered_at` (at most `now`), what it sends at once goes at `now`. A shell whose clock
+    /// followed the wall clock while the endpoint answered uses it to keep those instants
+    /// independent of how fast the endpoint was (the harness, for a flow outside it).
+    pub fn delivery_result_at(
+        &mut self,
+        now: SimTime,
+        answered_at: SimTime,
+        attempt_id: u64,
+        result: AttemptResult,
+    ) -> Vec<Effect> {
         let now = self.catch_up(now);
+        let answered_at = answered_at.min(now);
         let active = |s| self.subscriptions.is_active(s);
         let sends = self
             .deliveries
-            .record_result(now, attempt_id, &result, active);
+            .record_result(now, answered_at, attempt_id, &result, active);
         self.send(sends);
         self.take_effects()
     }

@@ -225,6 +225,48 @@ fn always(
     )
 }
 
+/// An answer reported after the instant it counts from (the harness's clock followed the wall
+/// clock while a flow outside it answered) schedules its retry from that instant, not from
+/// when it was reported; the plain report counts from now.
+#[test]
+fn a_retry_counts_from_the_instant_the_answer_is_reported_at() {
+    let next_attempt = |answered_at: Option<SimDuration>| {
+        let mut spec = testkit::tenant();
+        spec.delivery.retry_policy = "fixed".to_owned();
+        spec.delivery.retry_interval = SimDuration(5_000);
+        spec.delivery.retry_count = 1;
+        let mut engine = Engine::new(&spec, 11, T0, testkit::initial());
+        testkit::watch(&mut engine, "full-refresh-completed", json!({}));
+        engine.refresh(T0, Default::default()).unwrap();
+        let mut first = T0;
+        let mut effects = engine.run_until(T0);
+        let attempt = loop {
+            if let Some(a) = effects.drain(..).find_map(|e| match e {
+                Effect::Deliver(a) => Some(a),
+                Effect::SegmentCountChanged { .. } => None,
+            }) {
+                break a;
+            }
+            first = engine.next_due().unwrap();
+            effects = engine.run_until(first);
+        };
+        let reported = first + SimDuration(1_500);
+        let result = AttemptResult::Status(503);
+        match answered_at {
+            Some(offset) => {
+                engine.delivery_result_at(reported, first + offset, attempt.attempt_id, result)
+            }
+            None => engine.delivery_result(reported, attempt.attempt_id, result),
+        };
+        engine.next_due().unwrap() - first
+    };
+    assert_eq!(next_attempt(Some(SimDuration::ZERO)), SimDuration(5_000));
+    assert_eq!(next_attempt(Some(SimDuration(1_000))), SimDuration(6_000));
+    assert_eq!(next_attempt(None), SimDuration(6_500));
+    // An instant after the report counts as the report's.
+    assert_eq!(next_attempt(Some(SimDuration(9_000))), SimDuration(6_500));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
