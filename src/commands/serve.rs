@@ -32,7 +32,7 @@ pub struct ServeArgs {
     #[arg(long, env = "INSIGHTSIM_ADMIN_TOKEN")]
     admin_token: Option<String>,
     /// The scheme and host clients use to reach the simulator through a tunnel or proxy (e.g.
-    /// https://abc123.ngrok.app): absolute URLs in answers use it instead of the listen address.
+    /// `https://abc123.ngrok.app`): absolute URLs in answers use it instead of the listen address.
     #[arg(long, env = "INSIGHTSIM_PUBLIC_URL", value_parser = parse_public_url)]
     public_url: Option<PublicUrl>,
     /// Keep the state (subscriptions, items, jobs, deliveries, the clock, the id epoch) in this
