@@ -1,5 +1,10 @@
 //! The `insightsim` command line: parse, dispatch, exit codes. No business logic lives here.
 
+// First: its `print!`, `println!` and `eprintln!` shadow std's in every module after it, so
+// that no output panics when its reader is gone (`insightsim schema | head`).
+#[macro_use]
+mod output;
+
 mod commands;
 mod exit;
 

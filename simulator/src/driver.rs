@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::delivery::Sender;
+use crate::delivery::{DeliveryTrust, Sender};
 use crate::engine::DeliveryAttempt;
 use crate::sim::{Simulator, Undelivered};
 
@@ -52,16 +52,22 @@ pub struct Driver {
 }
 
 impl Driver {
+    /// A driver whose `https://` deliveries trust the public CAs.
     pub fn spawn(sim: Arc<Simulator>) -> Driver {
+        Driver::spawn_trusting(sim, &DeliveryTrust::public())
+    }
+
+    /// A driver whose `https://` deliveries trust `trust` (`serve --delivery-ca`).
+    pub fn spawn_trusting(sim: Arc<Simulator>, trust: &DeliveryTrust) -> Driver {
         let notify = Arc::new(Notify::new());
         let wake = notify.clone();
         sim.set_waker(Some(Box::new(move || wake.notify_one())));
         let (stop, mut stopped) = watch::channel(None);
         let sender = if sim.spec.delivery.allow_self {
-            Sender::new()
+            Sender::trusting(trust)
         } else {
             let own = sim.clone();
-            Sender::new().refusing_self(move || own.own_addresses())
+            Sender::trusting(trust).refusing_self(move || own.own_addresses())
         };
         let driven = sim.clone();
         let task = tokio::spawn(async move {

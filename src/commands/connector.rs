@@ -29,7 +29,7 @@ enum ConnectorCommand {
 struct ExportArgs {
     /// The folder to write the two files into (created when missing).
     dir: PathBuf,
-    /// The public URL the simulator is reachable at (your tunnel), e.g. https://abc123.ngrok.app.
+    /// The public URL the simulator is reachable at (your tunnel), e.g. `https://abc123.ngrok.app`.
     #[arg(long, env = "INSIGHTSIM_CONNECTOR_HOST")]
     host: String,
     /// Tenant file (TOML) read over the demo tenant.

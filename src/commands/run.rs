@@ -22,6 +22,7 @@ use harness::snapshot::{Mode, SnapshotStore};
 
 use super::manifest_args::{ManifestArgs, loud};
 use crate::exit;
+use crate::output::Out;
 
 mod progress;
 
@@ -220,10 +221,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         skip_warnings.extend(warning);
     }
     let results = &results;
-    let _ = Console::new(std::io::stdout())
+    let _ = Console::new(Out)
         .color(color_for_stdout())
         .summary(results, args.strict);
-    let _ = std::io::stdout().flush();
+    let _ = Out.flush();
     for hint in never_acted(results, args.flow_url.is_some()) {
         eprintln!("hint: {hint}");
     }
@@ -305,7 +306,7 @@ fn grade(
             snapshots.display()
         );
     }
-    let mut console = Console::new(std::io::stdout())
+    let mut console = Console::new(Out)
         .color(color_for_stdout())
         .strict(args.strict)
         .verbose(args.verbose)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use simulator::addresses::PublicUrl;
+use simulator::delivery::DeliveryTrust;
 use simulator::driver::DrainReport;
 use simulator::persist::PersistError;
 use simulator::tenant::TenantSpec;
@@ -31,7 +32,7 @@ pub struct ServeArgs {
     #[arg(long, env = "INSIGHTSIM_ADMIN_TOKEN")]
     admin_token: Option<String>,
     /// The scheme and host clients use to reach the simulator through a tunnel or proxy (e.g.
-    /// https://abc123.ngrok.app): absolute URLs in answers use it instead of the listen address.
+    /// `https://abc123.ngrok.app`): absolute URLs in answers use it instead of the listen address.
     #[arg(long, env = "INSIGHTSIM_PUBLIC_URL", value_parser = parse_public_url)]
     public_url: Option<PublicUrl>,
     /// Keep the state (subscriptions, items, jobs, deliveries, the clock, the id epoch) in this
@@ -48,6 +49,11 @@ pub struct ServeArgs {
     /// start draws a new one, so ids never repeat.
     #[arg(long, env = "INSIGHTSIM_ID_EPOCH")]
     id_epoch: Option<String>,
+    /// Also trust the CA certificates in this PEM file for https:// deliveries (a tunnel or
+    /// proxy in front of the flow with a certificate of its own); the public CAs are always
+    /// trusted.
+    #[arg(long, env = "INSIGHTSIM_DELIVERY_CA", value_name = "FILE")]
+    delivery_ca: Option<PathBuf>,
 }
 
 fn parse_public_url(text: &str) -> Result<PublicUrl, String> {
@@ -66,14 +72,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         bail!("--speed {} must be a positive number", args.speed);
     }
     let spec = args.tenant.spec()?;
+    let trust = match &args.delivery_ca {
+        None => DeliveryTrust::public(),
+        Some(file) => DeliveryTrust::public().with_pem_file(file)?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, spec))
+    runtime.block_on(serve(args, spec, trust))
 }
 
-async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
+async fn serve(args: ServeArgs, spec: TenantSpec, trust: DeliveryTrust) -> anyhow::Result<u8> {
     let started = Instant::now();
     let mut config = SimConfig::new(spec, Clock::wall(args.speed));
     config.admin_token = args.admin_token.clone();
@@ -107,7 +117,7 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
             return Ok(exit::START);
         }
     };
-    let driver = simulator::driver::Driver::spawn(sim.clone());
+    let driver = simulator::driver::Driver::spawn_trusting(sim.clone(), &trust);
     let base = handle.base_url();
     let id = &sim.instance_id;
     println!(
@@ -126,6 +136,13 @@ async fn serve(args: ServeArgs, spec: TenantSpec) -> anyhow::Result<u8> {
         println!(
             "  public URL   {}  (absolute URLs in answers use it)",
             public.base
+        );
+    }
+    if let Some(file) = &args.delivery_ca {
+        println!(
+            "  delivery CA  {} ({} certificates trusted for https deliveries, besides the public CAs)",
+            file.display(),
+            trust.added()
         );
     }
     match sim.state_file() {

@@ -10,7 +10,7 @@ impl Engine {
     }
 
     /// Gives the tenant another instance id (the harness gives each case against a flow outside
-    /// it its own, see [`crate::ids::instance_id`]); the data keeps the seed's ids.
+    /// it its own, see `ids::instance_id`); the data keeps the seed's ids.
     pub fn set_instance_id(&mut self, instance_id: String) {
         self.instance_id = instance_id;
     }

@@ -14,5 +14,6 @@ mod parity;
 mod reliability;
 mod routes;
 mod support;
+mod tls_deliveries;
 mod tunnel;
 mod workflows;
