@@ -44,6 +44,16 @@ pub enum FlowUnderTest {
 }
 
 impl FlowUnderTest {
+    /// The host deliveries go to that the case's tenant must allow: a URL flow's, when it is
+    /// not loopback (a cloud flow's callback; loopback is always allowed).
+    pub(super) fn delivery_host(&self) -> Option<String> {
+        let FlowUnderTest::Url { url, .. } = self else {
+            return None;
+        };
+        let uri: hyper::Uri = url.parse().ok()?;
+        uri.host().map(str::to_owned)
+    }
+
     pub fn name(&self) -> String {
         match self {
             FlowUnderTest::InProcess(f) => f.name.to_owned(),

@@ -275,7 +275,8 @@ impl Runner {
         // and keep the seed's ids, so their transcripts are the same in every run.
         let ordinal = self.ordinal.fetch_add(1, Ordering::Relaxed);
         let salt = external.then(|| format!("{}/{ordinal}/{}", self.run_nonce, scenario.id));
-        let sim = match build_simulator_in_epoch(scenario, self.options.seed, salt) {
+        let host = self.flow.delivery_host();
+        let sim = match build_simulator_in_epoch(scenario, self.options.seed, salt, host) {
             Ok(sim) => Arc::new(sim),
             Err(e) => {
                 run.errors

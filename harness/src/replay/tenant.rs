@@ -29,17 +29,20 @@ pub fn build_simulator(
     scenario: &Scenario,
     seed: Option<u64>,
 ) -> Result<Simulator, CaseTenantError> {
-    build_simulator_in_epoch(scenario, seed, None)
+    build_simulator_in_epoch(scenario, seed, None, None)
 }
 
 /// [`build_simulator`] with a fixed id epoch and an instance id of its own, both from `salt`
-/// (which makes its ids differ from another run's; see `Runner::run` and `simulator::epoch`).
+/// (which makes its ids differ from another run's; see `Runner::run` and `simulator::epoch`),
+/// and deliveries allowed to `host` besides loopback (a flow behind a URL on another machine).
 pub(super) fn build_simulator_in_epoch(
     scenario: &Scenario,
     seed: Option<u64>,
     salt: Option<String>,
+    host: Option<String>,
 ) -> Result<Simulator, CaseTenantError> {
     let mut spec = case_tenant(scenario)?;
+    spec.delivery.allowed_hosts.extend(host);
     spec.seed = seed.unwrap_or_else(|| scenario.seed());
     let clock = Clock::frozen_at(scenario.start.unwrap_or(SimTime::DEFAULT_EPOCH));
     let mut config = SimConfig::new(spec, clock);
@@ -76,4 +79,45 @@ pub fn case_tenant(scenario: &Scenario) -> Result<TenantSpec, CaseTenantError> {
             source,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn subscribes(sim: &Simulator, url: &str) -> bool {
+        sim.with_engine(|engine, now| {
+            let body = json!({"NotificationUrl": url});
+            let ok = engine
+                .subscribe(now, "full-refresh-completed", &body)
+                .is_ok();
+            (ok, Vec::new())
+        })
+    }
+
+    /// A flow behind a URL on another machine (a cloud flow's callback) can be subscribed; other
+    /// hosts stay refused.
+    #[test]
+    fn the_flow_urls_host_is_allowed_besides_loopback() {
+        let scenario: Scenario = toml::from_str(
+            "format = 1\nid = \"t/hosts\"\nrequirement = \"A flow MUST be reachable.\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let host = Some("prod-12.westeurope.logic.azure.com".to_owned());
+        let sim =
+            build_simulator_in_epoch(&scenario, None, None, host).unwrap_or_else(|e| panic!("{e}"));
+        assert!(subscribes(
+            &sim,
+            "https://prod-12.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke"
+        ));
+        assert!(subscribes(&sim, "http://127.0.0.1:9000/hook"));
+        assert!(!subscribes(&sim, "https://elsewhere.example/hook"));
+        let plain = build_simulator(&scenario, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!subscribes(
+            &plain,
+            "https://prod-12.westeurope.logic.azure.com/workflows/1"
+        ));
+    }
 }
