@@ -585,3 +585,37 @@ fn a_commit_encodes_with_the_world_unlocked() {
     let found = sim.with_engine(|engine, _| (engine.job(&job).is_some(), Vec::new()));
     assert!(found, "job {job} was lost");
 }
+
+/// README's "Limits and guarantees" is one section whose table names every key of the tenant
+/// file's `[limits]` and `[delivery]` (`delivery.` before the latter), so it cannot drift from
+/// the structs.
+#[test]
+fn the_readme_lists_every_limit_of_the_tenant_file() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let heading = "## Limits and guarantees\n";
+    assert_eq!(readme.matches(heading).count(), 1, "one section");
+    let section = readme.split(heading).nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    // The backquoted names in the table's Key column.
+    let mut keys = BTreeSet::new();
+    for row in section.lines().filter(|l| l.starts_with("| ")) {
+        let Some(column) = row.split(" | ").nth(1) else {
+            continue;
+        };
+        keys.extend(column.split('`').skip(1).step_by(2).map(str::to_owned));
+    }
+    let spec = serde_json::to_value(TenantSpec::demo()).unwrap();
+    let mut expected = Vec::new();
+    for (table, prefix) in [("limits", ""), ("delivery", "delivery.")] {
+        let object = spec[table].as_object().unwrap();
+        assert!(object.len() > 5, "{table}: {object:?}");
+        expected.extend(object.keys().map(|k| format!("{prefix}{k}")));
+    }
+    let missing: Vec<&String> = expected.iter().filter(|k| !keys.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "README's limits table misses {missing:?} (it names {keys:?})"
+    );
+}
