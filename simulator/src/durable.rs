@@ -16,13 +16,14 @@
 //! data (generated again from the tenant).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::engine::Engine;
 use crate::faults::RouteFaultConfig;
 use crate::persist::{FORMAT, Identity, Meta, PersistError, StateDir, encode};
-use crate::sim::{SimConfig, Simulator, StatusReport};
-use crate::store::Overlay;
+use crate::sim::{CommitHook, SimConfig, Simulator, StatusReport};
+use crate::store::{Overlay, Store};
 use crate::time::SimDuration;
 
 /// The parts of the saved state, by name.
@@ -31,6 +32,14 @@ const OVERLAYS: &str = "overlays";
 const REPORTS: &str = "reports";
 const ROUTE_FAULTS: &str = "route_faults";
 const ITEMS_BYTES: &str = "items_bytes";
+
+/// What a commit takes under the world's lock, to encode after letting go of it.
+struct Snapshot {
+    engine: Engine,
+    store: Arc<Store>,
+    reports: imbl::Vector<StatusReport>,
+    items_bytes: usize,
+}
 
 /// With nothing else to save, the clock is saved once it has moved this much (simulated time)
 /// since it last was, so that a restart resumes close to where a running clock was.
@@ -58,7 +67,7 @@ impl Simulator {
             };
             let stale = {
                 let mut world = sim.write();
-                std::sync::Arc::make_mut(&mut world.store)
+                Arc::make_mut(&mut world.store)
                     .restore_overlays(overlays)
                     .map_err(unreadable)?;
                 world.engine = engine;
@@ -100,23 +109,40 @@ impl Simulator {
                 self.changes.load(Ordering::Acquire) + u64::from(clock_stale)
             },
             |saved| {
-                let world = self.read();
-                let version = self.changes.load(Ordering::Acquire);
+                // Under the world's lock, only a snapshot: the engine's clone shares its
+                // histories, events, deliveries and jobs (persistent vectors), the data is an
+                // `Arc`, so the lock is held for time that does not grow with them. Encoding
+                // happens after it is let go.
+                let (version, epoch, snapshot) = {
+                    let world = self.read();
+                    let version = self.changes.load(Ordering::Acquire);
+                    let snapshot = (saved != Some(version)).then(|| Snapshot {
+                        engine: world.engine.clone(),
+                        store: world.store.clone(),
+                        reports: world.status_reports.clone(),
+                        items_bytes: world.items_bytes,
+                    });
+                    (version, world.epoch.clone(), snapshot)
+                };
                 let now = self.now();
                 let meta = Meta {
                     format: FORMAT,
                     identity: identity.clone(),
-                    epoch: world.epoch.clone(),
+                    epoch,
                     clock: now,
                 };
                 self.clock_saved.store(now.0, Ordering::Release);
+                let hook = self.commit_hook.lock().clone();
+                if let Some(hook) = hook {
+                    hook();
+                }
                 let mut parts = vec![(crate::persist::META, encode(&meta)?)];
-                if saved != Some(version) {
-                    parts.push((ENGINE, encode(&world.engine)?));
-                    parts.push((OVERLAYS, encode(&world.store.overlays())?));
-                    parts.push((REPORTS, encode(&world.status_reports)?));
+                if let Some(snapshot) = snapshot {
+                    parts.push((ENGINE, encode(&snapshot.engine)?));
+                    parts.push((OVERLAYS, encode(&snapshot.store.overlays())?));
+                    parts.push((REPORTS, encode(&snapshot.reports)?));
                     parts.push((ROUTE_FAULTS, encode(&self.faults.config())?));
-                    parts.push((ITEMS_BYTES, encode(&world.items_bytes)?));
+                    parts.push((ITEMS_BYTES, encode(&snapshot.items_bytes)?));
                 }
                 Ok((version, parts))
             },
@@ -135,6 +161,11 @@ impl Simulator {
             .as_ref()
             .map(|(dir, _)| dir.part_sizes())
             .unwrap_or_default()
+    }
+
+    /// Sets the function called when a commit encodes a snapshot (see [`CommitHook`]).
+    pub fn set_commit_hook(&self, hook: Option<CommitHook>) {
+        *self.commit_hook.lock() = hook.map(Arc::new);
     }
 
     /// The file the state is saved in, when there is a state dir.

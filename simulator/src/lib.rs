@@ -133,5 +133,7 @@ pub mod time;
 
 pub use clock::{Clock, Deadline};
 pub use epoch::IdEpoch;
-pub use sim::{QueryHook, SimConfig, Simulator, StatusReport, ThrottleHook, Undelivered, Waker};
+pub use sim::{
+    CommitHook, QueryHook, SimConfig, Simulator, StatusReport, ThrottleHook, Undelivered, Waker,
+};
 pub use time::{SimDuration, SimTime};

@@ -35,11 +35,13 @@ use crate::store::{Population, Store};
 use crate::tenant::TenantSpec;
 use crate::time::SimTime;
 
+mod hooks;
 mod in_flight;
 mod listeners;
 mod observe;
 mod undelivered;
 
+pub use hooks::{CommitHook, QueryHook, ThrottleHook};
 pub use in_flight::RequestInFlight;
 pub use undelivered::Undelivered;
 
@@ -108,7 +110,8 @@ pub struct StatusReport {
 pub(crate) struct World {
     pub(crate) store: Arc<Store>,
     pub(crate) engine: Engine,
-    pub(crate) status_reports: Vec<StatusReport>,
+    /// A persistent vector (`imbl`), so that a commit's snapshot shares it (`durable.rs`).
+    pub(crate) status_reports: imbl::Vector<StatusReport>,
     /// Bytes of the kept status reports, and how many were dropped to stay within the budget.
     status_report_bytes: usize,
     pub(crate) status_reports_dropped: u64,
@@ -181,20 +184,20 @@ impl World {
     /// Puts back the status reports a state dir saved (their bytes counted again).
     pub(crate) fn restore_status_reports(&mut self, reports: Vec<StatusReport>) {
         self.status_report_bytes = reports.iter().map(report_bytes).sum();
-        self.status_reports = reports;
+        self.status_reports = reports.into_iter().collect();
     }
 
     /// Keeps a status report, dropping the oldest ones beyond `bytes_max`.
     fn record_status_report(&mut self, report: StatusReport, bytes_max: usize) {
         self.status_report_bytes += report_bytes(&report);
-        self.status_reports.push(report);
+        self.status_reports.push_back(report);
         let mut drop = 0;
         while self.status_report_bytes > bytes_max && drop + 1 < self.status_reports.len() {
             self.status_report_bytes -= report_bytes(&self.status_reports[drop]);
             drop += 1;
         }
         if drop > 0 {
-            self.status_reports.drain(..drop);
+            self.status_reports = self.status_reports.skip(drop);
             self.status_reports_dropped += drop as u64;
         }
     }
@@ -260,16 +263,11 @@ pub struct Simulator {
     waker: Mutex<Option<Waker>>,
     throttle_hook: Mutex<Option<ThrottleHook>>,
     query_hook: Mutex<Option<Arc<QueryHook>>>,
+    /// Called by a commit while it encodes (`durable.rs`).
+    pub(crate) commit_hook: Mutex<Option<Arc<CommitHook>>>,
     /// HTTP requests the server has received and not yet answered (see [`RequestInFlight`]).
     requests_in_flight: AtomicUsize,
 }
-
-/// Called when a heavy query starts, on the thread that runs it (a test holds one there to
-/// check that nothing else waits for it).
-pub type QueryHook = Box<dyn Fn() + Send + Sync>;
-
-/// Called with the connection's token whenever the call limit throttles a call.
-pub type ThrottleHook = Box<dyn Fn(&str) + Send + Sync>;
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -320,7 +318,7 @@ impl Simulator {
             world: RwLock::new(World {
                 store: Arc::new(store),
                 engine,
-                status_reports: Vec::new(),
+                status_reports: imbl::Vector::new(),
                 status_report_bytes: 0,
                 status_reports_dropped: 0,
                 items_bytes: 0,
@@ -338,6 +336,7 @@ impl Simulator {
             waker: Mutex::new(None),
             throttle_hook: Mutex::new(None),
             query_hook: Mutex::new(None),
+            commit_hook: Mutex::new(None),
             requests_in_flight: AtomicUsize::new(0),
             spec,
         }
@@ -370,7 +369,9 @@ impl Simulator {
 
     /// The status reports received so far, in order.
     pub fn status_reports(&self) -> Vec<StatusReport> {
-        self.world.read().status_reports.clone()
+        // A shared copy under the lock; the list is built outside it.
+        let reports = self.world.read().status_reports.clone();
+        reports.into_iter().collect()
     }
 
     pub(crate) fn record_status_report(&self, report: StatusReport) {

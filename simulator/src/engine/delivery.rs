@@ -33,8 +33,10 @@ pub(super) struct Sends {
 /// The event journal and every delivery of it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Deliveries {
-    events: Vec<Event>,
-    deliveries: Vec<Delivery>,
+    /// Persistent vectors (`imbl`): a clone shares them, so the state dir's snapshot of the
+    /// engine costs nothing that grows with the history (`durable.rs`).
+    events: imbl::Vector<Event>,
+    deliveries: imbl::Vector<Delivery>,
     /// Per subscription (by index), its FIFO and held deliveries.
     queues: Vec<SubscriptionQueue>,
     /// Attempts sent and not yet reported: attempt id → delivery index.
@@ -56,8 +58,8 @@ pub(super) struct Deliveries {
 impl Deliveries {
     pub(super) fn new(spec: &TenantSpec, seed: u64) -> Deliveries {
         Deliveries {
-            events: Vec::new(),
-            deliveries: Vec::new(),
+            events: imbl::Vector::new(),
+            deliveries: imbl::Vector::new(),
             queues: Vec::new(),
             in_flight: BTreeMap::new(),
             policy: RetryPolicy::from_spec(&spec.delivery),
@@ -84,7 +86,7 @@ impl Deliveries {
         let mut sends = Sends::default();
         let s = event.subscription;
         let plan = event.faults;
-        self.events.push(event);
+        self.events.push_back(event);
         let e = self.events.len() - 1;
         if let Err(cut) = self.admit(now, s) {
             self.events[e].cut = Some(cut);
@@ -380,7 +382,7 @@ impl Deliveries {
     ) -> usize {
         let n = self.delivery_count;
         self.delivery_count += 1;
-        self.deliveries.push(Delivery {
+        self.deliveries.push_back(Delivery {
             id: crate::ids::uuid_n(id_seed, "delivery", n),
             draw_key: crate::ids::uuid_n(self.seed, "delivery", n),
             event: e,

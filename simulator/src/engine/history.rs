@@ -2,8 +2,6 @@
 //! `limits.jobs_history_bytes_max`): the oldest records are dropped first, and counted, so that
 //! a long-running tenant's evaluation histories and job list stop growing.
 
-use std::collections::VecDeque;
-
 /// What a record costs, about the size of its JSON in a view.
 pub(crate) trait Weight {
     fn weight(&self) -> usize;
@@ -11,14 +9,15 @@ pub(crate) trait Weight {
 
 /// Records, oldest first, within `bytes_max` (the newest record is always kept).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct History<T> {
-    items: VecDeque<T>,
+pub(crate) struct History<T: Clone> {
+    /// A persistent vector (`imbl`): a clone shares it (`durable.rs` snapshots the engine).
+    items: imbl::Vector<T>,
     bytes: usize,
     bytes_max: usize,
     dropped: u64,
 }
 
-impl<T: Weight> History<T> {
+impl<T: Weight + Clone> History<T> {
     /// A history holding `first`.
     pub(crate) fn new(bytes_max: usize, first: T) -> History<T> {
         let mut h = History::empty(bytes_max);
@@ -28,7 +27,7 @@ impl<T: Weight> History<T> {
 
     pub(crate) fn empty(bytes_max: usize) -> History<T> {
         History {
-            items: VecDeque::new(),
+            items: imbl::Vector::new(),
             bytes: 0,
             bytes_max,
             dropped: 0,
@@ -59,7 +58,7 @@ impl<T: Weight> History<T> {
     }
 }
 
-impl<T> History<T> {
+impl<T: Clone> History<T> {
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
         self.items.iter()
     }

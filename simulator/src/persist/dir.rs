@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -59,6 +60,9 @@ pub struct StateDir {
     /// What was last saved: a change counter's value and every part's bytes. Saves run one at
     /// a time under this lock, so a save never overwrites a newer one.
     last: Mutex<Last>,
+    /// `last.version` plus one (0 before the first save), read without the lock: a caller
+    /// with nothing new to save returns at once, even while another save is writing.
+    saved: AtomicU64,
 }
 
 #[derive(Default)]
@@ -100,6 +104,7 @@ impl StateDir {
             path,
             db,
             last: Mutex::new(Last::default()),
+            saved: AtomicU64::new(0),
         };
         let saved = state.read_all()?;
         let Some(parts) = saved else {
@@ -160,9 +165,18 @@ impl StateDir {
     /// returns.
     pub fn save(
         &self,
-        version: impl FnOnce() -> u64,
+        version: impl Fn() -> u64,
         encode: impl FnOnce(Option<u64>) -> Result<(u64, Vec<(&'static str, Vec<u8>)>), String>,
     ) -> Result<(), PersistError> {
+        // Saved versions only grow, and a version is stored here once it is on disk.
+        if self
+            .saved
+            .load(Ordering::Acquire)
+            .checked_sub(1)
+            .is_some_and(|saved| saved >= version())
+        {
+            return Ok(());
+        }
         let mut last = self.last.lock();
         if last.version.is_some_and(|saved| saved >= version()) {
             return Ok(());
@@ -180,6 +194,8 @@ impl StateDir {
             })?;
         }
         last.version = Some(version);
+        self.saved
+            .store(version.saturating_add(1), Ordering::Release);
         last.parts.extend(changed);
         Ok(())
     }

@@ -520,3 +520,102 @@ async fn a_restarted_driver_sends_again_what_was_in_flight() {
     assert_eq!(report.finished, 1, "{report:?}");
     assert_eq!(report.undelivered.total(), 0, "{report:?}");
 }
+
+/// A commit holds the world's lock only to take its snapshot: while it encodes (parked in the
+/// commit hook here), an engine call that changes the world goes through, and a read sees it.
+/// What changed meanwhile is saved by the next commit, not lost.
+#[test]
+fn a_commit_encodes_with_the_world_unlocked() {
+    use simulator::engine::{JobRequest, OperationType};
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Arc::new(open(dir.path(), 11));
+    // A history to encode: subscriptions, events, deliveries.
+    for t in 0..20 {
+        cross(&sim, 40 + t);
+    }
+    let (parked_tx, parked) = channel::<()>();
+    let (resume, resume_rx) = channel::<()>();
+    let resume_rx = parking_lot::Mutex::new(resume_rx);
+    sim.set_commit_hook(Some(Box::new(move || {
+        let _ = parked_tx.send(());
+        let _ = resume_rx.lock().recv();
+    })));
+    // A change, committed on another thread, which parks while it encodes.
+    sim.tick();
+    sim.clock_moved();
+    let committer = {
+        let sim = sim.clone();
+        std::thread::spawn(move || sim.commit())
+    };
+    parked.recv().unwrap();
+    // Meanwhile an engine call (the world's write lock) and a read, on another thread: the
+    // wait is only a bound for a failing run (the one it fails on would hang).
+    let (done_tx, done) = channel();
+    let writer = {
+        let sim = sim.clone();
+        std::thread::spawn(move || {
+            let job = sim.with_engine(|engine, now| {
+                let job = engine.submit_job(now, JobRequest::new(OperationType::Segmentation));
+                (job, Vec::new())
+            });
+            let id = job.map(|j| j.job_id).unwrap_or_default();
+            let seen = sim.with_engine(|engine, _| (engine.job(&id).is_some(), Vec::new()));
+            let _ = done_tx.send(());
+            (id, seen)
+        })
+    };
+    let outcome = done.recv_timeout(Duration::from_secs(60));
+    sim.set_commit_hook(None);
+    resume.send(()).unwrap();
+    assert_eq!(
+        outcome,
+        Ok(()),
+        "an engine call waited for a commit to encode: {:?}",
+        outcome.err().map(|e: RecvTimeoutError| e.to_string())
+    );
+    committer.join().unwrap().unwrap();
+    let (job, seen) = writer.join().unwrap();
+    assert!(seen && !job.is_empty(), "{job:?}");
+    // The job submitted while the commit encoded is saved by the next one.
+    sim.commit().unwrap();
+    drop(sim);
+    let sim = open(dir.path(), 11);
+    let found = sim.with_engine(|engine, _| (engine.job(&job).is_some(), Vec::new()));
+    assert!(found, "job {job} was lost");
+}
+
+/// README's "Limits and guarantees" is one section whose table names every key of the tenant
+/// file's `[limits]` and `[delivery]` (`delivery.` before the latter), so it cannot drift from
+/// the structs.
+#[test]
+fn the_readme_lists_every_limit_of_the_tenant_file() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let heading = "## Limits and guarantees\n";
+    assert_eq!(readme.matches(heading).count(), 1, "one section");
+    let section = readme.split(heading).nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    // The backquoted names in the table's Key column.
+    let mut keys = BTreeSet::new();
+    for row in section.lines().filter(|l| l.starts_with("| ")) {
+        let Some(column) = row.split(" | ").nth(1) else {
+            continue;
+        };
+        keys.extend(column.split('`').skip(1).step_by(2).map(str::to_owned));
+    }
+    let spec = serde_json::to_value(TenantSpec::demo()).unwrap();
+    let mut expected = Vec::new();
+    for (table, prefix) in [("limits", ""), ("delivery", "delivery.")] {
+        let object = spec[table].as_object().unwrap();
+        assert!(object.len() > 5, "{table}: {object:?}");
+        expected.extend(object.keys().map(|k| format!("{prefix}{k}")));
+    }
+    let missing: Vec<&String> = expected.iter().filter(|k| !keys.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "README's limits table misses {missing:?} (it names {keys:?})"
+    );
+}

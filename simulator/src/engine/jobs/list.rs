@@ -4,14 +4,14 @@
 //! A job is named by its number for its whole life (the queue's items and the owner's steps
 //! carry it), so dropping old jobs never renumbers the others; a dropped job reads as absent.
 
-use std::collections::VecDeque;
 use std::ops::{Index, IndexMut};
 
 use super::model::Job;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct JobList {
-    jobs: VecDeque<Job>,
+    /// A persistent vector (`imbl`): a clone shares it (`durable.rs` snapshots the engine).
+    jobs: imbl::Vector<Job>,
     /// The number of the oldest kept job (how many were dropped).
     first: usize,
     bytes_max: usize,
@@ -20,7 +20,7 @@ pub(crate) struct JobList {
 impl JobList {
     pub(crate) fn new(bytes_max: usize) -> JobList {
         JobList {
-            jobs: VecDeque::new(),
+            jobs: imbl::Vector::new(),
             first: 0,
             bytes_max,
         }

@@ -48,6 +48,59 @@ fn a_field_over_its_limit_is_refused_on_create_and_update() {
     assert_eq!(patch.status, 413);
 }
 
+/// Reproduction 5: 500 items of 1 MB each were accepted (+486 MB): the items created and
+/// changed since start are held to `limits.items_bytes_max`, and a refused one changes nothing.
+#[test]
+fn items_past_their_budget_are_refused_with_507_and_change_nothing() {
+    let sim = tenant(20, |s| s.limits.items_bytes_max = 2_000);
+    let data = format!("/v1/instances/{}/data/Customer", sim.instance_id);
+    let filler = "z".repeat(300);
+    let mut created = 0;
+    let refused = loop {
+        let body = format!(r#"{{"CustomerId":"b-{created}","FullName":"{filler}"}}"#);
+        let r = call(&sim, "POST", &data, &body);
+        if r.status != 201 {
+            break r;
+        }
+        created += 1;
+        assert!(
+            created < 10,
+            "2,000 bytes of items hold fewer than 10 of these"
+        );
+    };
+    assert_eq!(refused.status, 507);
+    let (code, message) = error_of(&refused);
+    assert_eq!(code, "ServerLimit");
+    assert!(
+        message.contains("limits.items_bytes_max = 2000"),
+        "{message}"
+    );
+    assert!(message.contains("POST /_sim/reset"), "{message}");
+    // The refused item is not there, and the budget is as it was.
+    let find = |key: &str| {
+        let r = call(
+            &sim,
+            "GET",
+            &format!("{data}?$filter=CustomerId%20eq%20'{key}'"),
+            "",
+        );
+        assert_eq!(r.status, 200);
+        json(&r)["value"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(find("b-0"), 1);
+    assert_eq!(find(&format!("b-{created}")), 0);
+    let state = json(&call(&sim, "GET", "/_sim/state", ""));
+    let used = state["items"]["bytes"].as_u64().unwrap();
+    assert!(
+        created >= 1 && used <= 2_000,
+        "{created} items, {used} bytes"
+    );
+    // A reset frees the budget.
+    assert_eq!(call(&sim, "POST", "/_sim/reset", "").status, 200);
+    let body = format!(r#"{{"CustomerId":"b-{created}","FullName":"{filler}"}}"#);
+    assert_eq!(call(&sim, "POST", &data, &body).status, 201);
+}
+
 /// Reproduction 5: refresh history grew for as long as the process ran (`manage/measures`
 /// reached 50 MB).
 #[test]
