@@ -453,8 +453,16 @@ async fn shutdown_waits_a_bounded_time_and_reports_what_it_leaves_undelivered() 
     // One attempt hangs; the other was answered 500 and will wait out its back-off.
     seen(&mut silent_seen).await;
     seen(&mut failing_seen).await;
-    // The drain lets the answered attempt be reported (it has all of 2 s), and abandons the
-    // one that would hang for its whole 30 s timeout.
+    // The 500 reaches the driver and is reported (the attempt then waits out its back-off),
+    // however loaded the machine is: wait for that state, not for a time.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while sim.undelivered().retrying == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the 500 is reported within 30 s");
+    // The drain abandons the attempt that would hang for its whole 30 s timeout.
     let report = tokio::time::timeout(
         Duration::from_secs(10),
         driver.shutdown_within(Duration::from_secs(2)),
