@@ -8,7 +8,8 @@
 # random-1m, filter-1m, throttled-10k. SIDE: sim (default), bare, or both.
 # Environment: SECONDS_MEASURED (default 20): how long wrk loads the server while callgrind counts;
 # INSIGHTSIM: another insightsim binary to profile (default: target/release/insightsim, built here);
-# OUT: where the files go (default: target/profile/VARIANT).
+# OUT: where the files go (default: target/profile/VARIANT); NO_BUILD (set to anything): use the
+# binaries already built instead of building them (while another build holds cargo's lock).
 #
 # What it does: builds the release binary and the benchmark (`cargo bench --bench page_serving
 # --no-run`), runs the variant once for 1 s to record its targets and the bare server's corpus
@@ -42,13 +43,17 @@ command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -
 out=${OUT:-target/profile/$variant}
 insightsim=${INSIGHTSIM:-target/release/insightsim}
 mkdir -p "$out"
-cargo build --release --bin insightsim
-bench=$(cargo bench --bench page_serving --no-run --message-format=json 2>/dev/null \
-  | python3 -c 'import json,sys
+if [ -n "${NO_BUILD:-}" ]; then
+  bench=$(ls -t target/release/deps/page_serving-* 2>/dev/null | grep -v '\.d$' | head -1)
+else
+  cargo build --release --bin insightsim
+  bench=$(cargo bench --bench page_serving --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "page_serving" and m.get("executable"):
         print(m["executable"])')
+fi
 [ -n "$bench" ] || { echo "cannot find the page_serving benchmark executable" >&2; exit 1; }
 
 # Records the targets and the corpus (and checks the variant works); wrk comes with it.

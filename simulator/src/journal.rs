@@ -4,7 +4,8 @@
 //! are dropped, and counted, so that a long load test or a flood of long URLs cannot exhaust
 //! memory; the harness sizes it to keep every call of a scenario.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -35,16 +36,118 @@ pub struct JournalEntry {
 /// What an entry costs beyond its strings (the struct, the queue slot).
 const ENTRY_OVERHEAD_BYTES: usize = 96;
 
-impl JournalEntry {
-    /// The memory the journal counts for this entry.
-    fn bytes(&self) -> usize {
-        ENTRY_OVERHEAD_BYTES
-            + self.connection.as_ref().map_or(0, String::len)
-            + self.method.len()
-            + self.target.len()
-            + self.error.as_ref().map_or(0, String::len)
+/// An entry as the journal keeps it: the connection shared with the entries of the same token,
+/// the method a constant when it is one of HTTP's, path and query in one allocation. Recording a
+/// page request allocates once, and dropping the oldest entry frees once.
+#[derive(Debug)]
+struct Kept {
+    seq: u64,
+    at: SimTime,
+    connection: Option<Arc<str>>,
+    method: Method,
+    target: Box<str>,
+    status: u16,
+    retry_after_s: Option<u64>,
+    error: Option<Box<str>>,
+}
+
+#[derive(Debug)]
+enum Method {
+    Known(&'static str),
+    Other(Box<str>),
+}
+
+impl Method {
+    fn of(method: &str) -> Method {
+        const KNOWN: [&str; 9] = [
+            "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+        ];
+        match KNOWN.iter().find(|&&m| m == method) {
+            Some(m) => Method::Known(m),
+            None => Method::Other(method.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Method::Known(m) => m,
+            Method::Other(m) => m,
+        }
     }
 }
+
+impl Kept {
+    /// The memory the journal counts for this entry (the connection's text counted in every
+    /// entry that shares it, as if each had its own copy).
+    fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD_BYTES
+            + self.connection.as_ref().map_or(0, |c| c.len())
+            + self.method.as_str().len()
+            + self.target.len()
+            + self.error.as_ref().map_or(0, |e| e.len())
+    }
+
+    fn entry(&self) -> JournalEntry {
+        JournalEntry {
+            seq: self.seq,
+            at: self.at,
+            connection: self.connection.as_deref().map(str::to_owned),
+            method: self.method.as_str().to_owned(),
+            target: self.target.to_string(),
+            status: self.status,
+            retry_after_s: self.retry_after_s,
+            error: self.error.as_deref().map(str::to_owned),
+        }
+    }
+}
+
+/// A request target as received: its path, and its query after a `?` when there is one.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+impl Target<'_> {
+    fn to_boxed(self) -> Box<str> {
+        match self.query {
+            None => self.path.into(),
+            Some(q) => {
+                let mut t = String::with_capacity(self.path.len() + 1 + q.len());
+                t.push_str(self.path);
+                t.push('?');
+                t.push_str(q);
+                t.into_boxed_str()
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    /// A whole target (path and query), as one string.
+    fn from(target: &'a str) -> Target<'a> {
+        Target {
+            path: target,
+            query: None,
+        }
+    }
+}
+
+/// What every entry records about its call.
+struct Call<'a> {
+    at: SimTime,
+    connection: Option<&'a str>,
+    method: &'a str,
+    target: Target<'a>,
+    status: u16,
+}
+
+/// Connections the journal shares text for; past this many distinct tokens it starts again
+/// (entries keep theirs), so a flood of tokens cannot grow it.
+const CONNECTIONS_SHARED_MAX: usize = 4096;
+
+/// Entries the queue has room for from the start (it grows past this up to the capacity).
+const ENTRIES_PRESIZED_MAX: usize = 16_384;
 
 /// A stable short stand-in for a bearer token, shown by the control API instead of the token
 /// (unless the admin token is presented): the same token always gives the same fingerprint, so
@@ -66,54 +169,73 @@ pub struct Journal {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: VecDeque<JournalEntry>,
+    entries: VecDeque<Kept>,
     next_seq: u64,
     dropped: u64,
     bytes: usize,
+    connections: HashSet<Arc<str>>,
+}
+
+impl Inner {
+    fn new(capacity: usize) -> Inner {
+        Inner {
+            entries: VecDeque::with_capacity(capacity.min(ENTRIES_PRESIZED_MAX)),
+            next_seq: 1,
+            ..Inner::default()
+        }
+    }
+
+    fn connection(&mut self, token: &str) -> Arc<str> {
+        if let Some(shared) = self.connections.get(token) {
+            return shared.clone();
+        }
+        if self.connections.len() >= CONNECTIONS_SHARED_MAX {
+            self.connections.clear();
+        }
+        let shared = Arc::<str>::from(token);
+        self.connections.insert(shared.clone());
+        shared
+    }
 }
 
 impl Journal {
     /// A journal of at most `capacity` entries and `bytes_max` bytes.
     pub fn new(capacity: usize, bytes_max: usize) -> Journal {
+        let capacity = capacity.max(1);
         Journal {
-            capacity: capacity.max(1),
+            capacity,
             bytes_max,
-            inner: Mutex::new(Inner {
-                next_seq: 1,
-                ..Inner::default()
-            }),
+            inner: Mutex::new(Inner::new(capacity)),
         }
     }
 
-    pub fn record(
+    pub fn record<'a>(
         &self,
         at: SimTime,
         connection: Option<&str>,
         method: &str,
-        target: &str,
+        target: impl Into<Target<'a>>,
         status: u16,
         retry_after_s: Option<u64>,
     ) {
-        self.push(JournalEntry {
-            seq: 0,
+        let call = Call {
             at,
-            connection: connection.map(str::to_owned),
-            method: method.to_owned(),
-            target: target.to_owned(),
+            connection,
+            method,
+            target: target.into(),
             status,
-            retry_after_s,
-            error: None,
-        });
+        };
+        self.push(call, retry_after_s, None);
     }
 
     /// Records a refused call with the error message it was answered with (cut at
     /// `ERROR_CHARS_MAX` characters).
-    pub fn record_refused(
+    pub fn record_refused<'a>(
         &self,
         at: SimTime,
         connection: Option<&str>,
         method: &str,
-        target: &str,
+        target: impl Into<Target<'a>>,
         status: u16,
         error: &str,
     ) {
@@ -121,22 +243,32 @@ impl Journal {
             Some((cut, _)) => format!("{}…", &error[..cut]),
             None => error.to_owned(),
         };
-        self.push(JournalEntry {
-            seq: 0,
+        let call = Call {
             at,
-            connection: connection.map(str::to_owned),
-            method: method.to_owned(),
-            target: target.to_owned(),
+            connection,
+            method,
+            target: target.into(),
             status,
-            retry_after_s: None,
-            error: Some(error),
-        });
+        };
+        self.push(call, None, Some(error.into_boxed_str()));
     }
 
-    /// Keeps `entry` (numbered here), dropping the oldest beyond the capacity or the bytes.
-    fn push(&self, mut entry: JournalEntry) {
+    /// Keeps an entry (numbered here), dropping the oldest beyond the capacity or the bytes.
+    fn push(&self, call: Call<'_>, retry_after_s: Option<u64>, error: Option<Box<str>>) {
+        // Allocated before the lock is taken.
+        let target = call.target.to_boxed();
+        let method = Method::of(call.method);
         let mut inner = self.inner.lock();
-        entry.seq = inner.next_seq;
+        let entry = Kept {
+            seq: inner.next_seq,
+            at: call.at,
+            connection: call.connection.map(|c| inner.connection(c)),
+            method,
+            target,
+            status: call.status,
+            retry_after_s,
+            error,
+        };
         inner.next_seq += 1;
         inner.bytes += entry.bytes();
         inner.entries.push_back(entry);
@@ -160,7 +292,7 @@ impl Journal {
         let inner = self.inner.lock();
         // Entries are in `seq` order: skip the older ones without looking at each.
         let start = inner.entries.partition_point(|e| e.seq <= after);
-        inner.entries.range(start..).cloned().collect()
+        inner.entries.range(start..).map(Kept::entry).collect()
     }
 
     /// The `seq` of the latest entry (0 when none).
@@ -182,11 +314,7 @@ impl Journal {
     }
 
     pub fn clear(&self) {
-        let mut inner = self.inner.lock();
-        *inner = Inner {
-            next_seq: 1,
-            ..Inner::default()
-        };
+        *self.inner.lock() = Inner::new(self.capacity);
     }
 }
 
@@ -211,15 +339,53 @@ mod tests {
         let journal = Journal::new(1_000_000, 64 * 1024);
         let long = format!("/v1/instances?{}", "x".repeat(15_000));
         for i in 0..100 {
-            journal.record(SimTime(i), None, "GET", &long, 401, None);
+            journal.record(SimTime(i), None, "GET", long.as_str(), 401, None);
         }
         assert!(journal.bytes() <= 64 * 1024, "{}", journal.bytes());
         assert_eq!(journal.len() as u64 + journal.dropped(), 100);
         assert_eq!(journal.since(0).last().map(|e| e.seq), Some(100));
         // One entry larger than the whole budget is still kept (the newest is never dropped).
         let huge = "y".repeat(100_000);
-        journal.record(SimTime(0), None, "GET", &huge, 414, None);
+        journal.record(SimTime(0), None, "GET", huge.as_str(), 414, None);
         assert_eq!(journal.len(), 1);
+    }
+
+    #[test]
+    fn an_entry_gives_back_what_was_recorded() {
+        let journal = Journal::new(10, 1 << 20);
+        let target = Target {
+            path: "/v1/instances",
+            query: Some("$top=1"),
+        };
+        journal.record(SimTime(1), Some("t"), "GET", target, 200, None);
+        journal.record(SimTime(2), Some("t"), "PROPFIND", "/v1", 429, Some(7));
+        journal.record_refused(SimTime(3), None, "POST", "/v1/x", 400, "bad");
+        let entries = journal.since(0);
+        let seen: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.connection.as_deref(),
+                    e.method.as_str(),
+                    e.target.as_str(),
+                    e.status,
+                    e.retry_after_s,
+                    e.error.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("t"), "GET", "/v1/instances?$top=1", 200, None, None),
+                (Some("t"), "PROPFIND", "/v1", 429, Some(7), None),
+                (None, "POST", "/v1/x", 400, None, Some("bad")),
+            ]
+        );
+        assert_eq!(
+            journal.bytes(),
+            3 * ENTRY_OVERHEAD_BYTES + (1 + 3 + 20) + (1 + 8 + 3) + (4 + 5 + 3)
+        );
     }
 
     #[test]

@@ -52,14 +52,17 @@ pub(super) fn get(
     };
     let schema = &store.entity(e).schema;
     let query = bind(raw, schema, &ctx)?;
-    let data_url = format!("{}/v1/instances/{}/data", req.base_url, sim.instance_id);
-    let mut context = format!("{data_url}/$metadata#{}", schema.name);
+    let data_url = [req.base_url, "/v1/instances/", &sim.instance_id, "/data"].concat();
+    let mut context = [&data_url, "/$metadata#", &schema.name].concat();
     if let Some(select) = &query.select {
-        let names: Vec<&str> = select
-            .iter()
-            .map(|&a| schema.attributes[a].name.as_str())
-            .collect();
-        context.push_str(&format!("({})", names.join(",")));
+        context.push('(');
+        for (i, &a) in select.iter().enumerate() {
+            if i > 0 {
+                context.push(',');
+            }
+            context.push_str(&schema.attributes[a].name);
+        }
+        context.push(')');
     }
     let next_link = next_link_base(limits.next_link, req.query, &data_url, &schema.name);
     drop(segment_names);

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use super::error::{ApiError, ErrorShape, allow};
 use super::items::{self, entity_index};
 use super::limits;
-use super::request::{ApiRequest, query_param, segments};
+use super::request::{ApiRequest, Segments, query_param, segments};
 use super::response::ApiResponse;
 use super::staged::{Heavy, Routed, Staged};
 use super::{auth, lifecycle};
+use crate::journal::Target;
 use crate::metadata::{entity_metadata, instance_info, partitions};
 use crate::rate_limit::{Decision, throttle_body};
 use crate::sim::{Simulator, StatusReport};
@@ -29,17 +30,16 @@ pub fn stage(sim: &Simulator, req: &ApiRequest<'_>) -> Staged {
 
 fn stage_inner(sim: &Simulator, req: &ApiRequest<'_>) -> Result<Staged, ApiResponse> {
     let now = sim.now();
-    let target = match req.query {
-        Some(q) => format!("{}?{q}", req.path),
-        None => req.path.to_owned(),
+    let target = Target {
+        path: req.path,
+        query: req.query,
     };
     let shape = ErrorShape::of_path(req.path);
     let connection = match auth::connection(&sim.spec.auth, req.authorization, req.subscription_key)
     {
         Ok(token) => token,
         Err(refusal) => {
-            sim.journal
-                .record(now, None, req.method, &target, 401, None);
+            sim.journal.record(now, None, req.method, target, 401, None);
             return Err(refusal.response(req.base_url));
         }
     };
@@ -48,7 +48,7 @@ fn stage_inner(sim: &Simulator, req: &ApiRequest<'_>) -> Result<Staged, ApiRespo
             now,
             Some(connection),
             req.method,
-            &target,
+            target,
             429,
             Some(retry_after_s),
         );
@@ -70,7 +70,7 @@ fn stage_inner(sim: &Simulator, req: &ApiRequest<'_>) -> Result<Staged, ApiRespo
     {
         let status = f.status.unwrap_or(0);
         sim.journal
-            .record(now, Some(connection), req.method, &target, status, None);
+            .record(now, Some(connection), req.method, target, status, None);
         let r = ApiError::new(
             status.max(100),
             "InjectedFault",
@@ -87,18 +87,29 @@ fn stage_inner(sim: &Simulator, req: &ApiRequest<'_>) -> Result<Staged, ApiRespo
         Err(e) => ApiResponse::error(&e, shape),
         Ok(Routed::Later(work)) => {
             let (connection, method) = (Arc::<str>::from(connection), req.method.to_owned());
+            let target = match req.query {
+                Some(q) => format!("{}?{q}", req.path),
+                None => req.path.to_owned(),
+            };
             return Ok(Staged::Query(Heavy::new(move |sim, deadline| {
                 sim.query_started();
                 let mut response =
                     work(sim, deadline).unwrap_or_else(|e| ApiResponse::error(&e, shape));
                 response.delay = delay;
-                journal_answer(sim, now, &connection, &method, &target, &response);
+                journal_answer(
+                    sim,
+                    now,
+                    &connection,
+                    &method,
+                    target.as_str().into(),
+                    &response,
+                );
                 response
             })));
         }
     };
     response.delay = delay;
-    journal_answer(sim, now, connection, req.method, &target, &response);
+    journal_answer(sim, now, connection, req.method, target, &response);
     Err(response)
 }
 
@@ -108,7 +119,7 @@ fn journal_answer(
     now: SimTime,
     connection: &str,
     method: &str,
-    target: &str,
+    target: Target<'_>,
     response: &ApiResponse,
 ) {
     if (400..500).contains(&response.status) {
@@ -133,10 +144,10 @@ fn route(
     connection: &str,
     now: SimTime,
 ) -> Result<Routed, ApiError> {
-    let segs = segments(req.path);
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let segs = Segments::of(req.path);
+    let strs = segs.strs();
     let m = req.method;
-    match segs.as_slice() {
+    match &strs[..segs.len()] {
         ["v1"] => Err(ApiError::not_found(
             "UnknownPath",
             "the API root has no resource; start with GET /v1/instances",

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
@@ -17,6 +17,11 @@ use crate::addresses::is_loopback;
 use crate::api::{self, ApiError, ApiRequest, ApiResponse, Heavy, Staged};
 use crate::clock::Deadline;
 use crate::sim::Simulator;
+
+/// API Management's subscription key.
+static SUBSCRIPTION_KEY: HeaderName = HeaderName::from_static("ocp-apim-subscription-key");
+/// The control API's admin token.
+static ADMIN_TOKEN: HeaderName = HeaderName::from_static("x-insightsim-admin-token");
 
 /// Returned to hyper to close a connection without an answer (an injected fault).
 #[derive(Debug)]
@@ -92,7 +97,7 @@ impl Connection {
 
     async fn answer(&self, req: Request<Incoming>) -> Answer {
         let limits = &self.shared.limits;
-        if req.headers().contains_key(REFUSED_HEADER)
+        if req.headers().contains_key(&REFUSED_HEADER)
             && let Some(refusal) = self.state.take_refusal()
         {
             return Answer::closing(refusal);
@@ -124,15 +129,15 @@ impl Connection {
             Ok(Err(e)) => return Answer::closing(malformed_body(&error_chain(e.as_ref()))),
             Err(_) => return Answer::closing(limits.body_too_slow()),
         };
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let base_url = self.base_url(header("host"));
+        let header = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let base_url = self.base_url(header(&http::header::HOST));
         let api_req = ApiRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),
             query: parts.uri.query(),
-            authorization: header("authorization"),
-            subscription_key: header("ocp-apim-subscription-key"),
-            admin_token: header("x-insightsim-admin-token"),
+            authorization: header(&http::header::AUTHORIZATION),
+            subscription_key: header(&SUBSCRIPTION_KEY),
+            admin_token: header(&ADMIN_TOKEN),
             body: &body,
             base_url: &base_url,
             peer_loopback: is_loopback(self.peer.ip()),

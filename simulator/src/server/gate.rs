@@ -32,7 +32,8 @@ use crate::api::ApiError;
 
 /// The header that marks the gate's own request (the service looks for a pending refusal only
 /// when it is present).
-pub(super) const REFUSED_HEADER: &str = "x-insightsim-refused";
+pub(super) static REFUSED_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-insightsim-refused");
 
 /// What the gate hands hyper instead of a refused head.
 const REFUSED_REQUEST: &[u8] = b"GET /_insightsim/refused HTTP/1.1\r\nhost: insightsim\r\nx-insightsim-refused: 1\r\nconnection: close\r\n\r\n";
@@ -139,9 +140,11 @@ pub(super) struct Gate<S> {
     io: S,
     state: Arc<ConnState>,
     limits: GateLimits,
-    /// Bytes read from the socket and not yet handed to hyper: `inbuf[pos..]`.
+    /// Bytes read from the socket and not yet handed to hyper: `inbuf[pos..end]`. Past `end`
+    /// the buffer is room to read into, zeroed once when it grows (not for every read).
     inbuf: Vec<u8>,
     pos: usize,
+    end: usize,
     /// In the head phase, how far `inbuf[pos..]` has been searched for the head's end.
     scanned: usize,
     phase: Phase,
@@ -157,6 +160,7 @@ impl<S> Gate<S> {
             limits,
             inbuf: Vec::new(),
             pos: 0,
+            end: 0,
             scanned: 0,
             phase: Phase::Head,
             eof: false,
@@ -165,11 +169,11 @@ impl<S> Gate<S> {
     }
 
     fn available(&self) -> &[u8] {
-        &self.inbuf[self.pos..]
+        &self.inbuf[self.pos..self.end]
     }
 
     fn hand(&mut self, buf: &mut ReadBuf<'_>, n: usize) {
-        let n = n.min(buf.remaining()).min(self.inbuf.len() - self.pos);
+        let n = n.min(buf.remaining()).min(self.end - self.pos);
         buf.put_slice(&self.inbuf[self.pos..self.pos + n]);
         self.pos += n;
     }
@@ -179,6 +183,7 @@ impl<S> Gate<S> {
         *self.state.refusal.lock() = Some(refusal);
         self.inbuf = Vec::new();
         self.pos = 0;
+        self.end = 0;
         self.phase = Phase::Refused { sent: 0 };
         self.timer = None;
     }
@@ -363,19 +368,22 @@ impl Chunk {
 impl<S: AsyncRead + Unpin> Gate<S> {
     /// Reads more bytes from the socket into the gate's buffer.
     fn fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pos == self.inbuf.len() {
-            self.inbuf.clear();
+        if self.pos == self.end {
             self.pos = 0;
+            self.end = 0;
         } else if self.pos > READ_CHUNK {
-            self.inbuf.drain(..self.pos);
+            self.inbuf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
-        let len = self.inbuf.len();
-        self.inbuf.resize(len + READ_CHUNK, 0);
-        let mut read = ReadBuf::new(&mut self.inbuf[len..]);
+        let end = self.end;
+        if self.inbuf.len() < end + READ_CHUNK {
+            self.inbuf.resize(end + READ_CHUNK, 0);
+        }
+        let mut read = ReadBuf::new(&mut self.inbuf[end..end + READ_CHUNK]);
         let polled = Pin::new(&mut self.io).poll_read(cx, &mut read);
         let n = read.filled().len();
-        self.inbuf.truncate(len + n);
+        self.end += n;
         ready!(polled)?;
         if n == 0 {
             self.eof = true;

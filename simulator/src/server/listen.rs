@@ -22,6 +22,9 @@ use crate::api::ApiError;
 use crate::delivery::is_local_ip;
 use crate::sim::Simulator;
 
+/// hyper's own `max_buf_size` (its `DEFAULT_MAX_BUFFER_SIZE`, which it does not export).
+const HYPER_BUF_BYTES_DEFAULT: usize = 8192 + 4096 * 100;
+
 /// How long writing a refusal to a connection over a cap may take.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -140,13 +143,14 @@ pub fn start_on(sim: Arc<Simulator>, listener: TcpListener) -> ServerHandle {
                 async move { connection.serve(req).await }
             });
             let gate = Gate::new(stream, state, GateLimits::from(&limits));
-            // The gate checks every head against the limit first; hyper's buffer only needs
-            // room for one.
+            // The gate checks every head against the limit first, so hyper's buffer only has
+            // to hold one that passed. The same size bounds hyper's write queue: at hyper's
+            // default a page goes out in one `writev`; smaller, a 55 KB page took two.
             // A client may close its sending side once its request is sent (and wait for the
             // answer): hyper must not take that for a client gone away.
             let conn = hyper::server::conn::http1::Builder::new()
                 .half_close(true)
-                .max_buf_size((limits.header_bytes_max + 1024).max(8192))
+                .max_buf_size((limits.header_bytes_max + 1024).max(HYPER_BUF_BYTES_DEFAULT))
                 .serve_connection(TokioIo::new(gate), service);
             let conn = graceful.watch(conn);
             connections.spawn(async move {

@@ -1,6 +1,5 @@
 //! A response body sent piece by piece (hyper writes the pieces with vectored writes).
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,7 +13,8 @@ use crate::body::Body;
 /// A response body sent piece by piece. While it lives, its connection counts as busy (the
 /// gate does not time the client while the server is answering it).
 pub struct Pieces {
-    pieces: VecDeque<Bytes>,
+    /// The pieces left to send (an empty one is skipped).
+    pieces: std::vec::IntoIter<Bytes>,
     remaining: u64,
     _busy: Option<Busy>,
 }
@@ -23,11 +23,7 @@ impl From<Body> for Pieces {
     fn from(body: Body) -> Pieces {
         let remaining = body.len() as u64;
         Pieces {
-            pieces: body
-                .into_pieces()
-                .into_iter()
-                .filter(|p| !p.is_empty())
-                .collect(),
+            pieces: body.into_pieces().into_iter(),
             remaining,
             _busy: None,
         }
@@ -49,7 +45,7 @@ impl http_body::Body for Pieces {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let next = self.pieces.pop_front();
+        let next = self.pieces.find(|p| !p.is_empty());
         if let Some(piece) = &next {
             self.remaining -= piece.len() as u64;
         }
@@ -57,7 +53,7 @@ impl http_body::Body for Pieces {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.pieces.is_empty()
+        self.remaining == 0
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -29,6 +29,25 @@ async fn a_head_over_the_limit_gets_431_with_a_body_naming_the_limit() {
     handle.shutdown(Duration::from_secs(1)).await;
 }
 
+/// The gate bounds heads, so hyper's buffer is at least its default (for one write per
+/// response) and grows with a larger limit: a head under it reaches the API.
+#[tokio::test]
+async fn a_head_under_a_limit_larger_than_hypers_buffer_is_served() {
+    let (sim, handle) = serve(tenant(20, |s| {
+        s.limits.server_header_bytes_max = 600 * 1024
+    }))
+    .await;
+    let big = "x".repeat(500 * 1024);
+    let text = format!(
+        "GET /v1/instances HTTP/1.1\r\nhost: a\r\nauthorization: Bearer t\r\nx-big: {big}\r\nconnection: close\r\n\r\n"
+    );
+    let answers = parse_answers(&exchange(handle.local_addr, text.as_bytes()).await);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].status, 200, "{answers:?}");
+    assert_eq!(sim.journal.len(), 1);
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
 /// Reproduction 8: a malformed chunk size was reported as `413` "body too large".
 #[tokio::test]
 async fn a_malformed_chunk_size_is_a_400_not_a_413() {
