@@ -45,6 +45,7 @@
 mod catalog;
 mod cron;
 mod delivery;
+mod delivery_calls;
 mod draw;
 mod effect;
 mod emit;
