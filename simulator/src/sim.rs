@@ -484,15 +484,15 @@ impl Simulator {
         let snapshot = self.store();
         let computed: Vec<_> = stale
             .into_iter()
-            .map(|(i, count)| (i, count, snapshot.members_at(i, count)))
+            .filter_map(|(i, count)| Some((i, count, snapshot.members_at(i, count)?)))
             .collect();
         drop(snapshot);
         let mut world = self.world.write();
-        for (i, engine_count, (count, members)) in computed {
+        for (i, engine_count, live) in computed {
             if world.engine.segment_count(i) == engine_count
-                && world.store.segment_count(i) != Some(count)
+                && world.store.segment_count(i) != Some(live.count)
             {
-                Arc::make_mut(&mut world.store).install_segment(i, count, members);
+                Arc::make_mut(&mut world.store).install_segment(i, live);
             }
         }
     }

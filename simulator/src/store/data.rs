@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::base_rows::{BaseRows, SourceRows, write_value_json};
 use super::entity::{Entity, TableKind, build_entities};
-use super::live::Live;
+use super::live::{Live, SegmentLive};
 use super::overlay::Overlay;
 use super::population::{CustomerField, Population};
 use super::row_cache::RowCache;
@@ -81,21 +81,21 @@ impl Store {
             .set_segment_count(&self.population, segment, count);
     }
 
-    /// The member list of `segment` at `count` (clamped to the customers), in row order: the
-    /// slow part of a count change, which needs no `&mut` and so no lock.
-    pub fn members_at(&self, segment: usize, count: u64) -> (u64, Arc<Vec<u32>>) {
+    /// The members of `segment` at `count` (clamped to the customers), their list in row order
+    /// and their membership bits: the slow part of a count change, which needs no `&mut` and so
+    /// no lock (`None` for an unknown segment).
+    pub fn members_at(&self, segment: usize, count: u64) -> Option<SegmentLive> {
+        let ranking = self.population.rankings.get(segment)?;
+        let name = self.live.segments.get(segment)?.name.clone();
         let count = count.min(u64::from(self.population.n));
-        let members = self
-            .population
-            .rankings
-            .get(segment)
-            .map_or_else(Vec::new, |r| r.members(count as usize));
-        (count, Arc::new(members))
+        let members = ranking.members(count as usize);
+        Some(SegmentLive::new(name, count, members, self.population.n))
     }
 
-    /// Installs a member list from [`Store::members_at`].
-    pub fn install_segment(&mut self, segment: usize, count: u64, members: Arc<Vec<u32>>) {
-        self.live.install_segment(segment, count, members);
+    /// Installs a segment's members from [`Store::members_at`] (list and membership bits built
+    /// already, so installing costs nothing that grows with them).
+    pub fn install_segment(&mut self, segment: usize, live: SegmentLive) {
+        self.live.install_segment(segment, live);
     }
 
     /// The member count the data layer serves for `segment`.

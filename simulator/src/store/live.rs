@@ -23,7 +23,7 @@ pub struct SegmentLive {
 }
 
 impl SegmentLive {
-    fn new(name: String, count: u64, members: Vec<u32>, customers: u32) -> SegmentLive {
+    pub(super) fn new(name: String, count: u64, members: Vec<u32>, customers: u32) -> SegmentLive {
         let members = Arc::new(members);
         SegmentLive {
             name,
@@ -104,12 +104,12 @@ impl Live {
         }
     }
 
-    /// Installs a segment's member list computed elsewhere (from `Population::rankings`, with
-    /// no lock held): the simulator computes a large list outside its lock and installs it here.
-    pub fn install_segment(&mut self, segment: usize, count: u64, members: Arc<Vec<u32>>) {
-        if let Some(live) = self.segments.get_mut(segment) {
-            live.count = count;
-            live.members = members;
+    /// Installs a segment's members computed elsewhere (from `Population::rankings`, with no
+    /// lock held): the simulator builds a large list and its bits outside its lock and installs
+    /// them here.
+    pub fn install_segment(&mut self, segment: usize, live: SegmentLive) {
+        if let Some(slot) = self.segments.get_mut(segment) {
+            *slot = live;
         }
     }
 
@@ -139,5 +139,23 @@ mod tests {
         let clone = live.clone();
         let found: Vec<u32> = members_of(&clone);
         assert_eq!(found, [0, 2, 65]);
+    }
+
+    /// A segment installed from elsewhere (the simulator builds it outside its lock) keeps the
+    /// bitmap it was built with, so `is_member` does not fall back to searching.
+    #[test]
+    fn an_installed_segment_answers_from_its_bitmap() {
+        let mut live = Live {
+            segments: vec![SegmentLive::new("s".to_owned(), 1, vec![5], 200)],
+            measures: Vec::new(),
+        };
+        live.install_segment(0, SegmentLive::new("s".to_owned(), 2, vec![7, 150], 200));
+        let segment = &live.segments[0];
+        assert!(std::ptr::eq(
+            segment.bits_of.as_ptr(),
+            Arc::as_ptr(&segment.members)
+        ));
+        let found: Vec<u32> = (0..200).filter(|&r| segment.is_member(r)).collect();
+        assert_eq!(found, [7, 150]);
     }
 }
