@@ -3,9 +3,9 @@
 //! attempt says the certificate is not trusted and how to trust it. The real binary, a real TLS
 //! endpoint on 127.0.0.1 (port 0) with a certificate made for the test.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,8 +16,8 @@ use rcgen::{
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 
-/// The longest a test waits for something that happens at once (a safety net).
-const PATIENCE: Duration = Duration::from_secs(30);
+mod support;
+use support::{PATIENCE, Serve};
 
 /// A private CA (PEM) and a TLS server configuration with a certificate it signed for localhost.
 fn pki() -> (String, Arc<rustls::ServerConfig>) {
@@ -95,56 +95,21 @@ fn endpoint(config: Arc<rustls::ServerConfig>) -> (SocketAddr, mpsc::Receiver<St
     (addr, saw)
 }
 
-/// A running `serve` (killed when dropped).
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(args: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insightsim"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--rate-limit", "off"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let addr = loop {
-        let line = rx.recv_timeout(PATIENCE).expect("serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-        lines.push(line);
-    };
+    let serve = Serve::start(args);
+    let mut lines = serve.before_address.clone();
     // The rest of the banner, which ends with the state line.
     loop {
-        let line = rx.recv_timeout(PATIENCE).expect("serve prints its banner");
+        let line = serve
+            .stdout
+            .recv_timeout(PATIENCE)
+            .expect("serve prints its banner");
         let last = line.trim_start().starts_with("state ");
         lines.push(line);
         if last {
             break;
         }
     }
-    let serve = Serve { child, addr };
     if args.contains(&"--delivery-ca") {
         assert!(
             lines.iter().any(|l| l.contains("delivery CA")
@@ -157,27 +122,7 @@ fn serve(args: &[&str]) -> Serve {
 
 /// One HTTP/1.1 exchange with `serve`: (status, JSON body or null).
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer tls\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, payload) = text.split_once("\r\n\r\n").unwrap();
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "{head}"
-    );
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+    support::http(addr, "tls", method, path, body).expect("serve answers")
 }
 
 /// Subscribes `url` to the segment threshold trigger and makes the segment cross it.

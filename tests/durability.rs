@@ -11,16 +11,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod support;
+use support::Serve;
 
 const ROUNDS: usize = 5;
 const CLIENTS: usize = 3;
@@ -58,20 +61,11 @@ struct Acked {
     ids: Vec<String>,
 }
 
+/// A `serve` with a state dir, and its instance.
 struct Server {
-    child: Child,
+    serve: Serve,
     addr: SocketAddr,
     instance: String,
-    /// The lines `serve` prints after its address.
-    stdout: mpsc::Receiver<String>,
-}
-
-/// A failing assertion must not leave a server behind (it would hold the test's output open).
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(dir: &Path, tenant: &Path) -> Server {
@@ -87,89 +81,20 @@ fn start(dir: &Path, tenant: &Path) -> Server {
 
 /// Starts `serve` on port 0 with these arguments besides.
 fn start_with(args: &[&OsStr]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insightsim"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--rate-limit", "off"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the insightsim binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = mpsc::channel();
-    // Forward every line, so the server never blocks on its output.
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr: SocketAddr = loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .parse()
-                .expect("an address");
-        }
-    };
+    let serve = Serve::start(args);
+    let addr = serve.addr;
     let health = http(addr, "GET", "/_sim/health", None).expect("health answers");
     let instance = health.1["instanceId"].as_str().unwrap().to_owned();
     Server {
-        child,
+        serve,
         addr,
         instance,
-        stdout: rx,
     }
 }
 
 /// One HTTP/1.1 exchange on a fresh connection: (status, JSON body or null).
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .ok()?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer crash\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let mut payload = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        payload = dechunk(&payload)?;
-    }
-    Some((
-        status,
-        serde_json::from_slice(&payload).unwrap_or(Value::Null),
-    ))
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(data.get(start..start + size)?);
-        data = data.get(start + size + 2..)?;
-    }
+    support::http(addr, "crash", method, path, body)
 }
 
 /// Every (event id, body) a webhook receiver got.
@@ -428,8 +353,8 @@ fn nothing_acknowledged_is_lost_when_serve_is_killed_at_random_points() {
                 .recv_timeout(left)
                 .unwrap_or_else(|e| panic!("seed={seed}: the load stopped in round {round}: {e}"));
         }
-        server.child.kill().expect("SIGKILL");
-        let _ = server.child.wait();
+        server.serve.child.kill().expect("SIGKILL");
+        let _ = server.serve.child.wait();
         stop.store(true, Ordering::SeqCst);
         for c in clients {
             c.join()
@@ -496,7 +421,7 @@ fn ctrl_c_with_a_delivery_in_flight_stops_within_the_drain_and_counts_what_it_dr
     on_accept
         .recv_timeout(Duration::from_secs(10))
         .expect("the delivery is sent");
-    let pid = server.child.id().to_string();
+    let pid = server.serve.child.id().to_string();
     let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(sent.success());
     // The attempt in flight would wait its 30 s timeout; the drain is 200 ms.
@@ -504,6 +429,7 @@ fn ctrl_c_with_a_delivery_in_flight_stops_within_the_drain_and_counts_what_it_dr
     let deadline = started + Duration::from_secs(15);
     let mut lines = Vec::new();
     while let Ok(line) = server
+        .serve
         .stdout
         .recv_timeout(deadline.saturating_duration_since(Instant::now()))
     {
@@ -514,7 +440,7 @@ fn ctrl_c_with_a_delivery_in_flight_stops_within_the_drain_and_counts_what_it_dr
         stopped_in < Duration::from_secs(15),
         "stopping took {stopped_in:?}"
     );
-    let status = server.child.wait().unwrap();
+    let status = server.serve.child.wait().unwrap();
     assert!(status.success(), "{status:?}: {lines:#?}");
     let text = lines.join("\n");
     assert!(
