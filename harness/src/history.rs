@@ -15,6 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 use simulator::SimDuration;
 
+use crate::text::cut;
+
 /// How much of an action's inputs or outputs a report keeps (characters of compact JSON).
 pub const REPORT_VALUE_CHARS_MAX: usize = 2_000;
 /// How much of an action's inputs or outputs a transcript line shows.
@@ -276,13 +278,6 @@ fn short(v: &Value, max: usize) -> String {
         other => serde_json::to_string(other).unwrap_or_default(),
     };
     cut(&text.replace(['\n', '\r'], " "), max)
-}
-
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -111,4 +111,5 @@ pub mod report;
 pub mod scenario;
 pub mod session;
 pub mod snapshot;
+mod text;
 pub mod transcript;

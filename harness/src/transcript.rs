@@ -60,6 +60,7 @@ use simulator::SimTime;
 
 use crate::history::{FlowRun, Ids};
 use crate::replay::CaseRun;
+use crate::text::cut;
 
 /// Builds the transcript of a run.
 pub fn render(run: &CaseRun) -> String {
@@ -246,13 +247,6 @@ fn key_fields(trigger: &str, payload: &Value) -> String {
 /// JSON with object keys sorted (serde_json's map is ordered), on one line.
 fn compact(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
-}
-
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

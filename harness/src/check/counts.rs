@@ -9,11 +9,12 @@ const SINK_CALLS_LISTED: usize = 5;
 use simulator::engine::DeliveryStatus;
 use simulator::rate_limit::Grade;
 
-use super::words::{cut, sink_name};
+use super::words::sink_name;
 use crate::outcome::Failure;
 use crate::replay::CaseRun;
 use crate::replay::sinks::SinkCall;
 use crate::scenario::{Expect, GradeExpect, SinkExpect, SinkKind};
+use crate::text::cut;
 
 pub(super) fn check(expect: &Expect, run: &CaseRun) -> Vec<Failure> {
     let mut failures = Vec::new();

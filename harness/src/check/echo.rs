@@ -9,12 +9,13 @@
 
 use serde_json::Value;
 
-use super::words::{an_effect, at, cut, event_alias};
+use super::words::{an_effect, at, event_alias};
 use crate::manifest::Manifest;
 use crate::outcome::Failure;
 use crate::replay::CaseRun;
 use crate::replay::sinks::SinkCall;
 use crate::scenario::{Scenario, SinkKind};
+use crate::text::cut;
 
 /// How many wrong effects a failure lists.
 const SHOWN: usize = 3;

@@ -110,13 +110,6 @@ pub(super) fn row_ranges(rows: &[u64]) -> String {
     }
 }
 
-pub(super) fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
